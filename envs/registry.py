@@ -1,0 +1,106 @@
+"""The table of pbrl environment ids: which base env each wraps, its family and its extra."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CLASSIC, MUJOCO, ATARI = "classic", "mujoco", "atari"
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One registered ``pbrl/...`` id.
+
+    :param id: the pbrl id, ``pbrl/Name-vN``.
+    :param base_id: the gymnasium / ale-py id it wraps.
+    :param family: ``classic``, ``mujoco`` or ``atari``.
+    :param extra: the pbrl extra that installs its optional dependency (None: always there).
+    :param module: the module that extra provides (imported to check it is installed).
+    :param base_kwargs: keyword arguments the paper's changes pass to the base env.
+    :param termination_penalty: per-step penalty that replaces early termination
+        (MuJoCo envs that end when the body falls), 0 where the base env never terminates.
+    :param score_regions: Atari screen areas (rows y0:y1, cols x0:x1 of the 210x160 frame)
+        that show the score or other reward information, blanked in observations.
+    """
+
+    id: str
+    base_id: str
+    family: str
+    extra: str | None = None
+    module: str | None = None
+    base_kwargs: dict[str, Any] = field(default_factory=dict)
+    termination_penalty: float = 0.0
+    score_regions: tuple[tuple[int, int, int, int], ...] = ()
+
+    @property
+    def install_hint(self) -> str:
+        return f'pip install "pbrl[{self.extra}]"' if self.extra else "pip install pbrl"
+
+
+def _classic(name: str) -> SuiteEntry:
+    return SuiteEntry(id=f"pbrl/{name}", base_id=name, family=CLASSIC)
+
+
+def _mujoco(name: str, ctrl: str | None = "ctrl_cost_weight", penalty: float = 0.0) -> SuiteEntry:
+    # ``ctrl`` names the base env's torque-penalty weight, set to 0 by ``remove_ctrl_cost``.
+    return SuiteEntry(
+        id=f"pbrl/{name}-v5",
+        base_id=f"{name}-v5",
+        family=MUJOCO,
+        extra="mujoco",
+        module="mujoco",
+        base_kwargs={ctrl: 0.0} if ctrl else {},
+        termination_penalty=penalty,
+    )
+
+
+def _atari(name: str, *regions: tuple[int, int, int, int]) -> SuiteEntry:
+    return SuiteEntry(
+        id=f"pbrl/{name}-v5",
+        base_id=f"ALE/{name}-v5",
+        family=ATARI,
+        extra="atari",
+        module="ale_py",
+        score_regions=tuple(regions),
+    )
+
+
+# Score areas were read off frames of each game (rows that change while the score changes):
+# Pong: both scores; Breakout: score, lives and level; Enduro: the panel with the odometer,
+# speedometer and cars-to-pass count; BeamRider: score, sector and enemy count; Qbert: score
+# and lives; Seaquest: score; SpaceInvaders: both scores.
+SUITE: tuple[SuiteEntry, ...] = (
+    _classic("CartPole-v1"),
+    _classic("Acrobot-v1"),
+    _classic("MountainCar-v0"),
+    _classic("MountainCarContinuous-v0"),
+    _classic("Pendulum-v1"),
+    _mujoco("HalfCheetah"),
+    _mujoco("Hopper", penalty=1.0),
+    _mujoco("Walker2d", penalty=1.0),
+    _mujoco("Swimmer"),
+    _mujoco("Ant", penalty=1.0),
+    _mujoco("Reacher", ctrl="reward_control_weight"),
+    _mujoco("InvertedPendulum", ctrl=None, penalty=1.0),
+    _mujoco("InvertedDoublePendulum", ctrl=None, penalty=10.0),
+    _atari("Pong", (0, 24, 0, 160)),
+    _atari("Breakout", (0, 16, 0, 160)),
+    _atari("Enduro", (156, 195, 0, 160)),
+    _atari("BeamRider", (0, 42, 0, 160)),
+    _atari("Qbert", (0, 14, 0, 160), (14, 28, 28, 46)),
+    _atari("Seaquest", (0, 18, 0, 160)),
+    _atari("SpaceInvaders", (0, 20, 0, 160)),
+)
+
+BY_ID: dict[str, SuiteEntry] = {entry.id: entry for entry in SUITE}
+FAMILIES: tuple[str, ...] = (CLASSIC, MUJOCO, ATARI)
+
+
+def entry_for(env_id: str) -> SuiteEntry:
+    """The suite entry of ``env_id`` (``pbrl/X`` or ``pbrl:pbrl/X``); a clear KeyError otherwise."""
+    key = env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id
+    if key not in BY_ID:
+        known = ", ".join(BY_ID)
+        raise KeyError(f"unknown pbrl environment id {env_id!r}; registered ids: {known}")
+    return BY_ID[key]

@@ -1,0 +1,5 @@
+import sys
+
+from pbrl.cli import main
+
+sys.exit(main())
