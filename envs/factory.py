@@ -44,15 +44,14 @@ FAMILY_OPTIONS: dict[str, dict[str, Any]] = {
 
 def require_dependency(entry: SuiteEntry) -> None:
     """Import the optional module ``entry`` needs; raise MissingDependencyError naming the extra."""
-    if entry.module is None:
-        return
-    try:
-        importlib.import_module(entry.module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"{entry.id} needs the optional dependency {entry.module!r}, which is not installed "
-            f"({exc}). Install it with: {entry.install_hint}"
-        ) from exc
+    for module in entry.modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"{entry.id} needs the optional dependency {module!r}, which is not installed "
+                f"({exc}). Install it with: {entry.install_hint}"
+            ) from exc
 
 
 def dependency_installed(entry: SuiteEntry) -> bool:

@@ -16,7 +16,7 @@ class SuiteEntry:
     :param base_id: the gymnasium / ale-py id it wraps.
     :param family: ``classic``, ``mujoco`` or ``atari``.
     :param extra: the pbrl extra that installs its optional dependency (None: always there).
-    :param module: the module that extra provides (imported to check it is installed).
+    :param modules: the modules that extra provides (imported to check it is installed).
     :param base_kwargs: keyword arguments the paper's changes pass to the base env.
     :param termination_penalty: per-step penalty that replaces early termination
         (MuJoCo envs that end when the body falls), 0 where the base env never terminates.
@@ -28,7 +28,7 @@ class SuiteEntry:
     base_id: str
     family: str
     extra: str | None = None
-    module: str | None = None
+    modules: tuple[str, ...] = ()
     base_kwargs: dict[str, Any] = field(default_factory=dict)
     termination_penalty: float = 0.0
     score_regions: tuple[tuple[int, int, int, int], ...] = ()
@@ -49,7 +49,7 @@ def _mujoco(name: str, ctrl: str | None = "ctrl_cost_weight", penalty: float = 0
         base_id=f"{name}-v5",
         family=MUJOCO,
         extra="mujoco",
-        module="mujoco",
+        modules=("mujoco", "imageio"),
         base_kwargs={ctrl: 0.0} if ctrl else {},
         termination_penalty=penalty,
     )
@@ -61,7 +61,7 @@ def _atari(name: str, *regions: tuple[int, int, int, int]) -> SuiteEntry:
         base_id=f"ALE/{name}-v5",
         family=ATARI,
         extra="atari",
-        module="ale_py",
+        modules=("ale_py",),
         score_regions=tuple(regions),
     )
 

@@ -80,6 +80,7 @@ def speed_table(seconds: float = 2.0, families: tuple[str, ...] | None = None) -
         "| id | family | steps/s (no render) | steps/s (rgb_array render each step) | frame shape |",
         "|---|---|---:|---:|---|",
     ]
+    print("\n".join(lines), flush=True)
     for entry in SUITE:
         if families and entry.family not in families:
             continue

@@ -1,0 +1,59 @@
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import pbrl  # noqa: E402
+from pbrl.envs import SUITE, dependency_installed  # noqa: E402
+
+
+def skip_unless_installed(entry) -> None:
+    """Skip a test whose optional dependency is absent; fail instead when PBRL_REQUIRE_ALL=1 (CI)."""
+    if dependency_installed(entry):
+        return
+    message = f"{entry.id} needs {entry.install_hint}"
+    if os.environ.get("PBRL_REQUIRE_ALL") == "1":
+        pytest.fail(f"PBRL_REQUIRE_ALL=1 but {message}")
+    pytest.skip(message)
+
+
+def _run_python(code: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run ``code`` as a script in a fresh interpreter (this venv's python), outside the repository,
+    as another project would: nothing of this test process (imports, sys.path) carries over."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "other_project.py")
+        with open(path, "w") as f:
+            f.write(code)
+        return subprocess.run(
+            [sys.executable, path], capture_output=True, text=True, timeout=timeout, cwd=tmp, env=env
+        )
+
+
+ALL_IDS = [entry.id for entry in SUITE]
+ENTRIES = {entry.id: entry for entry in SUITE}
+
+
+@pytest.fixture(params=ALL_IDS)
+def env_id(request):
+    skip_unless_installed(ENTRIES[request.param])
+    return request.param
+
+
+@pytest.fixture
+def run_python():
+    """Run code as a script in a fresh interpreter outside the repository (another project)."""
+    return _run_python
+
+
+@pytest.fixture
+def require():
+    """``require(env_id)``: skip (or, with PBRL_REQUIRE_ALL=1, fail) if its extra is missing."""
+    return lambda env_id: skip_unless_installed(ENTRIES[env_id])
