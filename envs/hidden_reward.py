@@ -68,28 +68,21 @@ def _check_finite(what: str, value: Any, env_id: str) -> None:
         )
 
 
-def load_reward_model(path: str | os.PathLike[str]) -> RewardFn:
-    """Load a saved reward model (a run directory or checkpoint) as a batched reward function."""
+def load_reward_model(path: str | os.PathLike[str]) -> Any:
+    """Load a saved reward model (a run directory or checkpoint)."""
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"reward_model={str(path)!r}: no such file or directory. Pass a run directory "
             "written by `pbrl train`, a reward-model checkpoint, or an object with "
             "predict_reward(obs, actions)."
         )
-    try:
-        from pbrl.reward_model import load_reward_model as _load  # type: ignore[import-not-found]
-    except ImportError as exc:  # the reward-model module lands with preference learning
-        raise RuntimeError(
-            f"reward_model={str(path)!r}: this version of pbrl cannot load reward-model "
-            "checkpoints yet; pass an object with predict_reward(obs, actions) or a callable."
-        ) from exc
+    from pbrl.reward_model import load_reward_model as _load  # torch is imported only here
+
     return _load(path)
 
 
 def as_reward_fn(reward_model: Any) -> RewardFn:
-    """Turn the ``reward_model=`` argument (path, model object or callable) into a function."""
-    if isinstance(reward_model, (str, os.PathLike)):
-        return load_reward_model(reward_model)
+    """Turn the ``reward_model=`` argument (model object or callable) into a function."""
     if isinstance(reward_model, RewardModelLike):
         return reward_model.predict_reward
     if callable(reward_model):
@@ -134,6 +127,10 @@ class HiddenReward(gym.Wrapper):
                 "agent gets; pass one of them."
             )
         self._env_id = env_id
+        if isinstance(reward_model, (str, os.PathLike)):
+            reward_model = load_reward_model(reward_model)
+        if hasattr(reward_model, "check_spaces"):
+            reward_model.check_spaces(env.observation_space, env.action_space, where=env_id)
         self._reward_fn = as_reward_fn(reward_model) if reward_model is not None else None
         self._reveal = reveal_true_reward
         self._last_obs: Any = None

@@ -32,6 +32,104 @@ def _baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_config(args: argparse.Namespace):
+    from pbrl.reward_model import RewardModelConfig
+    from pbrl.trainer import TrainConfig
+
+    teacher_params = {
+        name: getattr(args, name)
+        for name in ("beta", "gamma", "eps_mistake", "eps_skip", "eps_equal")
+        if getattr(args, name) is not None
+    }
+    reward = RewardModelConfig(n_members=args.members, combine=args.combine, k=args.std_k, l2=args.l2,
+                               adapt_l2=not args.fixed_l2, dropout=args.dropout)
+    return TrainConfig(
+        env_id=args.env_id, labels=args.labels, steps=int(args.steps), teacher=args.teacher,
+        teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
+        k=args.k, query=args.query, reward=reward, video=not args.no_video,
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pbrl.baseline import BaselineConfig, run_baseline
+    from pbrl.trainer import train
+
+    config = _train_config(args)
+    out = args.out or f"runs/{config.env_id.split('/')[-1]}-{config.teacher}-{config.labels}labels-seed{config.seed}"
+    print(f"preference learning on {config.env_id}: {config.labels} labels from the {config.teacher} teacher, "
+          f"{config.steps:,} steps, {config.algo.upper()}, seed {config.seed} -> {out}")
+    result = train(config, out)
+    print(f"true return of the final policy: {result['true_return_mean']:.1f} +- {result['true_return_std']:.1f} "
+          f"({config.eval_episodes} deterministic episodes, {result['labels']} labels, trained in {result['train_seconds']:.0f} s)")
+    if args.baseline:
+        print(f"true-reward {config.algo.upper()} baseline, same env, steps, seed and hyperparameters:")
+        base = run_baseline(BaselineConfig(config.env_id, config.algo, config.steps, config.seed, config.eval_episodes))
+        print(f"true return of the final policy: {base['true_return_mean']:.1f} +- {base['true_return_std']:.1f} "
+              f"(trained in {base['train_seconds']:.0f} s)")
+        print(f"\n{'':24}{'true return':>12}{'wall time':>11}\n"
+              f"{'preferences':24}{result['true_return_mean']:>12.1f}{result['train_seconds']:>10.0f}s\n"
+              f"{'true-reward ' + config.algo.upper():24}{base['true_return_mean']:>12.1f}{base['train_seconds']:>10.0f}s")
+    print(f"run directory: {out} (curves.png, final.mp4, reward_model/, labels.sqlite)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from pbrl import rl
+
+    import json
+
+    run = Path(args.run_dir)
+    model, norm, env_id = rl.load_policy(run)
+    seed = args.seed if args.seed is not None else json.loads((run / "config.json").read_text()).get("seed", 0)
+    returns, _ = rl.evaluate(model, env_id, args.episodes, seed, rl.obs_normaliser(norm))
+    print(f"{env_id}: true return {np.mean(returns):.1f} +- {np.std(returns):.1f} over {args.episodes} "
+          f"deterministic episodes (reset seeds {seed + 10_000}..{seed + 10_000 + args.episodes - 1})")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pbrl.compare import CompareConfig, compare, format_summary, summarise
+
+    config = CompareConfig(train=_train_config(args), seeds=tuple(args.seeds),
+                           out=args.out or f"runs/compare-{args.env_id.split('/')[-1]}-{args.labels}labels")
+    rows = compare(config)
+    summary = summarise(rows)
+    print(format_summary(config, summary))
+    from pathlib import Path
+
+    (Path(config.out) / "summary.md").write_text(format_summary(config, summary) + "\n")
+    return 0
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("env_id", help="a pbrl id, e.g. pbrl/HalfCheetah-v5")
+    p.add_argument("--labels", type=int, default=100, help="label budget (default 100)")
+    p.add_argument("--steps", type=float, default=50_000, help="environment steps, warm-up included (1e6 works)")
+    p.add_argument("--teacher", default="perfect", help="perfect, boltzmann, myopic, mistake, skip or equal")
+    p.add_argument("--beta", type=float, help="teacher rationality (Boltzmann)")
+    p.add_argument("--gamma", type=float, help="teacher myopia")
+    p.add_argument("--eps-mistake", dest="eps_mistake", type=float, help="teacher mistake probability")
+    p.add_argument("--eps-skip", dest="eps_skip", type=float, help="teacher skip threshold (fraction of the margin)")
+    p.add_argument("--eps-equal", dest="eps_equal", type=float, help="teacher equal threshold (fraction of the margin)")
+    p.add_argument("--algo", default="ppo", choices=["ppo", "a2c"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--query", default="disagreement", choices=["uniform", "disagreement", "entropy"])
+    p.add_argument("--k", type=int, default=2, help="clips per query (> 2: rankings, Plackett-Luce)")
+    p.add_argument("--clip-length", dest="clip_length", type=int, help="steps per clip (default per family)")
+    p.add_argument("--members", type=int, default=3, help="reward-model ensemble size")
+    p.add_argument("--combine", default="mean", choices=["mean", "pessimistic", "optimistic"])
+    p.add_argument("--std-k", dest="std_k", type=float, default=1.0, help="k of mean -/+ k*std")
+    p.add_argument("--l2", type=float, default=1e-3, help="initial (or fixed) L2 weight")
+    p.add_argument("--fixed-l2", dest="fixed_l2", action="store_true", help="do not adapt L2")
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")
+    p.add_argument("--out", help="output directory")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pbrl",
@@ -51,6 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--steps", type=float, default=40_000, help="environment steps (1e5 notation works)")
     base.add_argument("--seed", type=int, default=0)
     base.set_defaults(func=_baseline)
+
+    tr = sub.add_parser("train", help="preference learning: a synthetic teacher labels clips, PPO/A2C learns the learned reward")
+    _add_train_arguments(tr)
+    tr.add_argument("--baseline", action="store_true", help="also train true-reward RL and print both")
+    tr.set_defaults(func=_train)
+
+    ev = sub.add_parser("evaluate", help="true return of a trained run's policy")
+    ev.add_argument("run_dir")
+    ev.add_argument("--episodes", type=int, default=10)
+    ev.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the run's seed)")
+    ev.set_defaults(func=_evaluate)
+
+    cmp = sub.add_parser("compare", help="preferences vs true-reward RL vs random over seeds, timed in one run (resumable)")
+    _add_train_arguments(cmp)
+    cmp.add_argument("--seeds", type=int, nargs="+", default=[0])
+    cmp.set_defaults(func=_compare)
     return parser
 
 
@@ -62,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (ValueError, KeyError, TypeError, ImportError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, TypeError, ImportError, FileNotFoundError, FileExistsError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"pbrl {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -1,0 +1,116 @@
+"""Cut the rollouts of a VecEnv into fixed-length clips, kept in a bounded pool."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+
+from pbrl.envs.registry import ATARI, MUJOCO, entry_for
+from pbrl.types import Clip
+
+CLIP_SECONDS_MUJOCO = 1.5  # the paper's clip duration for the robotics tasks
+CLIP_STEPS_ATARI = 25
+CLIP_STEPS_CLASSIC = 25
+
+
+def default_clip_length(env_id: str, dt: float | None = None) -> int:
+    """Per-family default: ~1.5 s of simulated time for MuJoCo, 25 steps for Atari and classic."""
+    family = entry_for(env_id).family
+    if family == MUJOCO:
+        if dt is None:
+            raise ValueError("the MuJoCo default clip length needs the env's dt")
+        return max(1, int(round(CLIP_SECONDS_MUJOCO / dt)))
+    return CLIP_STEPS_ATARI if family == ATARI else CLIP_STEPS_CLASSIC
+
+
+class ClipRecorder(VecEnvWrapper):
+    """Record clips of ``clip_length`` steps from every sub-env into a bounded pool.
+
+    Each episode is cut into consecutive windows; a window cut short by a termination is
+    kept, padded (the absorbing state after termination has reward 0), one cut short by a
+    truncation is dropped. Observations, actions and true rewards (``info["true_reward"]``)
+    are kept; frames are not: people see clips rendered separately, so the synthetic path
+    pays no rendering cost.
+
+    :param venv: the env to record (below any observation normalisation: clips keep raw obs).
+    :param env_id: the pbrl id, stored in each clip.
+    :param clip_length: steps per clip.
+    :param pool_size: how many recent clips are kept as query candidates.
+    """
+
+    def __init__(self, venv: VecEnv, env_id: str, clip_length: int, pool_size: int = 2000) -> None:
+        super().__init__(venv)
+        if clip_length < 1:
+            raise ValueError(f"clip_length must be >= 1, got {clip_length}")
+        self.env_id = env_id
+        self.clip_length = clip_length
+        self.pool: deque[Clip] = deque(maxlen=pool_size)
+        self.total_steps = 0
+        self.clips_made = 0
+        self._obs: Any = None
+        self._actions: np.ndarray | None = None
+        self._buffers: list[list[tuple[Any, Any, float]]] = [[] for _ in range(self.num_envs)]
+
+    def reset(self) -> np.ndarray:
+        obs = self.venv.reset()
+        self._obs = obs
+        self._buffers = [[] for _ in range(self.num_envs)]
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self.total_steps += self.num_envs
+        for i in range(self.num_envs):
+            true_reward = infos[i].get("true_reward")
+            if true_reward is None:
+                raise KeyError(
+                    f"{self.env_id}: info has no 'true_reward'; ClipRecorder records pbrl envs "
+                    "(gym.make('pbrl/...')), whose info carries the hidden true reward"
+                )
+            buffer = self._buffers[i]
+            buffer.append((self._obs[i], self._actions[i], float(true_reward)))
+            if len(buffer) == self.clip_length:
+                self._emit(buffer)
+                self._buffers[i] = []
+            elif dones[i]:
+                truncated = infos[i].get("TimeLimit.truncated", False)
+                if buffer and not truncated:
+                    self._emit(buffer)
+                self._buffers[i] = []
+        self._obs = obs
+        return obs, rewards, dones, infos
+
+    def _emit(self, buffer: list[tuple[Any, Any, float]]) -> None:
+        length = len(buffer)
+        obs = np.stack([b[0] for b in buffer])
+        actions = np.stack([np.asarray(b[1]) for b in buffer])
+        rewards = np.array([b[2] for b in buffer], dtype=np.float64)
+        pad = self.clip_length - length
+        if pad:
+            obs = np.concatenate([obs, np.zeros((pad, *obs.shape[1:]), obs.dtype)])
+            actions = np.concatenate([actions, np.zeros((pad, *actions.shape[1:]), actions.dtype)])
+            rewards = np.concatenate([rewards, np.zeros(pad)])
+        self.pool.append(
+            Clip(
+                clip_id=str(self.clips_made),
+                env_id=self.env_id,
+                obs=obs,
+                actions=actions,
+                true_rewards=rewards,
+                length=length,
+                step=self.total_steps,
+            )
+        )
+        self.clips_made += 1
+
+    def recent(self, n: int) -> list[Clip]:
+        """The ``n`` most recent clips of the pool."""
+        return list(self.pool)[-n:]

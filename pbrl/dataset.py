@@ -1,0 +1,72 @@
+"""The labelled comparisons a reward model trains on, with a fixed validation split."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pbrl.types import Clip, Label, Outcome, Query
+
+VALIDATION_FRACTION = 1 / math.e  # the paper holds out 1/e of the labels
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A query's clips with its training target.
+
+    :param clip_ids: clips in the order shown.
+    :param target_left: for pairs, P(first clip better): 1, 0 or 0.5 (equal).
+    :param ranking: for K > 2, positions best first.
+    """
+
+    clip_ids: tuple[str, ...]
+    target_left: float | None = None
+    ranking: tuple[int, ...] | None = None
+
+
+class PreferenceDataset:
+    """Comparisons plus the clips they refer to; each label is assigned to training or
+    validation once, at random (``VALIDATION_FRACTION``), and stays there.
+
+    :param seed: seeds the validation assignment.
+    :param validation_fraction: share of labels held out.
+    """
+
+    def __init__(self, seed: int = 0, validation_fraction: float = VALIDATION_FRACTION) -> None:
+        if not 0 <= validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+        self.clips: dict[str, Clip] = {}
+        self.comparisons: list[Comparison] = []
+        self.is_validation: list[bool] = []
+        self.validation_fraction = validation_fraction
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.comparisons)
+
+    def add(self, query: Query, label: Label, clips: dict[str, Clip]) -> bool:
+        """Add a labelled query; returns False (and adds nothing) for a skipped one."""
+        if label.skipped:
+            return False
+        if label.ranking is not None:
+            if len(label.ranking) != len(query.clip_ids):
+                raise ValueError(f"label for {query.query_id}: ranking of {len(label.ranking)} for {len(query.clip_ids)} clips")
+            comparison = Comparison(query.clip_ids, ranking=label.ranking)
+        else:
+            if len(query.clip_ids) != 2:
+                raise ValueError(f"label for {query.query_id}: an outcome answers a pair; rank K > 2 clips")
+            target = {Outcome.LEFT: 1.0, Outcome.RIGHT: 0.0, Outcome.EQUAL: 0.5}[label.outcome]
+            comparison = Comparison(query.clip_ids, target_left=target)
+        for clip_id in query.clip_ids:
+            self.clips[clip_id] = clips[clip_id]
+        self.comparisons.append(comparison)
+        # the first label always trains; after that, each is held out with the fixed probability
+        self.is_validation.append(len(self.comparisons) > 1 and bool(self._rng.random() < self.validation_fraction))
+        return True
+
+    def split(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of (training, validation) comparisons."""
+        flags = np.array(self.is_validation, dtype=bool)
+        return np.flatnonzero(~flags), np.flatnonzero(flags)

@@ -1,0 +1,37 @@
+"""One status line at every tenth of a run: steps, speed, mean true return."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+
+class Progress(BaseCallback):
+    """Print ``steps/total, steps/s, true return (last 100 episodes)`` every ``total/10`` steps.
+
+    :param total: steps of the run.
+    :param offset: steps already done before ``learn`` (warm-up), added to the count.
+    :param extra: returns more text for the line (labels, accuracy, ...).
+    """
+
+    def __init__(self, total: int, offset: int = 0, label: str = "", extra: Callable[[], str] | None = None) -> None:
+        super().__init__()
+        self.total, self.offset, self.label, self.extra = total, offset, label, extra
+        self.every = max(total // 10, 1)
+        self.next = self.every
+        self.start = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        done = self.offset + self.num_timesteps
+        if done >= self.next:
+            self.next += self.every
+            rate = self.num_timesteps / max(time.perf_counter() - self.start, 1e-9)
+            returns = [ep["r"] for ep in self.model.ep_info_buffer]
+            mean = f"{np.mean(returns):.1f}" if returns else "-"
+            more = f"  {self.extra()}" if self.extra else ""
+            tag = f"[{self.label}] " if self.label else ""
+            print(f"  {tag}{done:>9,}/{self.total:,} steps  {rate:,.0f} steps/s  true return {mean}{more}", flush=True)
+        return True

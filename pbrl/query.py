@@ -1,0 +1,51 @@
+"""Which clips to show together: uniform, ensemble disagreement, or entropy.
+
+Disagreement (Christiano et al. 2017): sample ``oversample`` times more candidate tuples
+than needed, score each by the variance across ensemble members of the predicted
+probability that its first clip is best, keep the most uncertain. Entropy (B-Pref): score
+by the entropy of the ensemble-mean preference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pbrl.reward_model import RewardEnsemble
+from pbrl.types import Clip
+
+STRATEGIES = ("uniform", "disagreement", "entropy")
+
+
+def _candidates(pool: list[Clip], n: int, k: int, rng: np.random.Generator) -> list[list[Clip]]:
+    return [[pool[i] for i in rng.choice(len(pool), size=k, replace=False)] for _ in range(n)]
+
+
+def select_queries(
+    pool: list[Clip],
+    n: int,
+    k: int = 2,
+    strategy: str = "disagreement",
+    model: RewardEnsemble | None = None,
+    rng: np.random.Generator | None = None,
+    oversample: int = 10,
+) -> tuple[list[list[Clip]], float]:
+    """Pick ``n`` tuples of ``k`` distinct clips from ``pool``.
+
+    :returns: the tuples and their mean score (disagreement or entropy; 0 for uniform).
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown query strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if len(pool) < k:
+        raise ValueError(f"need at least {k} clips to build a query, the pool has {len(pool)}")
+    rng = rng if rng is not None else np.random.default_rng()
+    if strategy == "uniform" or model is None or not model.fitted:
+        return _candidates(pool, n, k, rng), 0.0
+    candidates = _candidates(pool, n * oversample, k, rng)
+    probs = model.preference_probabilities(candidates)  # [M, B]
+    if strategy == "disagreement":
+        scores = probs.var(0)
+    else:
+        p = np.clip(probs.mean(0), 1e-6, 1 - 1e-6)
+        scores = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    best = np.argsort(-scores, kind="stable")[:n]
+    return [candidates[i] for i in best], float(scores[best].mean())

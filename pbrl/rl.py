@@ -1,0 +1,100 @@
+"""SB3 plumbing shared by preference learning and the true-reward baseline: building the
+vectorised env and the algorithm from the per-env defaults, saving policies as state_dicts,
+and evaluating the true return."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+import pbrl  # noqa: F401  (registers the ids)
+from pbrl.hyperparams import defaults, normalize
+
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C}
+POLICY_FILE, POLICY_META, NORM_FILE = "policy.pt", "policy.json", "vecnormalize.npz"
+
+
+def check_algo(algo: str) -> None:
+    if algo not in ALGOS:
+        raise ValueError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGOS)}")
+
+
+def make_env(env_id: str, seed: int, n_envs: int, env_kwargs: dict[str, Any] | None = None) -> VecEnv:
+    """DummyVecEnv of ``n_envs`` copies (one torch thread and DummyVecEnv: ../shared/FACTS.md)."""
+    torch.set_num_threads(1)
+    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or {})
+
+
+def wrap_normalize(venv: VecEnv, env_id: str, algo_kwargs: dict[str, Any]) -> VecEnv:
+    """VecNormalize (observations and rewards) where the Zoo normalises this env."""
+    if normalize(env_id):
+        return VecNormalize(venv, gamma=algo_kwargs.get("gamma", 0.99))
+    return venv
+
+
+def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int) -> BaseAlgorithm:
+    check_algo(algo)
+    _, kwargs = defaults(algo, env_id)
+    return ALGOS[algo]("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs)
+
+
+def save_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, env_id: str) -> None:
+    """Policy weights as a state_dict plus JSON metadata, and VecNormalize statistics (npz)."""
+    torch.save(model.policy.state_dict(), directory / POLICY_FILE)
+    (directory / POLICY_META).write_text(json.dumps({"format_version": 1, "algo": algo, "env_id": env_id}, indent=2))
+    if isinstance(venv, VecNormalize):
+        rms = venv.obs_rms
+        np.savez(directory / NORM_FILE, mean=rms.mean, var=rms.var, count=rms.count, clip_obs=venv.clip_obs, epsilon=venv.epsilon)
+
+
+def load_policy(directory: Path) -> tuple[BaseAlgorithm, dict[str, np.ndarray] | None, str]:
+    """Rebuild the policy saved by :func:`save_policy`: (model, obs normalisation or None, env_id)."""
+    meta_path = directory / POLICY_META
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{directory}: no {POLICY_META}; pass a run directory written by `pbrl train`")
+    meta = json.loads(meta_path.read_text())
+    venv = make_env(meta["env_id"], seed=0, n_envs=1)
+    model = make_algo(meta["algo"], venv, meta["env_id"], seed=0)
+    model.policy.load_state_dict(torch.load(directory / POLICY_FILE, weights_only=True))
+    norm = dict(np.load(directory / NORM_FILE)) if (directory / NORM_FILE).exists() else None
+    return model, norm, meta["env_id"]
+
+
+def obs_normaliser(venv_or_stats: VecEnv | dict[str, np.ndarray] | None):
+    """A function mapping raw observations to what the policy saw in training."""
+    if isinstance(venv_or_stats, VecNormalize):
+        return venv_or_stats.normalize_obs
+    if isinstance(venv_or_stats, dict):
+        s = venv_or_stats
+        return lambda obs: np.clip((obs - s["mean"]) / np.sqrt(s["var"] + s["epsilon"]), -s["clip_obs"], s["clip_obs"])
+    return lambda obs: obs
+
+
+def evaluate(model: BaseAlgorithm, env_id: str, episodes: int, seed: int, normaliser=None, render: bool = False):
+    """True returns of the deterministic policy over ``episodes`` episodes (and the frames of
+    the first episode when ``render``)."""
+    normaliser = normaliser or (lambda obs: obs)
+    env = gym.make(env_id, render_mode="rgb_array" if render else None)
+    returns, frames = [], []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + 10_000 + episode)
+        total, done = 0.0, False
+        while not done:
+            if render and episode == 0:
+                frames.append(env.render())
+            action, _ = model.predict(normaliser(obs), deterministic=True)
+            obs, _, terminated, truncated, info = env.step(action)
+            total += info["true_reward"]
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return returns, frames

@@ -1,0 +1,87 @@
+"""A run directory: config.json, labels.sqlite, reward_model/, policy, curves (CSV + PNG),
+logs/ (SB3 CSV + TensorBoard), final.mp4 and summary.json."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement", "time")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @classmethod
+    def create(cls, path: Path, config: dict[str, Any]) -> RunDir:
+        """Make a new run directory; refuse one that already holds a run (nothing is overwritten)."""
+        if (path / "config.json").exists() or (path / "labels.sqlite").exists():
+            raise FileExistsError(f"{path} already holds a run; choose another --out (nothing was changed)")
+        path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path / "config.json", config)
+        return cls(path)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_json_atomic(self.path / "summary.json", summary)
+
+    def write_curves(self, rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None = None) -> None:
+        """curves.csv and curves.png (true return vs env steps; learned return and labels beside)."""
+        with open(self.path / "curves.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CURVE_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        if not rows:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps = np.array([r["steps"] for r in rows])
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        ax.plot(steps, [r["true_return"] for r in rows], label="preferences: true return")
+        if baseline:
+            ax.plot([r["steps"] for r in baseline], [r["true_return"] for r in baseline], label="true-reward RL", alpha=0.8)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("true return (mean of last 100 episodes)")
+        ax.legend(loc="best")
+        ax.grid(alpha=0.3)
+        ax2.plot(steps, [r["labels"] for r in rows], color="tab:green", label="labels")
+        ax2.set_xlabel("env steps")
+        ax2.set_ylabel("labels", color="tab:green")
+        acc = ax2.twinx()
+        acc.plot(steps, [r["val_accuracy"] for r in rows], color="tab:red", alpha=0.7, label="validation accuracy")
+        acc.set_ylim(0, 1.05)
+        acc.set_ylabel("reward-model validation accuracy", color="tab:red")
+        fig.suptitle(self.path.name)
+        fig.tight_layout()
+        fig.savefig(self.path / "curves.png", dpi=90)
+        plt.close(fig)
+
+    def write_video(self, frames: list[np.ndarray], fps: float) -> Path:
+        """final.mp4 (mp4v through opencv) at the env's frame rate."""
+        import cv2
+
+        path = self.path / "final.mp4"
+        height, width = frames[0].shape[:2]
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.release()
+        return path

@@ -1,0 +1,319 @@
+"""Preference learning end to end (Christiano et al. 2017) on SB3.
+
+    pbrl env -> ClipRecorder -> LearnedReward -> [VecNormalize] -> PPO / A2C
+    clips -> select_queries -> PreferenceSource (synthetic teacher) -> store -> RewardEnsemble.fit
+
+A warm-up with the first (random) policy yields the initial labels and the first reward
+model; then, at the start of every rollout, the labels the schedule wants are asked for, the
+ensemble refits on them, and the policy trains on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.logger import configure
+
+from pbrl import rl
+from pbrl.clips import ClipRecorder, default_clip_length
+from pbrl.dataset import PreferenceDataset
+from pbrl.envs import entry_for
+from pbrl.envs.registry import CLASSIC
+from pbrl.hyperparams import defaults
+from pbrl.learned_reward import LearnedReward
+from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
+from pbrl.progress import Progress
+from pbrl.query import STRATEGIES, select_queries
+from pbrl.reward_model import RewardEnsemble, RewardModelConfig
+from pbrl.run_dir import RunDir
+from pbrl.schedule import LabelSchedule
+from pbrl.store import PreferenceStore
+from pbrl.types import Clip, Query
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Configuration of one preference-learning run (``pbrl train``)."""
+
+    env_id: str = "pbrl/CartPole-v1"
+    """a registered pbrl id"""
+    labels: int = 100
+    """label budget (skipped queries do not count)"""
+    steps: int = 50_000
+    """environment steps in all, warm-up included"""
+    teacher: str = "perfect"
+    """perfect, boltzmann, myopic, mistake, skip or equal (B-Pref)"""
+    teacher_params: dict[str, float] = field(default_factory=dict)
+    """overrides of the teacher's beta, gamma, eps_mistake, eps_skip, eps_equal"""
+    algo: str = "ppo"
+    """ppo or a2c"""
+    seed: int = 0
+    """seeds envs, policy, teacher, reward model and query selection"""
+    clip_length: int | None = None
+    """steps per clip (None: ~1.5 s for MuJoCo, 25 steps for Atari and classic control)"""
+    k: int = 2
+    """clips per query: 2 for pairs, more for rankings (Plackett-Luce)"""
+    query: str = "disagreement"
+    """uniform, disagreement or entropy"""
+    initial_fraction: float = 0.1
+    """share of the labels asked from the first (random) policy"""
+    label_horizon: float = 0.75
+    """share of the steps by which the label budget is spent"""
+    pool_size: int = 1000
+    """recent clips kept as query candidates"""
+    refit_growth: float = 1.25
+    """refit the reward model when the labels have grown by this factor since the last fit
+    (and when the budget is complete)"""
+    reward: RewardModelConfig = field(default_factory=RewardModelConfig)
+    """reward-model ensemble settings"""
+    eval_episodes: int = 10
+    """episodes of the final deterministic policy whose true return is reported"""
+    video: bool = True
+    """write an MP4 of the final policy"""
+
+    def __post_init__(self) -> None:
+        entry_for(self.env_id)
+        rl.check_algo(self.algo)
+        teacher_config(self.teacher, **self.teacher_params)
+        if self.labels < 1:
+            raise ValueError(f"the label budget must be >= 1, got {self.labels}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.k < 2:
+            raise ValueError(f"k (clips per query) must be >= 2, got {self.k}")
+        if self.query not in STRATEGIES:
+            raise ValueError(f"unknown query strategy {self.query!r}; choose one of {', '.join(STRATEGIES)}")
+        if self.clip_length is not None and self.clip_length < 1:
+            raise ValueError(f"clip_length must be >= 1, got {self.clip_length}")
+        if self.refit_growth < 1:
+            raise ValueError(f"refit_growth must be >= 1, got {self.refit_growth}")
+        if not 0 < self.label_horizon <= 1:
+            raise ValueError(f"label_horizon must be in (0, 1], got {self.label_horizon}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class PreferenceLearner:
+    """The labelling side of a run: asks for labels on schedule, refits the reward model.
+
+    :param config: the run's configuration.
+    :param recorder: the clip recorder on the training env.
+    :param model: the reward ensemble.
+    :param source: where labels come from.
+    :param store: the run's durable label store.
+    """
+
+    def __init__(self, config: TrainConfig, recorder: ClipRecorder, model: RewardEnsemble,
+                 source: PreferenceSource, store: PreferenceStore, schedule: LabelSchedule) -> None:
+        self.config, self.recorder, self.model, self.source, self.store = config, recorder, model, source, store
+        self.schedule = schedule
+        self.dataset = PreferenceDataset(seed=config.seed)
+        self.rng = np.random.default_rng(config.seed + 1)
+        self.queries: dict[str, Query] = {}
+        self.asked = 0
+        self.last_fit = None
+        self.last_disagreement = 0.0
+
+    @property
+    def labels(self) -> int:
+        return len(self.dataset)
+
+    def step(self, env_steps: int) -> bool:
+        """Ask for the labels the schedule wants by ``env_steps``; refit if any arrived."""
+        need = self.schedule.target(env_steps) - self.labels
+        pool = list(self.recorder.pool)
+        if need > 0 and len(pool) >= self.config.k:
+            self._ask(pool, need, env_steps)
+        return self._collect()
+
+    def _ask(self, pool: list[Clip], n: int, env_steps: int) -> None:
+        if isinstance(self.source, SyntheticTeacher):
+            horizon = self.recorder.clip_length
+            self.source.set_margin(np.mean([abs(c.true_rewards.sum()) for c in pool]) if pool else horizon)
+        groups, score = select_queries(pool, n, self.config.k, self.config.query, self.model, self.rng)
+        self.last_disagreement = score
+        queries = []
+        now = time.time()
+        for group in groups:
+            query = Query(f"q{self.asked}", tuple(c.clip_id for c in group), env_steps)
+            self.asked += 1
+            self.store.add_clips(group)
+            self.store.add_query(query, now)
+            self.queries[query.query_id] = query
+            queries.append(query)
+        self.source.request(queries, {c.clip_id: c for g in groups for c in g})
+
+    def _collect(self) -> bool:
+        arrived = 0
+        for label in self.source.poll():
+            self.store.add_label(label)
+            query = self.queries[label.query_id]
+            clips = {cid: self._clip(cid) for cid in query.clip_ids}
+            arrived += self.dataset.add(query, label, clips)
+        fitted_on = self.last_fit.labels if self.last_fit else 0
+        due = self.labels >= fitted_on * self.config.refit_growth or self.labels >= self.config.labels
+        if arrived and (due or not self.model.fitted) and self.labels > fitted_on:
+            self.last_fit = self.model.fit(self.dataset, self.recorder.recent(200))
+            return True
+        return False
+
+    def _clip(self, clip_id: str) -> Clip:
+        for clip in reversed(self.recorder.pool):
+            if clip.clip_id == clip_id:
+                return clip
+        return self.store.clip(clip_id)
+
+    def reward_correlation(self, n: int = 100) -> float | None:
+        """Pearson correlation of predicted and true per-step reward on the newest clips."""
+        clips = self.recorder.recent(n)
+        if not clips or not self.model.fitted:
+            return None
+        obs = np.concatenate([c.obs[: c.length] for c in clips])
+        actions = np.concatenate([c.actions[: c.length] for c in clips])
+        true = np.concatenate([c.true_rewards[: c.length] for c in clips])
+        predicted = self.model.predict_reward(obs, actions)
+        if true.std() < 1e-12 or predicted.std() < 1e-12:
+            return None
+        return float(np.corrcoef(true, predicted)[0, 1])
+
+
+class _LabelCallback(BaseCallback):
+    """Runs the labelling side at the start of each rollout and logs the run's curves."""
+
+    def __init__(self, learner: PreferenceLearner, learned: LearnedReward, offset: int, curves: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.learner, self.learned, self.offset, self.curves = learner, learned, offset, curves
+
+    def _on_rollout_start(self) -> None:
+        self.learner.step(self.offset + self.num_timesteps)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        fit = self.learner.last_fit
+        true = [ep["r"] for ep in self.model.ep_info_buffer]
+        learned = self.learned.episode_returns[-100:]
+        row = {
+            "steps": self.offset + self.num_timesteps,
+            "true_return": float(np.mean(true)) if true else float("nan"),
+            "learned_return": float(np.mean(learned)) if learned else float("nan"),
+            "labels": self.learner.labels,
+            "val_accuracy": fit.val_accuracy if fit and fit.val_accuracy is not None else float("nan"),
+            "reward_corr": _nan(self.learner.reward_correlation()) if len(self.curves) % 4 == 0 else float("nan"),
+            "disagreement": self.learner.last_disagreement,
+            "time": time.perf_counter(),
+        }
+        self.curves.append(row)
+        for key in ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement"):
+            if not np.isnan(row[key]):
+                self.logger.record(f"pbrl/{key}", row[key])
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def warmup_steps(config: TrainConfig, schedule: LabelSchedule, clip_length: int) -> int:
+    """Steps of the first policy that yield enough clips for the initial labels."""
+    wanted = int(1.5 * config.k * schedule.initial * clip_length)
+    return int(min(max(wanted, clip_length * 2 * config.k), 0.05 * config.steps))
+
+
+def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
+    """Run preference learning; write the run directory ``out``; return the summary."""
+    run = RunDir.create(Path(out), config.to_json())
+    entry = entry_for(config.env_id)
+    n_envs, algo_kwargs = defaults(config.algo, config.env_id)
+    probe = gym.make(config.env_id)
+    max_steps = probe.spec.max_episode_steps
+    dt = getattr(probe.unwrapped, "dt", None)
+    clip_length = config.clip_length or default_clip_length(config.env_id, dt)
+    if max_steps is not None and clip_length > max_steps:
+        raise ValueError(
+            f"clip_length {clip_length} is longer than an episode of {config.env_id} ({max_steps} steps); "
+            f"use --clip-length {max_steps} or less"
+        )
+    obs_space, act_space = probe.observation_space, probe.action_space
+    probe.close()
+
+    base = rl.make_env(config.env_id, config.seed, n_envs)
+    recorder = ClipRecorder(base, config.env_id, clip_length, pool_size=config.pool_size)
+    model = RewardEnsemble(obs_space, act_space, config.reward, env_id=config.env_id,
+                           center=entry.family != CLASSIC, seed=config.seed)
+    learned = LearnedReward(recorder, model)
+    venv = rl.wrap_normalize(learned, config.env_id, algo_kwargs)
+    agent = rl.make_algo(config.algo, venv, config.env_id, config.seed)
+    agent.set_logger(configure(str(run.path / "logs"), ["csv", "tensorboard"]))
+
+    teacher = SyntheticTeacher(teacher_config(config.teacher, **config.teacher_params), seed=config.seed)
+    schedule = LabelSchedule(config.labels, max(1, int(config.label_horizon * config.steps)), config.initial_fraction)
+    store = PreferenceStore(run.path / "labels.sqlite")
+    learner = PreferenceLearner(config, recorder, model, teacher, store, schedule)
+
+    start = time.perf_counter()
+    # warm-up: the first (random) policy's behaviour for the initial labels and first fit
+    warm = warmup_steps(config, schedule, clip_length)
+    min_clips = 2 * config.k * schedule.initial
+    obs = venv.reset()
+    while recorder.total_steps < warm or (len(recorder.pool) < min_clips and recorder.total_steps < 0.25 * config.steps):
+        actions, _ = agent.predict(obs, deterministic=False)
+        obs, *_ = venv.step(actions)
+    warm = recorder.total_steps
+    learner.step(0)
+    if not model.fitted:
+        raise RuntimeError(
+            f"the warm-up ({warm} steps, {len(recorder.pool)} clips) produced no usable label: every answer was "
+            "skipped or too few clips were cut; raise --steps, shorten --clip-length or lower the skip threshold"
+        )
+    curves: list[dict[str, Any]] = []
+
+    def status() -> str:
+        fit = learner.last_fit
+        acc = f"{fit.val_accuracy:.2f}" if fit and fit.val_accuracy is not None else "-"
+        return f"labels {learner.labels}/{config.labels}  val acc {acc}"
+
+    callbacks = CallbackList([_LabelCallback(learner, learned, warm, curves),
+                              Progress(config.steps, offset=warm, label="preferences", extra=status)])
+    agent.learn(max(1, config.steps - warm), callback=callbacks)
+    seconds = time.perf_counter() - start
+
+    returns, frames = rl.evaluate(agent, config.env_id, config.eval_episodes, config.seed,
+                                  rl.obs_normaliser(venv), render=config.video)
+    summary = {
+        "env_id": config.env_id,
+        "true_return_mean": float(np.mean(returns)),
+        "true_return_std": float(np.std(returns)),
+        "eval_episodes": config.eval_episodes,
+        "labels": learner.labels,
+        "queries_asked": learner.asked,
+        "steps": warm + agent.num_timesteps,
+        "warmup_steps": warm,
+        "train_seconds": seconds,
+        "val_accuracy": learner.last_fit.val_accuracy if learner.last_fit else None,
+        "reward_corr": learner.reward_correlation(),
+    }
+    model.save(run.path / "reward_model")
+    rl.save_policy(agent, venv, run.path, config.algo, config.env_id)
+    run.write_curves(curves)
+    if frames:
+        run.write_video(frames, fps=_fps(config.env_id))
+    run.write_summary(summary)
+    store.close()
+    venv.close()
+    return summary
+
+
+def _fps(env_id: str) -> float:
+    env = gym.make(env_id)
+    fps = env.metadata.get("render_fps") or 30
+    env.close()
+    return float(fps)

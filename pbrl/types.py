@@ -1,0 +1,111 @@
+"""The core records: a clip of behaviour, a query that shows clips together, a label."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class Outcome(str, enum.Enum):
+    """A judge's answer to a pairwise query (a ranking answers a K-wise one)."""
+
+    LEFT = "left"  # the first clip is better
+    RIGHT = "right"  # the second clip is better
+    EQUAL = "equal"  # equally good: a 0.5 / 0.5 target
+    SKIP = "skip"  # can't tell: not trained on, not counted against the budget
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """A fixed-length piece of one episode.
+
+    :param clip_id: unique within a run.
+    :param env_id: the env it was recorded in.
+    :param obs: ``[H, *obs_shape]``, the observation each action was taken in.
+    :param actions: ``[H, *action_shape]``.
+    :param true_rewards: ``[H]``, the hidden true reward (read by synthetic teachers only).
+    :param length: real steps; a clip cut short by termination is padded after ``length``
+        with zeros (an absorbing state whose reward is 0).
+    :param step: global env step at which the clip ended.
+    :param frames_path: media shown to people, when rendered.
+    """
+
+    clip_id: str
+    env_id: str
+    obs: np.ndarray
+    actions: np.ndarray
+    true_rewards: np.ndarray
+    length: int
+    step: int = 0
+    frames_path: str | None = None
+
+    def __post_init__(self) -> None:
+        horizon = len(self.true_rewards)
+        if self.true_rewards.ndim != 1:
+            raise ValueError(f"clip {self.clip_id}: true_rewards must be 1-D [H], got shape {self.true_rewards.shape}")
+        if len(self.obs) != horizon or len(self.actions) != horizon:
+            raise ValueError(
+                f"clip {self.clip_id}: obs ({len(self.obs)}), actions ({len(self.actions)}) and true_rewards "
+                f"({horizon}) must have the same length H"
+            )
+        if not 1 <= self.length <= horizon:
+            raise ValueError(f"clip {self.clip_id}: length must be in 1..{horizon}, got {self.length}")
+        if self.true_rewards.dtype.kind != "f":
+            raise ValueError(f"clip {self.clip_id}: true_rewards must be floating point, got {self.true_rewards.dtype}")
+
+    @property
+    def horizon(self) -> int:
+        return len(self.true_rewards)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """``[H]`` float mask: 1 on real steps, 0 on padding."""
+        mask = np.zeros(self.horizon, dtype=np.float32)
+        mask[: self.length] = 1.0
+        return mask
+
+
+@dataclass(frozen=True)
+class Query:
+    """Clips shown together: 2 for a pairwise comparison, K > 2 for a ranking."""
+
+    query_id: str
+    clip_ids: tuple[str, ...]
+    step: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.clip_ids) < 2:
+            raise ValueError(f"query {self.query_id}: needs at least 2 clips, got {len(self.clip_ids)}")
+        if len(set(self.clip_ids)) != len(self.clip_ids):
+            raise ValueError(f"query {self.query_id}: shows the same clip twice: {self.clip_ids}")
+
+
+@dataclass(frozen=True)
+class Label:
+    """An answer to a query.
+
+    :param outcome: for a pair, LEFT / RIGHT / EQUAL / SKIP; for K > 2, None with ``ranking``.
+    :param ranking: positions in the query's clip order, best first (K-wise queries).
+    """
+
+    query_id: str
+    outcome: Outcome | None
+    ranking: tuple[int, ...] | None = None
+    rater: str = "synthetic"
+    shown_at: float = 0.0
+    answered_at: float = 0.0
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if (self.outcome is None) == (self.ranking is None):
+            raise ValueError(f"label for {self.query_id}: give exactly one of outcome or ranking")
+        if self.ranking is not None and sorted(self.ranking) != list(range(len(self.ranking))):
+            raise ValueError(f"label for {self.query_id}: ranking {self.ranking} is not a permutation of 0..K-1")
+        if self.outcome is not None and not isinstance(self.outcome, Outcome):
+            object.__setattr__(self, "outcome", Outcome(self.outcome))
+
+    @property
+    def skipped(self) -> bool:
+        return self.outcome is Outcome.SKIP

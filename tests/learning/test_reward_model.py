@@ -1,0 +1,148 @@
+"""The reward-model ensemble: learning, normalisation, persistence, and clear errors."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.env_util import make_vec_env
+
+from pbrl.clips import ClipRecorder
+from pbrl.dataset import PreferenceDataset
+from pbrl.oracle import SyntheticTeacher, teacher_config
+from pbrl.query import select_queries
+from pbrl.reward_model import RewardEnsemble, RewardModelConfig
+from pbrl.types import Query
+
+
+@pytest.fixture(scope="module")
+def pendulum_clips():
+    venv = make_vec_env("pbrl/Pendulum-v1", n_envs=2, seed=0)
+    rec = ClipRecorder(venv, "pbrl/Pendulum-v1", clip_length=20, pool_size=400)
+    rec.seed(0)
+    rec.reset()
+    for _ in range(2000):
+        rec.step(np.array([rec.action_space.sample() for _ in range(2)]))
+    return list(rec.pool)
+
+
+def labelled(clips, n, k=2, seed=0):
+    teacher = SyntheticTeacher(teacher_config("perfect"), seed=seed)
+    data = PreferenceDataset(seed=seed)
+    groups, _ = select_queries(clips, n, k, "uniform", rng=np.random.default_rng(seed))
+    for i, group in enumerate(groups):
+        query = Query(f"q{i}", tuple(c.clip_id for c in group))
+        data.add(query, teacher.answer(query, group), {c.clip_id: c for c in group})
+    return data
+
+
+def make_model(**kwargs):
+    env = gym.make("pbrl/Pendulum-v1")
+    return RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(**kwargs), env_id="pbrl/Pendulum-v1", seed=0)
+
+
+def test_ensemble_learns_pendulum_preferences(pendulum_clips):
+    data = labelled(pendulum_clips, 300)
+    model = make_model()
+    report = model.fit(data, pendulum_clips)
+    assert report.val_accuracy is not None and report.val_accuracy > 0.85
+    fresh = labelled(pendulum_clips, 200, seed=9)
+    assert model.accuracy(fresh, np.arange(len(fresh))) > 0.85
+    obs = np.concatenate([c.obs for c in pendulum_clips])
+    acts = np.concatenate([c.actions for c in pendulum_clips])
+    true = np.concatenate([c.true_rewards for c in pendulum_clips])
+    assert np.corrcoef(model.predict_reward(obs, acts), true)[0, 1] > 0.8
+
+
+def test_outputs_are_normalised_per_member_then_combined(pendulum_clips):
+    model = make_model(n_members=3)
+    model.fit(labelled(pendulum_clips, 60), pendulum_clips)
+    obs = np.concatenate([c.obs for c in pendulum_clips])
+    acts = np.concatenate([c.actions for c in pendulum_clips])
+    z = model.normalised_member_rewards(obs, acts)
+    np.testing.assert_allclose(z.mean(1), 0, atol=1e-4)
+    np.testing.assert_allclose(z.std(1), 1, atol=1e-4)
+    mean = model.predict_reward(obs, acts)
+    np.testing.assert_allclose(mean, z.mean(0), atol=1e-5)
+    for combine, sign in (("pessimistic", -1), ("optimistic", 1)):
+        other = make_model(n_members=3, combine=combine, k=2.0)
+        other.net.load_state_dict(model.net.state_dict())
+        other.out_mean, other.out_std, other.obs_mean, other.obs_std = model.out_mean, model.out_std, model.obs_mean, model.obs_std
+        np.testing.assert_allclose(other.predict_reward(obs, acts), mean + sign * 2.0 * z.std(0), atol=1e-4)
+
+
+def test_numpy_inference_matches_torch(pendulum_clips):
+    import torch
+
+    model = make_model()
+    model.fit(labelled(pendulum_clips, 30), pendulum_clips)
+    obs = np.concatenate([c.obs for c in pendulum_clips[:5]])
+    acts = np.concatenate([c.actions for c in pendulum_clips[:5]])
+    x = model.features(obs, acts)
+    with torch.no_grad():
+        reference = model.net(x.unsqueeze(0).expand(3, *x.shape)).numpy()
+    np.testing.assert_allclose(model.member_rewards(obs, acts), reference, rtol=1e-4, atol=1e-5)
+
+
+def test_plackett_luce_rankings_train(pendulum_clips):
+    data = labelled(pendulum_clips, 120, k=3)
+    assert data.comparisons[0].ranking is not None
+    model = make_model()
+    report = model.fit(data, pendulum_clips)
+    assert report.val_accuracy is not None and report.val_accuracy > 0.7
+
+
+def test_l2_adapts_towards_the_papers_band(pendulum_clips):
+    model = make_model(l2=1e-6)
+    data = labelled(pendulum_clips, 40)
+    before = list(model.l2)
+    report = model.fit(data, pendulum_clips)
+    ratio = report.val_loss / report.train_loss
+    changed = [a != b for a, b in zip(before, model.l2)]
+    assert any(changed) or 1.1 <= ratio <= 1.5
+    fixed = make_model(l2=1e-6, adapt_l2=False)
+    fixed.fit(data, pendulum_clips)
+    assert fixed.l2 == [1e-6] * 3
+
+
+def test_save_load_round_trip_and_the_gym_make_hook(pendulum_clips, tmp_path):
+    model = make_model()
+    model.fit(labelled(pendulum_clips, 30), pendulum_clips)
+    model.save(tmp_path / "reward_model")
+    loaded = RewardEnsemble.load(tmp_path)
+    obs = np.concatenate([c.obs for c in pendulum_clips[:3]])
+    acts = np.concatenate([c.actions for c in pendulum_clips[:3]])
+    np.testing.assert_array_equal(loaded.predict_reward(obs, acts), model.predict_reward(obs, acts))
+    env = gym.make("pbrl/Pendulum-v1", reward_model=tmp_path)
+    o, _ = env.reset(seed=0)
+    _, reward, *_ = env.step(np.array([0.5], np.float32))
+    assert reward == pytest.approx(float(model.predict_reward(o[None], np.array([[0.5]], np.float32))[0]), rel=1e-5)
+
+
+def test_mismatched_env_and_corrupt_checkpoints_are_clear_errors(pendulum_clips, tmp_path):
+    model = make_model()
+    model.fit(labelled(pendulum_clips, 20), pendulum_clips)
+    model.save(tmp_path)
+    with pytest.raises(ValueError, match="trained on pbrl/Pendulum-v1 with observation space"):
+        gym.make("pbrl/CartPole-v1", reward_model=tmp_path)
+    (tmp_path / "reward_model.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupt or unreadable"):
+        RewardEnsemble.load(tmp_path)
+    (tmp_path / "reward_model.json").write_text("{")
+    with pytest.raises(ValueError, match="corrupt or unreadable"):
+        RewardEnsemble.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no reward-model checkpoint"):
+        RewardEnsemble.load(tmp_path / "elsewhere")
+
+
+def test_disagreement_picks_the_most_uncertain_candidates(pendulum_clips):
+    model = make_model()
+    model.fit(labelled(pendulum_clips, 20), pendulum_clips)
+    rng = np.random.default_rng(5)
+    chosen, score = select_queries(pendulum_clips, 5, 2, "disagreement", model, rng, oversample=10)
+    candidates_rng = np.random.default_rng(5)
+    candidates = [[pendulum_clips[i] for i in candidates_rng.choice(len(pendulum_clips), 2, replace=False)] for _ in range(50)]
+    variance = model.preference_probabilities(candidates).var(0)
+    best = sorted(range(50), key=lambda i: -variance[i])[:5]
+    assert [[c.clip_id for c in g] for g in chosen] == [[c.clip_id for c in candidates[i]] for i in best]
+    assert score == pytest.approx(variance[best].mean())
+    with pytest.raises(ValueError, match="unknown query strategy"):
+        select_queries(pendulum_clips, 1, 2, "random")

@@ -1,0 +1,114 @@
+"""Preference learning end to end on CartPole-sized problems."""
+
+import csv
+import json
+import subprocess
+import sys
+import os
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from pbrl.store import PreferenceStore
+from pbrl.trainer import TrainConfig, train
+
+PBRL = os.path.join(os.path.dirname(sys.executable), "pbrl")
+SMALL = dict(env_id="pbrl/CartPole-v1", labels=16, steps=3000, seed=3)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "cartpole"
+    summary = train(TrainConfig(**SMALL), out)
+    return out, summary
+
+
+def test_run_directory_holds_everything(run_dir):
+    out, summary = run_dir
+    for name in ("config.json", "labels.sqlite", "reward_model/reward_model.pt", "reward_model/reward_model.json",
+                 "policy.pt", "policy.json", "curves.csv", "curves.png", "final.mp4", "summary.json"):
+        assert (out / name).exists(), name
+    assert any(p.name.startswith("events.out.tfevents") for p in (out / "logs").iterdir())
+    assert (out / "logs" / "progress.csv").exists()
+    config = json.loads((out / "config.json").read_text())
+    assert config["env_id"] == "pbrl/CartPole-v1" and config["labels"] == 16
+    meta = json.loads((out / "reward_model" / "reward_model.json").read_text())
+    assert meta["format_version"] == 1 and meta["env_id"] == "pbrl/CartPole-v1"
+    assert summary["labels"] == 16 == PreferenceStore(out / "labels.sqlite").count_labels()
+    rows = list(csv.DictReader(open(out / "curves.csv")))
+    assert rows and {"true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement"} <= set(rows[0])
+    assert float(rows[-1]["true_return"]) > 0
+
+
+def test_the_learned_reward_is_reusable_through_gym_make(run_dir):
+    out, _ = run_dir
+    env = gym.make("pbrl/CartPole-v1", reward_model=out)
+    env.reset(seed=0)
+    _, reward, *_ , info = env.step(0)
+    assert reward != 0.0 and info["true_reward"] == 1.0
+
+
+def test_evaluate_reports_the_true_return(run_dir):
+    out, summary = run_dir
+    result = subprocess.run([PBRL, "evaluate", str(out), "--episodes", "10"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"true return {summary['true_return_mean']:.1f}" in result.stdout
+
+
+def test_seeded_runs_reproduce_labels_and_curves(run_dir, tmp_path):
+    out, summary = run_dir
+    again = train(TrainConfig(**SMALL), tmp_path / "again")
+    first = [(l.query_id, l.outcome) for l in PreferenceStore(out / "labels.sqlite").labels()]
+    second = [(l.query_id, l.outcome) for l in PreferenceStore(tmp_path / "again" / "labels.sqlite").labels()]
+    assert first == second
+    strip = lambda path: [{k: v for k, v in r.items() if k != "time"} for r in csv.DictReader(open(path))]  # noqa: E731
+    assert strip(out / "curves.csv") == strip(tmp_path / "again" / "curves.csv")
+    assert again["true_return_mean"] == summary["true_return_mean"]
+
+
+def test_k_wise_queries_and_a2c(tmp_path):
+    summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=8, steps=2000, k=3, algo="a2c", video=False, query="entropy"), tmp_path / "k3")
+    assert summary["labels"] == 8
+    labels = PreferenceStore(tmp_path / "k3" / "labels.sqlite").labels()
+    assert all(l.ranking is not None or l.outcome is not None for l in labels)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(teacher="oracle"), "unknown teacher"),
+        (dict(labels=0), "label budget must be >= 1"),
+        (dict(query="best"), "unknown query strategy"),
+        (dict(algo="sac"), "unknown algorithm"),
+        (dict(env_id="pbrl/Nope-v0"), "unknown pbrl environment id"),
+    ],
+)
+def test_bad_configuration_is_refused(kwargs, message):
+    with pytest.raises((ValueError, KeyError), match=message):
+        TrainConfig(**{**SMALL, **kwargs})
+
+
+def test_clip_longer_than_the_episode_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="longer than an episode"):
+        train(TrainConfig(env_id="pbrl/Reacher-v5", labels=5, steps=1000, clip_length=60), tmp_path / "r")
+
+
+def test_an_existing_run_is_never_overwritten(run_dir):
+    out, _ = run_dir
+    before = (out / "labels.sqlite").read_bytes()
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        train(TrainConfig(**SMALL), out)
+    assert (out / "labels.sqlite").read_bytes() == before
+
+
+def test_train_cli_prints_the_true_return_beside_the_baseline(tmp_path):
+    result = subprocess.run(
+        [PBRL, "train", "pbrl/CartPole-v1", "--labels", "8", "--steps", "2000", "--baseline", "--no-video", "--out", str(tmp_path / "cli")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "preferences" in result.stdout and "true-reward PPO" in result.stdout
+    assert result.stdout.count("true return of the final policy") == 2
+    bad = subprocess.run([PBRL, "train", "pbrl/CartPole-v1", "--labels", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "label budget must be >= 1" in bad.stderr
