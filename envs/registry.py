@@ -22,6 +22,8 @@ class SuiteEntry:
         (MuJoCo envs that end when the body falls), 0 where the base env never terminates.
     :param score_regions: Atari screen areas (rows y0:y1, cols x0:x1 of the 210x160 frame)
         that show the score or other reward information, blanked in observations.
+    :param terminates: episodes can end early with the default keywords (classic control
+        but Pendulum); MuJoCo and Atari ids have fixed-length episodes or a hidden game over.
     """
 
     id: str
@@ -32,6 +34,7 @@ class SuiteEntry:
     base_kwargs: dict[str, Any] = field(default_factory=dict)
     termination_penalty: float = 0.0
     score_regions: tuple[tuple[int, int, int, int], ...] = ()
+    terminates: bool = False
 
     @property
     def install_hint(self) -> str:
@@ -39,7 +42,7 @@ class SuiteEntry:
 
 
 def _classic(name: str) -> SuiteEntry:
-    return SuiteEntry(id=f"pbrl/{name}", base_id=name, family=CLASSIC)
+    return SuiteEntry(id=f"pbrl/{name}", base_id=name, family=CLASSIC, terminates=name != "Pendulum-v1")
 
 
 def _mujoco(name: str, ctrl: str | None = "ctrl_cost_weight", penalty: float = 0.0) -> SuiteEntry:

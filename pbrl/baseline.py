@@ -24,7 +24,7 @@ class BaselineConfig:
     env_id: str = "pbrl/CartPole-v1"
     """a registered pbrl id"""
     algo: str = "ppo"
-    """ppo or a2c"""
+    """ppo or a2c (tuned per-env defaults), or dqn, sac, td3 (SB3 defaults)"""
     steps: int = 40_000
     """environment steps to train for"""
     seed: int = 0

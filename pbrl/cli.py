@@ -50,12 +50,23 @@ def _train_config(args: argparse.Namespace):
     )
 
 
+def _free_run_name(base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``, ... when it is taken: a default name never overwrites a run."""
+    import os
+
+    name, n = base, 1
+    while os.path.exists(name):
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def _train(args: argparse.Namespace) -> int:
     from pbrl.baseline import BaselineConfig, run_baseline
     from pbrl.trainer import train
 
     config = _train_config(args)
-    out = args.out or f"runs/{config.env_id.split('/')[-1]}-{config.teacher}-{config.labels}labels-seed{config.seed}"
+    out = args.out or _free_run_name(f"runs/{config.env_id.split('/')[-1]}-{config.teacher}-{config.labels}labels-seed{config.seed}")
     print(f"preference learning on {config.env_id}: {config.labels} labels from the {config.teacher} teacher, "
           f"{config.steps:,} steps, {config.algo.upper()}, seed {config.seed} -> {out}")
     result = train(config, out)
@@ -115,7 +126,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eps-mistake", dest="eps_mistake", type=float, help="teacher mistake probability")
     p.add_argument("--eps-skip", dest="eps_skip", type=float, help="teacher skip threshold (fraction of the margin)")
     p.add_argument("--eps-equal", dest="eps_equal", type=float, help="teacher equal threshold (fraction of the margin)")
-    p.add_argument("--algo", default="ppo", choices=["ppo", "a2c"])
+    p.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn", "sac", "td3"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--query", default="disagreement", choices=["uniform", "disagreement", "entropy"])
     p.add_argument("--k", type=int, default=2, help="clips per query (> 2: rankings, Plackett-Luce)")
@@ -145,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     base = sub.add_parser("baseline", help="train PPO/A2C on the true reward and print the true return")
     base.add_argument("env_id", nargs="?", default="pbrl/CartPole-v1", help="a pbrl id (default pbrl/CartPole-v1)")
-    base.add_argument("--algo", default="ppo", choices=["ppo", "a2c"])
+    base.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn", "sac", "td3"])
     base.add_argument("--steps", type=float, default=40_000, help="environment steps (1e5 notation works)")
     base.add_argument("--seed", type=int, default=0)
     base.set_defaults(func=_baseline)

@@ -11,7 +11,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3 import A2C, PPO
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
@@ -19,7 +19,9 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 import pbrl  # noqa: F401  (registers the ids)
 from pbrl.hyperparams import defaults, normalize
 
-ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C}
+# PPO and A2C carry tuned per-env defaults; the off-policy algorithms run with SB3's defaults
+# (the learned reward is a VecEnv wrapper, so any SB3 algorithm trains on it).
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3}
 POLICY_FILE, POLICY_META, NORM_FILE = "policy.pt", "policy.json", "vecnormalize.npz"
 
 

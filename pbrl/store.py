@@ -71,13 +71,17 @@ class PreferenceStore:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def add_query(self, query: Query, created_at: float) -> None:
+    def add_queries(self, queries: Iterable[Query], created_at: float, clips: Iterable[Clip] = ()) -> None:
+        """Store queries (and the clips they show) in one transaction."""
+        clip_rows = [(c.clip_id, c.env_id, c.length, c.step, c.frames_path, _pack(c)) for c in clips]
+        rows = [(q.query_id, json.dumps(list(q.clip_ids)), q.step, created_at) for q in queries]
         with self.db:
             self.db.execute("BEGIN")
-            self.db.execute(
-                "INSERT OR IGNORE INTO queries VALUES (?, ?, ?, ?)",
-                (query.query_id, json.dumps(list(query.clip_ids)), query.step, created_at),
-            )
+            self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?)", clip_rows)
+            self.db.executemany("INSERT OR IGNORE INTO queries VALUES (?, ?, ?, ?)", rows)
+
+    def add_query(self, query: Query, created_at: float) -> None:
+        self.add_queries([query], created_at)
 
     def add_label(self, label: Label) -> None:
         """Store one label in one transaction; the same (query, rater) again changes nothing."""

@@ -25,7 +25,6 @@ from pbrl import rl
 from pbrl.clips import ClipRecorder, default_clip_length
 from pbrl.dataset import PreferenceDataset
 from pbrl.envs import entry_for
-from pbrl.envs.registry import CLASSIC
 from pbrl.hyperparams import defaults
 from pbrl.learned_reward import LearnedReward
 from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
@@ -53,7 +52,7 @@ class TrainConfig:
     teacher_params: dict[str, float] = field(default_factory=dict)
     """overrides of the teacher's beta, gamma, eps_mistake, eps_skip, eps_equal"""
     algo: str = "ppo"
-    """ppo or a2c"""
+    """ppo or a2c (tuned per-env defaults), or dqn, sac, td3 (SB3 defaults)"""
     seed: int = 0
     """seeds envs, policy, teacher, reward model and query selection"""
     clip_length: int | None = None
@@ -118,6 +117,7 @@ class PreferenceLearner:
         self.dataset = PreferenceDataset(seed=config.seed)
         self.rng = np.random.default_rng(config.seed + 1)
         self.queries: dict[str, Query] = {}
+        self._asked_clips: dict[str, Clip] = {}
         self.asked = 0
         self.last_fit = None
         self.last_disagreement = 0.0
@@ -145,19 +145,20 @@ class PreferenceLearner:
         for group in groups:
             query = Query(f"q{self.asked}", tuple(c.clip_id for c in group), env_steps)
             self.asked += 1
-            self.store.add_clips(group)
-            self.store.add_query(query, now)
             self.queries[query.query_id] = query
             queries.append(query)
-        self.source.request(queries, {c.clip_id: c for g in groups for c in g})
+        clips = {c.clip_id: c for g in groups for c in g}
+        self._asked_clips.update(clips)
+        self.store.add_queries(queries, now, clips.values())
+        self.source.request(queries, clips)
 
     def _collect(self) -> bool:
         arrived = 0
         for label in self.source.poll():
             self.store.add_label(label)
             query = self.queries[label.query_id]
-            clips = {cid: self._clip(cid) for cid in query.clip_ids}
-            arrived += self.dataset.add(query, label, clips)
+            arrived += self.dataset.add(query, label, {cid: self._clip(cid) for cid in query.clip_ids})
+        self._asked_clips.clear()  # a synthetic source answers at once; later ones come from the store
         fitted_on = self.last_fit.labels if self.last_fit else 0
         due = self.labels >= fitted_on * self.config.refit_growth or self.labels >= self.config.labels
         if arrived and (due or not self.model.fitted) and self.labels > fitted_on:
@@ -166,10 +167,8 @@ class PreferenceLearner:
         return False
 
     def _clip(self, clip_id: str) -> Clip:
-        for clip in reversed(self.recorder.pool):
-            if clip.clip_id == clip_id:
-                return clip
-        return self.store.clip(clip_id)
+        """A queried clip: from the asked-about clips, else from the store."""
+        return self._asked_clips.get(clip_id) or self.dataset.clips.get(clip_id) or self.store.clip(clip_id)
 
     def reward_correlation(self, n: int = 100) -> float | None:
         """Pearson correlation of predicted and true per-step reward on the newest clips."""
@@ -248,7 +247,7 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
     base = rl.make_env(config.env_id, config.seed, n_envs)
     recorder = ClipRecorder(base, config.env_id, clip_length, pool_size=config.pool_size)
     model = RewardEnsemble(obs_space, act_space, config.reward, env_id=config.env_id,
-                           center=entry.family != CLASSIC, seed=config.seed)
+                           center=not entry.terminates, seed=config.seed)
     learned = LearnedReward(recorder, model)
     venv = rl.wrap_normalize(learned, config.env_id, algo_kwargs)
     agent = rl.make_algo(config.algo, venv, config.env_id, config.seed)

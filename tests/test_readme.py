@@ -19,6 +19,6 @@ def test_readme_has_two_setup_commands_and_ci_runs_the_test_one():
     commands = re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)
     assert len(commands) == 2
     main_job, tests = commands
-    assert main_job.startswith("bash scripts/setup.sh && ")
+    assert main_job.startswith("bash scripts/setup.sh && ") and "pbrl train" in main_job
     assert tests.startswith("bash scripts/setup.sh && ")
     assert tests in (ROOT / ".ci" / "run").read_text()

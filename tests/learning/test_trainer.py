@@ -74,13 +74,18 @@ def test_k_wise_queries_and_a2c(tmp_path):
     assert all(l.ranking is not None or l.outcome is not None for l in labels)
 
 
+def test_an_off_policy_algorithm_trains_on_the_learned_reward(tmp_path):
+    summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=6, steps=1500, algo="dqn", video=False), tmp_path / "dqn")
+    assert summary["labels"] == 6 and summary["steps"] >= 1500
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         (dict(teacher="oracle"), "unknown teacher"),
         (dict(labels=0), "label budget must be >= 1"),
         (dict(query="best"), "unknown query strategy"),
-        (dict(algo="sac"), "unknown algorithm"),
+        (dict(algo="ddpg"), "unknown algorithm"),
         (dict(env_id="pbrl/Nope-v0"), "unknown pbrl environment id"),
     ],
 )
