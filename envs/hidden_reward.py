@@ -10,6 +10,7 @@ kept beside it as ``info["episode"]["agent_r"]``.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Callable
@@ -45,6 +46,14 @@ class TrueReturnInfo(dict):
     """
 
     true_return: float | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TrueReturnInfo:
+        # SB3's DummyVecEnv deep-copies every info; the generic path for dict subclasses is slow
+        new = TrueReturnInfo()
+        new.true_return = self.true_return
+        for key, value in self.items():
+            dict.__setitem__(new, key, copy.deepcopy(value, memo))
+        return new
 
     def __setitem__(self, key: str, value: Any) -> None:
         if (

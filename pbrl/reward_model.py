@@ -52,7 +52,11 @@ class RewardModelConfig:
     lr: float = 3e-4
     """Adam learning rate"""
     batch_size: int = 64
-    """comparisons per gradient step"""
+    """comparisons per gradient step (fewer for long clips: see max_batch_steps)"""
+    max_batch_steps: int = 4096
+    """env steps (clip steps x clips) one member sees per gradient step, at most"""
+    max_eval: int = 512
+    """comparisons (a seeded random subset) on which train / validation losses are measured"""
     epochs: float = 4.0
     """passes over each member's bootstrap sample per fit"""
     min_steps: int = 50
@@ -71,6 +75,8 @@ class RewardModelConfig:
     """the k of pessimistic / optimistic"""
 
     def __post_init__(self) -> None:
+        if not self.hidden:
+            raise ValueError("hidden must name at least one layer width, e.g. (64, 64)")
         if self.n_members < 1:
             raise ValueError(f"n_members must be >= 1, got {self.n_members}")
         if self.combine not in COMBINE:
@@ -248,36 +254,62 @@ class RewardEnsemble:
         self.obs_mean = obs.mean(0).astype(np.float32)
         self.obs_std = np.maximum(obs.std(0), 1e-3).astype(np.float32)
 
-    def _batch(self, dataset: PreferenceDataset, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, list]:
-        """Features ``[len(idx)*K*H, ...]``, mask ``[len(idx), K, H]`` and the comparisons."""
-        comps = [dataset.comparisons[i] for i in idx]
-        obs, actions, mask = self._stack([[dataset.clips[c] for c in comp.clip_ids] for comp in comps])
-        return self.features(obs, actions), torch.from_numpy(mask), comps
+    def _tensors(self, dataset: PreferenceDataset) -> dict[str, torch.Tensor]:
+        """The dataset as tensors: per-clip features, masks, and each comparison's clip indices
+        and target, so that a minibatch is an index lookup rather than Python work."""
+        ids = list(dataset.clips)
+        index = {cid: i for i, cid in enumerate(ids)}
+        clips = [dataset.clips[c] for c in ids]
+        horizon = clips[0].horizon
+        obs = np.concatenate([c.obs for c in clips])
+        if self.image:  # kept as uint8 (4x smaller); scaled per minibatch
+            x = torch.from_numpy(np.ascontiguousarray(obs))
+        else:
+            x = self.features(obs, np.concatenate([c.actions for c in clips]))
+        comps = dataset.comparisons
+        out = {
+            "x": x.reshape(len(clips), horizon, *x.shape[1:]),
+            "mask": torch.from_numpy(np.stack([c.mask for c in clips])),
+            "clips": torch.tensor([[index[c] for c in comp.clip_ids] for comp in comps], dtype=torch.long),
+        }
+        if comps[0].ranking is None:
+            out["target"] = torch.tensor([c.target_left for c in comps], dtype=torch.float32)
+        else:
+            out["ranking"] = torch.tensor([c.ranking for c in comps], dtype=torch.long)
+        return out
 
-    def _member_losses(self, returns: torch.Tensor, comps: list) -> torch.Tensor:
-        """Preference loss of each member, ``[M]``, from clip returns ``[M, B, K]``."""
+    def _returns(self, t: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
+        """Clip returns ``[M, B, K]`` of comparisons ``idx [M, B]`` (each member its own batch)."""
+        clip_idx = t["clips"][idx]  # [M, B, K]
+        x = t["x"][clip_idx]  # [M, B, K, H, ...]
+        if self.image:
+            x = x.float() / 255.0
+        m, b, k, h = x.shape[:4]
+        raw = self.net(x.reshape(m, b * k * h, *x.shape[4:])).reshape(m, b, k, h)
+        return (raw * t["mask"][clip_idx]).sum(-1)
+
+    def _member_losses(self, t: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
+        """Preference loss of each member on its comparisons ``idx [M, B]``, ``[M]``."""
+        returns = self._returns(t, idx)
         m, b, k = returns.shape
         flat = returns.reshape(m * b, k)
-        if comps[0].ranking is None:
-            target = torch.tensor([c.target_left for c in comps], dtype=torch.float32).repeat(m)
-            losses = bradley_terry_loss(flat, target, self.config.noise)
+        if "target" in t:
+            losses = bradley_terry_loss(flat, t["target"][idx].reshape(-1), self.config.noise)
         else:
-            ranking = torch.tensor([c.ranking for c in comps], dtype=torch.long).repeat(m, 1)
-            losses = plackett_luce_loss(flat, ranking, self.config.noise)
+            losses = plackett_luce_loss(flat, t["ranking"][idx].reshape(m * b, k), self.config.noise)
         return losses.reshape(m, b).mean(1)
 
-    def _evaluate_losses(self, dataset: PreferenceDataset, idx: np.ndarray) -> np.ndarray:
+    def _evaluate_losses(self, t: dict[str, torch.Tensor], idx: np.ndarray) -> np.ndarray:
         """Every member's loss on the comparisons ``idx`` (no dropout, no gradient), ``[M]``."""
+        m = self.config.n_members
         if len(idx) == 0:
-            return np.full(self.config.n_members, np.nan)
-        losses = []
+            return np.full(m, np.nan)
+        total = np.zeros(m)
         with torch.no_grad():
-            for chunk in np.array_split(idx, max(1, len(idx) // 256)):
-                x, mask, comps = self._batch(dataset, chunk)
-                raw = self.net(x.unsqueeze(0).expand(self.config.n_members, *x.shape))
-                returns = (raw.reshape(self.config.n_members, *mask.shape) * mask).sum(-1)
-                losses.append(self._member_losses(returns, comps).numpy() * len(chunk))
-        return np.sum(losses, axis=0) / len(idx)
+            for chunk in np.array_split(idx, max(1, len(idx) // 128)):
+                picks = torch.from_numpy(chunk).long().unsqueeze(0).expand(m, -1)
+                total += self._member_losses(t, picks).numpy() * len(chunk)
+        return total / len(idx)
 
     def fit(self, dataset: PreferenceDataset, normalisation_clips: list[Clip]) -> FitReport:
         """Train every member on its own bootstrap sample of ``dataset``'s training labels,
@@ -288,26 +320,25 @@ class RewardEnsemble:
             raise ValueError("the reward model needs at least one non-skipped label to fit")
         self._update_obs_normalisation(list(dataset.clips.values()) + list(normalisation_clips))
         cfg, n_members = self.config, self.config.n_members
+        t = self._tensors(dataset)
         boots = [self.rng.choice(train_idx, size=len(train_idx), replace=True) for _ in range(n_members)]
-        batch = min(cfg.batch_size, len(train_idx))
+        per_comparison = t["x"].shape[1] * t["clips"].shape[1]
+        batch = max(1, min(cfg.batch_size, len(train_idx), cfg.max_batch_steps // per_comparison))
         steps = max(cfg.min_steps, math.ceil(cfg.epochs * len(train_idx) / cfg.batch_size))
         l2 = torch.tensor(self.l2, dtype=torch.float32)
         self.net.train()
         for _ in range(steps):
-            picks = [self.rng.choice(boot, size=batch, replace=False) for boot in boots]
-            parts = [self._batch(dataset, pick) for pick in picks]
-            x = torch.stack([p[0] for p in parts])  # [M, B*K*H, ...]
-            mask = torch.stack([p[1] for p in parts])  # [M, B, K, H]
-            returns = (self.net(x).reshape(mask.shape) * mask).sum(-1)
-            losses = torch.stack([self._member_losses(returns[m : m + 1], parts[m][2])[0] for m in range(n_members)])
-            loss = (losses + l2 * self.net.l2()).sum()
+            picks = torch.from_numpy(np.stack([self.rng.choice(boot, size=batch, replace=False) for boot in boots])).long()
+            loss = (self._member_losses(t, picks) + l2 * self.net.l2()).sum()
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
         self.net.eval()
         self._numpy_weights = None
-        train_losses = self._evaluate_losses(dataset, train_idx)
-        val_losses = self._evaluate_losses(dataset, val_idx)
+        subset = lambda idx: idx if len(idx) <= cfg.max_eval else np.sort(self.rng.choice(idx, cfg.max_eval, replace=False))  # noqa: E731
+        train_losses = self._evaluate_losses(t, subset(train_idx))
+        val_sub = subset(val_idx)
+        val_losses = self._evaluate_losses(t, val_sub)
         if cfg.adapt_l2 and len(val_idx):
             for m in range(n_members):  # the paper's rule: validation loss at 1.1-1.5x training loss
                 ratio = val_losses[m] / max(train_losses[m], 1e-8)
@@ -322,7 +353,7 @@ class RewardEnsemble:
             labels=len(dataset),
             train_loss=float(np.mean(train_losses)),
             val_loss=float(np.mean(val_losses)) if len(val_idx) else None,
-            val_accuracy=self.accuracy(dataset, val_idx) if len(val_idx) else None,
+            val_accuracy=self.accuracy(dataset, val_sub) if len(val_idx) else None,
             l2=list(self.l2),
             seconds=time.perf_counter() - start,
         )
@@ -348,18 +379,27 @@ class RewardEnsemble:
         return torch.cat(chunks, dim=1).numpy()
 
     def _numpy_mlp(self, x: np.ndarray) -> np.ndarray:
-        # small batches (one VecEnv step) run ~10x faster in numpy than through torch dispatch
+        # small batches (one VecEnv step) run much faster in numpy than through torch dispatch:
+        # the first layer of every member is one matrix product, the rest plain 2-D products
         if self._numpy_weights is None:
-            self._numpy_weights = [
-                (w.detach().numpy().copy(), b.detach().numpy().copy()) for w, b in zip(self.net.weights, self.net.biases)
-            ]
-        h = np.broadcast_to(x, (self.config.n_members, *x.shape))
-        last = len(self._numpy_weights) - 1
-        for i, (w, b) in enumerate(self._numpy_weights):
-            h = np.matmul(h, w) + b
-            if i < last:
-                h = np.where(h > 0, h, 0.01 * h)
-        return h[..., 0]
+            ws = [w.detach().numpy() for w in self.net.weights]
+            bs = [b.detach().numpy()[:, 0] for b in self.net.biases]
+            m, fan_in, width = ws[0].shape
+            first = (ws[0].transpose(1, 0, 2).reshape(fan_in, m * width).copy(), bs[0].reshape(m * width).copy())
+            rest = [[(w[i].copy(), b[i].copy()) for w, b in zip(ws[1:], bs[1:])] for i in range(m)]
+            self._numpy_weights = (first, rest)
+        (w1, b1), rest = self._numpy_weights
+        h1 = x.astype(np.float32, copy=False) @ w1 + b1
+        h1 = np.maximum(h1, 0.01 * h1).reshape(len(x), len(rest), -1)
+        out = np.empty((len(rest), len(x)), np.float32)
+        for m, layers in enumerate(rest):
+            h = h1[:, m]
+            for i, (w, b) in enumerate(layers):
+                h = h @ w + b
+                if i < len(layers) - 1:
+                    h = np.maximum(h, 0.01 * h)
+            out[m] = h[:, 0]
+        return out
 
     def normalised_member_rewards(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         raw = self.member_rewards(obs, actions)

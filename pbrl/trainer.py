@@ -129,8 +129,11 @@ class PreferenceLearner:
     def step(self, env_steps: int) -> bool:
         """Ask for the labels the schedule wants by ``env_steps``; refit if any arrived."""
         need = self.schedule.target(env_steps) - self.labels
+        # ask in batches of at least 4% of the budget (the initial batch and the last labels
+        # excepted): fewer, larger rounds cost less than one query per rollout
+        batch = min(max(1, self.config.labels // 25), self.config.labels - self.labels)
         pool = list(self.recorder.pool)
-        if need > 0 and len(pool) >= self.config.k:
+        if need >= batch and need > 0 and len(pool) >= self.config.k:
             self._ask(pool, need, env_steps)
         return self._collect()
 
@@ -207,7 +210,7 @@ class _LabelCallback(BaseCallback):
             "learned_return": float(np.mean(learned)) if learned else float("nan"),
             "labels": self.learner.labels,
             "val_accuracy": fit.val_accuracy if fit and fit.val_accuracy is not None else float("nan"),
-            "reward_corr": _nan(self.learner.reward_correlation()) if len(self.curves) % 4 == 0 else float("nan"),
+            "reward_corr": _nan(self.learner.reward_correlation()) if len(self.curves) % 10 == 0 else float("nan"),
             "disagreement": self.learner.last_disagreement,
             "time": time.perf_counter(),
         }
