@@ -47,7 +47,8 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward") -> dict[str
     venv = rl.wrap_normalize(rl.make_env(config.env_id, config.seed, n_envs, {"reveal_true_reward": True}), config.env_id, kwargs)
     model = rl.make_algo(config.algo, venv, config.env_id, config.seed)
     start = time.perf_counter()
-    model.learn(config.steps, callback=Progress(config.steps, label=label))
+    progress = Progress(config.steps, label=label)
+    model.learn(config.steps, callback=progress)
     seconds = time.perf_counter() - start
     returns, _ = rl.evaluate(model, config.env_id, config.eval_episodes, config.seed, rl.obs_normaliser(venv))
     venv.close()
@@ -56,4 +57,5 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward") -> dict[str
         "true_return_std": float(np.std(returns)),
         "train_seconds": seconds,
         "steps": float(model.num_timesteps),
+        "curve": progress.curve,
     }

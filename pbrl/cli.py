@@ -103,7 +103,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from pbrl.compare import CompareConfig, compare, format_summary, summarise
+    from pbrl.compare import CompareConfig, compare, format_summary, plot, summarise
 
     config = CompareConfig(train=_train_config(args), seeds=tuple(args.seeds),
                            out=args.out or f"runs/compare-{args.env_id.split('/')[-1]}-{args.labels}labels")
@@ -113,6 +113,8 @@ def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     (Path(config.out) / "summary.md").write_text(format_summary(config, summary) + "\n")
+    plot(rows, Path(config.out) / "curves.png", f"{config.train.env_id}, {config.train.labels} labels")
+    print(f"curves: {Path(config.out) / 'curves.png'}")
     return 0
 
 

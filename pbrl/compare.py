@@ -107,11 +107,38 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "pref_seconds": pref["train_seconds"],
             "rl_seconds": rl["train_seconds"],
         })
-    med = lambda key: float(np.median([p[key] for p in per_seed])) if per_seed else float("nan")  # noqa: E731
+    med = lambda key: float(np.nanmedian([p[key] for p in per_seed])) if per_seed else float("nan")  # noqa: E731
     return {"per_seed": per_seed, "median_score": med("score"), "median_time_ratio": med("time_ratio"),
             "median_preferences": med("preferences"), "median_rl": med("rl"),
             "mean_preferences": float(np.mean([p["preferences"] for p in per_seed])) if per_seed else float("nan"),
             "min_preferences": float(np.min([p["preferences"] for p in per_seed])) if per_seed else float("nan")}
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """True return vs env steps: preferences and true-reward RL, one line per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = {"preferences": "tab:blue", "rl": "tab:orange"}
+    names = {"preferences": "preferences", "rl": "true-reward RL"}
+    for method in ("preferences", "rl"):
+        for i, r in enumerate(r for r in rows if r["method"] == method and r.get("curve")):
+            ax.plot([p["steps"] for p in r["curve"]], [p["true_return"] for p in r["curve"]], color=colours[method],
+                    alpha=0.8, label=names[method] if i == 0 else None)
+    randoms = [r["true_return_mean"] for r in rows if r["method"] == "random"]
+    if randoms:
+        ax.axhline(float(np.mean(randoms)), color="grey", linestyle=":", label="random policy")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("true return (mean of last 100 training episodes)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def format_summary(config: CompareConfig, summary: dict[str, Any]) -> str:

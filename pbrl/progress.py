@@ -23,6 +23,12 @@ class Progress(BaseCallback):
         self.every = max(total // 10, 1)
         self.next = self.every
         self.start = time.perf_counter()
+        self.curve: list[dict[str, float]] = []  # (steps, mean true return of the last 100 episodes)
+
+    def _on_rollout_end(self) -> None:
+        returns = [ep["r"] for ep in self.model.ep_info_buffer]
+        if returns:
+            self.curve.append({"steps": self.offset + self.num_timesteps, "true_return": float(np.mean(returns))})
 
     def _on_step(self) -> bool:
         done = self.offset + self.num_timesteps

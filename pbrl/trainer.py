@@ -302,13 +302,14 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
         "train_seconds": seconds,
         "val_accuracy": learner.last_fit.val_accuracy if learner.last_fit else None,
         "reward_corr": learner.reward_correlation(),
+        "curve": [{"steps": r["steps"], "true_return": r["true_return"]} for r in curves],
     }
     model.save(run.path / "reward_model")
     rl.save_policy(agent, venv, run.path, config.algo, config.env_id)
     run.write_curves(curves)
     if frames:
         run.write_video(frames, fps=_fps(config.env_id))
-    run.write_summary(summary)
+    run.write_summary({k: v for k, v in summary.items() if k != "curve"})
     store.close()
     venv.close()
     return summary
