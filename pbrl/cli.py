@@ -42,7 +42,7 @@ def _train_config(args: argparse.Namespace):
         if getattr(args, name) is not None
     }
     reward = RewardModelConfig(n_members=args.members, combine=args.combine, k=args.std_k, l2=args.l2,
-                               adapt_l2=not args.fixed_l2, dropout=args.dropout)
+                               adapt_l2=not args.fixed_l2, dropout=args.dropout, use_actions=args.reward_actions)
     return TrainConfig(
         env_id=args.env_id, labels=args.labels, steps=int(args.steps), teacher=args.teacher,
         teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
@@ -139,6 +139,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l2", type=float, default=1e-3, help="initial (or fixed) L2 weight")
     p.add_argument("--fixed-l2", dest="fixed_l2", action="store_true", help="do not adapt L2")
     p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--reward-actions", dest="reward_actions", action="store_true",
+                   help="reward model r(s, a) on observation and action (default r(s))")
     p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")
     p.add_argument("--out", help="output directory")
 

@@ -67,6 +67,10 @@ class RewardModelConfig:
     """adapt L2 so validation loss stays at 1.1-1.5x training loss"""
     dropout: float = 0.0
     """dropout probability (the CNN defaults to 0.5 when this is 0)"""
+    use_actions: bool = False
+    """feed the action to the MLP beside the observation: r(s, a) as in the paper; the default
+    r(s) resists a policy that games the model through its actions (Pendulum, 200 labels: 3 of
+    5 seeds failed with r(s, a), see BENCHMARKS.md)"""
     noise: float = 0.1
     """probability that the judge answers at random, in the likelihood"""
     combine: str = "mean"
@@ -209,6 +213,7 @@ class RewardEnsemble:
             self.net: nn.Module = CNNEnsemble(config.n_members, channels, size, config.dropout or 0.5)
         else:
             act_dim = int(action_space.n) if isinstance(action_space, gym.spaces.Discrete) else int(np.prod(action_space.shape))
+            act_dim = act_dim if config.use_actions else 0
             self.net = EnsembleMLP(config.n_members, obs_dim + act_dim, config.hidden, config.dropout)
         self.net.eval()
         # Adam is elementwise, so one optimiser over the stacked weights trains each member alone
@@ -230,6 +235,8 @@ class RewardEnsemble:
             return torch.as_tensor(np.asarray(obs), dtype=torch.float32) / 255.0
         n = len(obs)
         x = (np.asarray(obs, np.float32).reshape(n, -1) - self.obs_mean) / self.obs_std
+        if not self.config.use_actions:
+            return torch.from_numpy(x)
         if self.act_desc["type"] == "Discrete":
             a = np.zeros((n, self.act_desc["n"]), np.float32)
             a[np.arange(n), np.asarray(actions).reshape(n).astype(np.int64)] = 1.0

@@ -69,10 +69,11 @@ def test_outputs_are_normalised_per_member_then_combined(pendulum_clips):
         np.testing.assert_allclose(other.predict_reward(obs, acts), mean + sign * 2.0 * z.std(0), atol=1e-4)
 
 
-def test_numpy_inference_matches_torch(pendulum_clips):
+@pytest.mark.parametrize("use_actions", [False, True])
+def test_numpy_inference_matches_torch(pendulum_clips, use_actions):
     import torch
 
-    model = make_model()
+    model = make_model(use_actions=use_actions)
     model.fit(labelled(pendulum_clips, 30), pendulum_clips)
     obs = np.concatenate([c.obs for c in pendulum_clips[:5]])
     acts = np.concatenate([c.actions for c in pendulum_clips[:5]])
