@@ -97,7 +97,9 @@ class SyntheticTeacher(PreferenceSource):
         self._ready: list[Label] = []
 
     def set_margin(self, margin: float) -> None:
-        self.margin = abs(float(margin))
+        """B-Pref's margin: the average true return of a clip (signed, as in B-Pref; its skip
+        rule is meant for tasks with positive rewards)."""
+        self.margin = float(margin)
 
     def discounted_return(self, clip: Clip) -> float:
         horizon = clip.horizon
@@ -112,7 +114,7 @@ class SyntheticTeacher(PreferenceSource):
         if cfg.eps_skip > 0 and np.all(returns < cfg.eps_skip * self.margin):
             return Label(query.query_id, Outcome.SKIP, shown_at=now, answered_at=now)
         scores = np.array([self.discounted_return(c) for c in clips])
-        equal = cfg.eps_equal > 0 and (returns.max() - returns.min()) < cfg.eps_equal * self.margin
+        equal = cfg.eps_equal > 0 and (returns.max() - returns.min()) < cfg.eps_equal * abs(self.margin)
         # a rational judge has no preference between clips that are exactly as good
         if equal or (math.isinf(cfg.beta) and np.ptp(scores) == 0):
             # a ranking cannot say "all equal": a K-wise query is skipped instead

@@ -140,7 +140,8 @@ class PreferenceLearner:
     def _ask(self, pool: list[Clip], n: int, env_steps: int) -> None:
         if isinstance(self.source, SyntheticTeacher):
             horizon = self.recorder.clip_length
-            self.source.set_margin(np.mean([abs(c.true_rewards.sum()) for c in pool]) if pool else horizon)
+            # B-Pref: the thresholds scale with the average true return of a clip (signed)
+            self.source.set_margin(float(np.mean([c.true_rewards.sum() for c in pool])) if pool else horizon)
         groups, score = select_queries(pool, n, self.config.k, self.config.query, self.model, self.rng)
         self.last_disagreement = score
         queries = []
@@ -266,11 +267,16 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
     warm = warmup_steps(config, schedule, clip_length)
     min_clips = 2 * config.k * schedule.initial
     obs = venv.reset()
-    while recorder.total_steps < warm or (len(recorder.pool) < min_clips and recorder.total_steps < 0.25 * config.steps):
-        actions, _ = agent.predict(obs, deterministic=False)
-        obs, *_ = venv.step(actions)
+    target = warm
+    while True:  # until the first fit, within a quarter of the steps
+        while recorder.total_steps < target or (len(recorder.pool) < min_clips and recorder.total_steps < 0.25 * config.steps):
+            actions, _ = agent.predict(obs, deterministic=False)
+            obs, *_ = venv.step(actions)
+        learner.step(0)
+        if model.fitted or recorder.total_steps >= 0.25 * config.steps:
+            break
+        target = recorder.total_steps + warm  # every answer was skipped: more behaviour, ask again
     warm = recorder.total_steps
-    learner.step(0)
     if not model.fitted:
         raise RuntimeError(
             f"the warm-up ({warm} steps, {len(recorder.pool)} clips) produced no usable label: every answer was "

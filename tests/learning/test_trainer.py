@@ -74,6 +74,17 @@ def test_k_wise_queries_and_a2c(tmp_path):
     assert all(l.ranking is not None or l.outcome is not None for l in labels)
 
 
+def test_skipped_queries_do_not_count_against_the_budget(tmp_path):
+    # skip when both clips' returns are below the average clip return: pairs of short CartPole clips
+    summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=12, steps=4000, teacher="skip",
+                                teacher_params={"eps_skip": 1.0}, video=False), tmp_path / "skip")
+    store = PreferenceStore(tmp_path / "skip" / "labels.sqlite")
+    skipped = store.count_labels(include_skipped=True) - store.count_labels()
+    assert skipped > 0, "with eps_skip = 1 the skip teacher should skip some queries"
+    assert summary["labels"] == store.count_labels() == 12
+    assert summary["queries_asked"] == 12 + skipped
+
+
 def test_an_off_policy_algorithm_trains_on_the_learned_reward(tmp_path):
     summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=6, steps=1500, algo="dqn", video=False), tmp_path / "dqn")
     assert summary["labels"] == 6 and summary["steps"] >= 1500
