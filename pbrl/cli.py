@@ -46,7 +46,7 @@ def _train_config(args: argparse.Namespace):
     return TrainConfig(
         env_id=args.env_id, labels=args.labels, steps=int(args.steps), teacher=args.teacher,
         teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
-        k=args.k, query=args.query, reward=reward, video=not args.no_video,
+        k=args.k, query=args.query, reward=reward, video=not args.no_video, fit_lag=args.fit_lag,
     )
 
 
@@ -141,6 +141,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--reward-actions", dest="reward_actions", action="store_true",
                    help="reward model r(s, a) on observation and action (default r(s))")
+    p.add_argument("--fit-lag", dest="fit_lag", type=int, default=0,
+                   help="fit the reward model in a background thread; its result replaces the reward this many env steps later")
     p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")
     p.add_argument("--out", help="output directory")
 

@@ -66,6 +66,16 @@ class PreferenceDataset:
         self.is_validation.append(len(self.comparisons) > 1 and bool(self._rng.random() < self.validation_fraction))
         return True
 
+    def snapshot(self) -> PreferenceDataset:
+        """A copy that later ``add`` calls do not change (clips are shared, they are frozen)."""
+        copy = PreferenceDataset.__new__(PreferenceDataset)
+        copy.clips = dict(self.clips)
+        copy.comparisons = list(self.comparisons)
+        copy.is_validation = list(self.is_validation)
+        copy.validation_fraction = self.validation_fraction
+        copy._rng = self._rng
+        return copy
+
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices of (training, validation) comparisons."""
         flags = np.array(self.is_validation, dtype=bool)

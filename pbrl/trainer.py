@@ -10,8 +10,9 @@ ensemble refits on them, and the policy trains on.
 
 from __future__ import annotations
 
-import json
+import copy
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,11 @@ class TrainConfig:
     refit_growth: float = 1.25
     """refit the reward model when the labels have grown by this factor since the last fit
     (and when the budget is complete)"""
+    fit_lag: int = 0
+    """> 0: refits run in a background thread beside the policy (the paper's asynchronous
+    design) on a copy of the model, which replaces the agent's reward at the first rollout
+    this many env steps after the fit started (a fixed point, so seeded runs reproduce);
+    0 (default): refits run in the foreground between rollouts"""
     reward: RewardModelConfig = field(default_factory=RewardModelConfig)
     """reward-model ensemble settings"""
     eval_episodes: int = 10
@@ -121,6 +127,10 @@ class PreferenceLearner:
         self.asked = 0
         self.last_fit = None
         self.last_disagreement = 0.0
+        self.on_new_model = None  # called with the new model when a background fit lands
+        self._fit_labels = 0  # labels in the last fit started
+        self._pending = None  # (future, model copy, env step at which it replaces the model)
+        self._executor = None
 
     @property
     def labels(self) -> int:
@@ -128,6 +138,7 @@ class PreferenceLearner:
 
     def step(self, env_steps: int) -> bool:
         """Ask for the labels the schedule wants by ``env_steps``; refit if any arrived."""
+        self._land(env_steps)
         need = self.schedule.target(env_steps) - self.labels
         # ask in batches of at least 4% of the budget (the initial batch and the last labels
         # excepted): fewer, larger rounds cost less than one query per rollout
@@ -135,7 +146,7 @@ class PreferenceLearner:
         pool = list(self.recorder.pool)
         if need >= batch and need > 0 and len(pool) >= self.config.k:
             self._ask(pool, need, env_steps)
-        return self._collect()
+        return self._collect(env_steps)
 
     def _ask(self, pool: list[Clip], n: int, env_steps: int) -> None:
         if isinstance(self.source, SyntheticTeacher):
@@ -156,19 +167,47 @@ class PreferenceLearner:
         self.store.add_queries(queries, now, clips.values())
         self.source.request(queries, clips)
 
-    def _collect(self) -> bool:
+    def _collect(self, env_steps: int) -> bool:
         arrived = 0
         for label in self.source.poll():
             self.store.add_label(label)
             query = self.queries[label.query_id]
             arrived += self.dataset.add(query, label, {cid: self._clip(cid) for cid in query.clip_ids})
         self._asked_clips.clear()  # a synthetic source answers at once; later ones come from the store
-        fitted_on = self.last_fit.labels if self.last_fit else 0
+        fitted_on = self._fit_labels
         due = self.labels >= fitted_on * self.config.refit_growth or self.labels >= self.config.labels
-        if arrived and (due or not self.model.fitted) and self.labels > fitted_on:
-            self.last_fit = self.model.fit(self.dataset, self.recorder.recent(200))
+        if not (due and self.labels > fitted_on) or self._pending is not None:
+            return False
+        self._fit_labels = self.labels
+        recent = self.recorder.recent(200)
+        if not self.model.fitted or self.config.fit_lag <= 0 or self.model.config.dropout > 0:
+            # foreground: the first fit (the agent needs a reward), or dropout, whose random
+            # draws would share torch's generator with the policy across threads
+            self.last_fit = self.model.fit(self.dataset, recent)
             return True
-        return False
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbrl-reward-fit")
+        clone = copy.deepcopy(self.model)
+        future = self._executor.submit(clone.fit, self.dataset.snapshot(), recent)
+        self._pending = (future, clone, env_steps + self.config.fit_lag)
+        return True
+
+    def _land(self, env_steps: int, force: bool = False) -> None:
+        """Swap in the model of a finished background fit once its env step has come."""
+        if self._pending is None or (env_steps < self._pending[2] and not force):
+            return
+        future, clone, _ = self._pending
+        self._pending = None
+        self.last_fit = future.result()  # waits if the fit is still running
+        self.model = clone
+        if self.on_new_model is not None:
+            self.on_new_model(clone)
+
+    def finish(self) -> None:
+        """Land a fit still running and stop the background thread."""
+        self._land(0, force=True)
+        if self._executor is not None:
+            self._executor.shutdown()
 
     def _clip(self, clip_id: str) -> Clip:
         """A queried clip: from the asked-about clips, else from the store."""
@@ -261,6 +300,7 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
     schedule = LabelSchedule(config.labels, max(1, int(config.label_horizon * config.steps)), config.initial_fraction)
     store = PreferenceStore(run.path / "labels.sqlite")
     learner = PreferenceLearner(config, recorder, model, teacher, store, schedule)
+    learner.on_new_model = lambda new: setattr(learned, "model", new)
 
     start = time.perf_counter()
     # warm-up: the first (random) policy's behaviour for the initial labels and first fit
@@ -292,7 +332,9 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
     callbacks = CallbackList([_LabelCallback(learner, learned, warm, curves),
                               Progress(config.steps, offset=warm, label="preferences", extra=status)])
     agent.learn(max(1, config.steps - warm), callback=callbacks)
+    learner.finish()
     seconds = time.perf_counter() - start
+    model = learner.model
 
     returns, frames = rl.evaluate(agent, config.env_id, config.eval_episodes, config.seed,
                                   rl.obs_normaliser(venv), render=config.video)

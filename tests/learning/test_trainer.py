@@ -67,6 +67,14 @@ def test_seeded_runs_reproduce_labels_and_curves(run_dir, tmp_path):
     assert again["true_return_mean"] == summary["true_return_mean"]
 
 
+def test_background_fits_are_reproducible(tmp_path):
+    config = TrainConfig(env_id="pbrl/CartPole-v1", labels=20, steps=4000, seed=1, fit_lag=512, video=False)
+    first, second = train(config, tmp_path / "a"), train(config, tmp_path / "b")
+    assert first["labels"] == 20
+    strip = lambda path: [{k: v for k, v in r.items() if k != "time"} for r in csv.DictReader(open(path))]  # noqa: E731
+    assert strip(tmp_path / "a" / "curves.csv") == strip(tmp_path / "b" / "curves.csv")
+
+
 def test_k_wise_queries_and_a2c(tmp_path):
     summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=8, steps=2000, k=3, algo="a2c", video=False, query="entropy"), tmp_path / "k3")
     assert summary["labels"] == 8
