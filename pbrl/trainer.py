@@ -144,15 +144,14 @@ class PreferenceLearner:
         # excepted): fewer, larger rounds cost less than one query per rollout
         batch = min(max(1, self.config.labels // 25), self.config.labels - self.labels)
         pool = list(self.recorder.pool)
-        if need >= batch and need > 0 and len(pool) >= self.config.k:
+        if need >= max(batch, 1) and len(pool) >= self.config.k:
             self._ask(pool, need, env_steps)
         return self._collect(env_steps)
 
     def _ask(self, pool: list[Clip], n: int, env_steps: int) -> None:
         if isinstance(self.source, SyntheticTeacher):
-            horizon = self.recorder.clip_length
             # B-Pref: the thresholds scale with the average true return of a clip (signed)
-            self.source.set_margin(float(np.mean([c.true_rewards.sum() for c in pool])) if pool else horizon)
+            self.source.set_margin(float(np.mean([c.true_rewards.sum() for c in pool])))
         groups, score = select_queries(pool, n, self.config.k, self.config.query, self.model, self.rng)
         self.last_disagreement = score
         queries = []
