@@ -141,6 +141,7 @@ class HiddenReward(gym.Wrapper):
         if hasattr(reward_model, "check_spaces"):
             reward_model.check_spaces(env.observation_space, env.action_space, where=env_id)
         self._reward_fn = as_reward_fn(reward_model) if reward_model is not None else None
+        self._needs_next_obs = bool(getattr(reward_model, "needs_next_obs", False))
         self._reveal = reveal_true_reward
         self._last_obs: Any = None
         self._true_return = 0.0
@@ -161,7 +162,10 @@ class HiddenReward(gym.Wrapper):
         if self._reveal:
             reward = true_reward
         elif self._reward_fn is not None:
-            predicted = np.asarray(self._reward_fn(np.asarray(self._last_obs)[None], np.asarray(action)[None]))
+            args = (np.asarray(self._last_obs)[None], np.asarray(action)[None])
+            if self._needs_next_obs:  # a model that rates the observation the step led to
+                args = (*args, np.asarray(obs)[None])
+            predicted = np.asarray(self._reward_fn(*args))
             reward = float(predicted.reshape(-1)[0])
             _check_finite("learned reward", reward, self._env_id)
         else:

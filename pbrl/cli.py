@@ -42,7 +42,8 @@ def _train_config(args: argparse.Namespace):
         if getattr(args, name) is not None
     }
     reward = RewardModelConfig(n_members=args.members, combine=args.combine, k=args.std_k, l2=args.l2,
-                               adapt_l2=not args.fixed_l2, dropout=args.dropout, use_actions=args.reward_actions)
+                               adapt_l2=not args.fixed_l2, dropout=args.dropout, use_actions=args.reward_actions,
+                               use_next_obs=args.reward_next_obs)
     return TrainConfig(
         env_id=args.env_id, labels=args.labels, steps=int(args.steps), teacher=args.teacher,
         teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
@@ -141,6 +142,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--reward-actions", dest="reward_actions", action="store_true",
                    help="reward model r(s, a) on observation and action (default r(s))")
+    p.add_argument("--reward-next-obs", dest="reward_next_obs", action="store_true",
+                   help="the reward model rates the observation each action led to, r(s')")
     p.add_argument("--fit-lag", dest="fit_lag", type=int, default=0,
                    help="fit the reward model in a background thread; its result replaces the reward this many env steps later")
     p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")

@@ -53,7 +53,7 @@ class ClipRecorder(VecEnvWrapper):
         self.clips_made = 0
         self._obs: Any = None
         self._actions: np.ndarray | None = None
-        self._buffers: list[list[tuple[Any, Any, float]]] = [[] for _ in range(self.num_envs)]
+        self._buffers: list[list[tuple[Any, Any, float, Any]]] = [[] for _ in range(self.num_envs)]
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -76,7 +76,8 @@ class ClipRecorder(VecEnvWrapper):
                     "(gym.make('pbrl/...')), whose info carries the hidden true reward"
                 )
             buffer = self._buffers[i]
-            buffer.append((self._obs[i], self._actions[i], float(true_reward)))
+            reached = infos[i]["terminal_observation"] if dones[i] and "terminal_observation" in infos[i] else obs[i]
+            buffer.append((self._obs[i], self._actions[i], float(true_reward), reached))
             if len(buffer) == self.clip_length:
                 self._emit(buffer)
                 self._buffers[i] = []
@@ -88,13 +89,15 @@ class ClipRecorder(VecEnvWrapper):
         self._obs = obs
         return obs, rewards, dones, infos
 
-    def _emit(self, buffer: list[tuple[Any, Any, float]]) -> None:
+    def _emit(self, buffer: list[tuple[Any, Any, float, Any]]) -> None:
         length = len(buffer)
         obs = np.stack([b[0] for b in buffer])
         actions = np.stack([np.asarray(b[1]) for b in buffer])
         rewards = np.array([b[2] for b in buffer], dtype=np.float64)
+        next_obs = np.stack([np.asarray(b[3], dtype=obs.dtype) for b in buffer])
         pad = self.clip_length - length
         if pad:
+            next_obs = np.concatenate([next_obs, np.zeros((pad, *obs.shape[1:]), obs.dtype)])
             obs = np.concatenate([obs, np.zeros((pad, *obs.shape[1:]), obs.dtype)])
             actions = np.concatenate([actions, np.zeros((pad, *actions.shape[1:]), actions.dtype)])
             rewards = np.concatenate([rewards, np.zeros(pad)])
@@ -107,6 +110,7 @@ class ClipRecorder(VecEnvWrapper):
                 true_rewards=rewards,
                 length=length,
                 step=self.total_steps,
+                next_obs=next_obs,
             )
         )
         self.clips_made += 1

@@ -40,7 +40,13 @@ class LearnedReward(VecEnvWrapper):
 
     def step_wait(self) -> VecEnvStepReturn:
         obs, _, dones, infos = self.venv.step_wait()
-        rewards = np.asarray(self.model.predict_reward(self._obs, self._actions), dtype=np.float32).reshape(self.num_envs)
+        if getattr(self.model, "needs_next_obs", False):  # an r(s') model rates where the step led
+            reached = np.array([info["terminal_observation"] if done and "terminal_observation" in info else o
+                                for o, done, info in zip(obs, dones, infos)])
+            predicted = self.model.predict_reward(self._obs, self._actions, reached)
+        else:
+            predicted = self.model.predict_reward(self._obs, self._actions)
+        rewards = np.asarray(predicted, dtype=np.float32).reshape(self.num_envs)
         if not np.all(np.isfinite(rewards)):
             raise ValueError("the reward model predicted a non-finite reward; its checkpoint or inputs are broken")
         self._running += rewards

@@ -71,6 +71,8 @@ class RewardModelConfig:
     """feed the action to the MLP beside the observation: r(s, a) as in the paper; the default
     r(s) resists a policy that games the model through its actions (Pendulum, 200 labels: 3 of
     5 seeds failed with r(s, a), see BENCHMARKS.md)"""
+    use_next_obs: bool = False
+    """rate the observation each action led to (r(s')) instead of the one it was taken in"""
     noise: float = 0.1
     """probability that the judge answers at random, in the likelihood"""
     combine: str = "mean"
@@ -244,10 +246,22 @@ class RewardEnsemble:
             a = np.asarray(actions, np.float32).reshape(n, -1)
         return torch.from_numpy(np.concatenate([x, a], axis=1))
 
+    def clip_obs(self, clip: Clip) -> np.ndarray:
+        """The observations the model rates for ``clip``: ``obs``, or ``next_obs`` for r(s')."""
+        if not self.config.use_next_obs:
+            return clip.obs
+        if clip.next_obs is None:
+            raise ValueError(f"clip {clip.clip_id} has no next_obs, which a reward model on r(s') needs")
+        return clip.next_obs
+
+    @property
+    def needs_next_obs(self) -> bool:
+        return self.config.use_next_obs
+
     def _stack(self, clips: list[list[Clip]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``obs [B*K*H, ...]``, ``actions [B*K*H, ...]``, ``mask [B, K, H]``."""
         flat = [c for group in clips for c in group]
-        obs = np.concatenate([c.obs for c in flat])
+        obs = np.concatenate([self.clip_obs(c) for c in flat])
         actions = np.concatenate([c.actions for c in flat])
         mask = np.stack([c.mask for c in flat]).reshape(len(clips), len(clips[0]), -1)
         return obs, actions, mask
@@ -257,7 +271,7 @@ class RewardEnsemble:
     def _update_obs_normalisation(self, clips: list[Clip]) -> None:
         if self.image or not clips:
             return
-        obs = np.concatenate([c.obs[: c.length] for c in clips]).reshape(-1, len(self.obs_mean)).astype(np.float64)
+        obs = np.concatenate([self.clip_obs(c)[: c.length] for c in clips]).reshape(-1, len(self.obs_mean)).astype(np.float64)
         self.obs_mean = obs.mean(0).astype(np.float32)
         self.obs_std = np.maximum(obs.std(0), 1e-3).astype(np.float32)
 
@@ -268,7 +282,7 @@ class RewardEnsemble:
         index = {cid: i for i, cid in enumerate(ids)}
         clips = [dataset.clips[c] for c in ids]
         horizon = clips[0].horizon
-        obs = np.concatenate([c.obs for c in clips])
+        obs = np.concatenate([self.clip_obs(c) for c in clips])
         if self.image:  # kept as uint8 (4x smaller); scaled per minibatch
             x = torch.from_numpy(np.ascontiguousarray(obs))
         else:
@@ -366,7 +380,7 @@ class RewardEnsemble:
         )
 
     def _normalise_outputs(self, clips: list[Clip]) -> None:
-        obs = np.concatenate([c.obs[: c.length] for c in clips])
+        obs = np.concatenate([self.clip_obs(c)[: c.length] for c in clips])
         actions = np.concatenate([c.actions[: c.length] for c in clips])
         raw = self.member_rewards(obs, actions)
         self.out_mean = raw.mean(1).astype(np.float32)
@@ -413,8 +427,14 @@ class RewardEnsemble:
         shift = self.out_mean[:, None] if self.center else 0.0
         return (raw - shift) / self.out_std[:, None]
 
-    def predict_reward(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """The reward the agent gets for N steps: normalised members combined, ``[N]``."""
+    def predict_reward(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray | None = None) -> np.ndarray:
+        """The reward the agent gets for N steps: normalised members combined, ``[N]``.
+
+        ``next_obs`` (the observations the actions led to) is needed by an r(s') model."""
+        if self.config.use_next_obs:
+            if next_obs is None:
+                raise ValueError("this reward model rates the observation an action led to: pass next_obs")
+            obs = next_obs
         z = self.normalised_member_rewards(obs, actions)
         mean = z.mean(0)
         if self.config.combine == "mean" or len(z) == 1:

@@ -118,7 +118,8 @@ class PreferenceStore:
             raise KeyError(f"no clip {clip_id!r} in {self.path}")
         env_id, length, step, frames_path, data = row
         arrays = np.load(io.BytesIO(data), allow_pickle=False)
-        return Clip(clip_id, env_id, arrays["obs"], arrays["actions"], arrays["true_rewards"], length, step, frames_path)
+        next_obs = arrays["next_obs"] if "next_obs" in arrays.files else None
+        return Clip(clip_id, env_id, arrays["obs"], arrays["actions"], arrays["true_rewards"], length, step, frames_path, next_obs)
 
     def count_labels(self, include_skipped: bool = False) -> int:
         sql = "SELECT COUNT(*) FROM labels" + ("" if include_skipped else " WHERE outcome IS NULL OR outcome != 'skip'")
@@ -127,5 +128,6 @@ class PreferenceStore:
 
 def _pack(clip: Clip) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, obs=clip.obs, actions=clip.actions, true_rewards=clip.true_rewards)
+    extra = {"next_obs": clip.next_obs} if clip.next_obs is not None else {}
+    np.savez_compressed(buffer, obs=clip.obs, actions=clip.actions, true_rewards=clip.true_rewards, **extra)
     return buffer.getvalue()

@@ -218,9 +218,10 @@ class PreferenceLearner:
         if not clips or not self.model.fitted:
             return None
         obs = np.concatenate([c.obs[: c.length] for c in clips])
+        next_obs = np.concatenate([c.next_obs[: c.length] for c in clips]) if clips[0].next_obs is not None else None
         actions = np.concatenate([c.actions[: c.length] for c in clips])
         true = np.concatenate([c.true_rewards[: c.length] for c in clips])
-        predicted = self.model.predict_reward(obs, actions)
+        predicted = self.model.predict_reward(obs, actions, next_obs) if self.model.needs_next_obs else self.model.predict_reward(obs, actions)
         if true.std() < 1e-12 or predicted.std() < 1e-12:
             return None
         return float(np.corrcoef(true, predicted)[0, 1])

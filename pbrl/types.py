@@ -30,6 +30,8 @@ class Clip:
         with zeros (an absorbing state whose reward is 0).
     :param step: global env step at which the clip ended.
     :param frames_path: media shown to people, when rendered.
+    :param next_obs: ``[H, *obs_shape]``, the observation each action led to (the terminal
+        observation at the end of an episode).
     """
 
     clip_id: str
@@ -40,9 +42,12 @@ class Clip:
     length: int
     step: int = 0
     frames_path: str | None = None
+    next_obs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         horizon = len(self.true_rewards)
+        if self.next_obs is not None and self.next_obs.shape != self.obs.shape:
+            raise ValueError(f"clip {self.clip_id}: next_obs {self.next_obs.shape} and obs {self.obs.shape} differ in shape")
         if self.true_rewards.ndim != 1:
             raise ValueError(f"clip {self.clip_id}: true_rewards must be 1-D [H], got shape {self.true_rewards.shape}")
         if len(self.obs) != horizon or len(self.actions) != horizon:

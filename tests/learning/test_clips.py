@@ -67,3 +67,16 @@ def test_a_non_pbrl_env_is_refused():
     rec.reset()
     with pytest.raises(KeyError, match="true_reward"):
         rec.step(np.array([0]))
+
+
+def test_next_obs_is_the_observation_each_action_led_to():
+    venv = make_vec_env("pbrl/CartPole-v1", n_envs=1, seed=0)
+    rec = ClipRecorder(venv, "pbrl/CartPole-v1", clip_length=5)
+    trace = run(rec, 200)
+    for clip in rec.pool:
+        real = clip.length
+        np.testing.assert_array_equal(clip.next_obs[: real - 1], clip.obs[1:real])
+    # a clip ended by termination keeps the terminal observation, not the next episode's first
+    ended = next(c for c in rec.pool if c.length < 5)
+    step = next(i for i, t in enumerate(trace) if t[3][0] and np.array_equal(t[0][0], ended.obs[ended.length - 1]))
+    np.testing.assert_array_equal(ended.next_obs[ended.length - 1], trace[step][2][0]["terminal_observation"])

@@ -147,3 +147,24 @@ def test_disagreement_picks_the_most_uncertain_candidates(pendulum_clips):
     assert score == pytest.approx(variance[best].mean())
     with pytest.raises(ValueError, match="unknown query strategy"):
         select_queries(pendulum_clips, 1, 2, "random")
+
+
+def test_a_next_observation_model_through_the_hook_and_the_store(pendulum_clips, tmp_path):
+    from pbrl.store import PreferenceStore
+
+    model = make_model(use_next_obs=True)
+    model.fit(labelled(pendulum_clips, 40), pendulum_clips)
+    clip = pendulum_clips[0]
+    expected = model.predict_reward(clip.obs, clip.actions, clip.next_obs)
+    assert not np.allclose(expected, model.predict_reward(clip.next_obs, clip.actions, clip.obs))
+    with pytest.raises(ValueError, match="pass next_obs"):
+        model.predict_reward(clip.obs, clip.actions)
+    model.save(tmp_path)
+    env = gym.make("pbrl/Pendulum-v1", reward_model=tmp_path)
+    obs, _ = env.reset(seed=0)
+    action = np.array([0.3], np.float32)
+    reached, reward, *_ = env.step(action)
+    assert reward == pytest.approx(float(model.predict_reward(obs[None], action[None], reached[None])[0]), rel=1e-5)
+    store = PreferenceStore(tmp_path / "labels.sqlite")
+    store.add_clips([clip])
+    np.testing.assert_array_equal(store.clip(clip.clip_id).next_obs, clip.next_obs)
