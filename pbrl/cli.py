@@ -140,8 +140,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l2", type=float, default=1e-3, help="initial (or fixed) L2 weight")
     p.add_argument("--fixed-l2", dest="fixed_l2", action="store_true", help="do not adapt L2")
     p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--reward-actions", dest="reward_actions", action="store_true",
-                   help="reward model r(s, a) on observation and action (default r(s))")
+    p.add_argument("--reward-actions", dest="reward_actions", action="store_true", default=None,
+                   help="reward model r(s, a) on observation and action (default: MuJoCo r(s, a), classic r(s))")
+    p.add_argument("--reward-state-only", dest="reward_actions", action="store_false",
+                   help="reward model r(s) on the observation alone")
     p.add_argument("--reward-next-obs", dest="reward_next_obs", action="store_true",
                    help="the reward model rates the observation each action led to, r(s')")
     p.add_argument("--fit-lag", dest="fit_lag", type=int, default=0,

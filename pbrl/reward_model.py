@@ -67,10 +67,10 @@ class RewardModelConfig:
     """adapt L2 so validation loss stays at 1.1-1.5x training loss"""
     dropout: float = 0.0
     """dropout probability (the CNN defaults to 0.5 when this is 0)"""
-    use_actions: bool = False
-    """feed the action to the MLP beside the observation: r(s, a) as in the paper; the default
-    r(s) resists a policy that games the model through its actions (Pendulum, 200 labels: 3 of
-    5 seeds failed with r(s, a), see BENCHMARKS.md)"""
+    use_actions: bool | None = None
+    """feed the action to the MLP beside the observation, r(s, a) as in the paper; None picks
+    per family (the trainer): r(s, a) for MuJoCo, r(s) for classic control, where Pendulum's
+    policy gamed an r(s, a) model (200 labels: 3 of 5 seeds failed; see BENCHMARKS.md)"""
     use_next_obs: bool = False
     """rate the observation each action led to (r(s')) instead of the one it was taken in"""
     noise: float = 0.1
@@ -215,7 +215,7 @@ class RewardEnsemble:
             self.net: nn.Module = CNNEnsemble(config.n_members, channels, size, config.dropout or 0.5)
         else:
             act_dim = int(action_space.n) if isinstance(action_space, gym.spaces.Discrete) else int(np.prod(action_space.shape))
-            act_dim = act_dim if config.use_actions else 0
+            act_dim = act_dim if config.use_actions else 0  # None (not resolved): r(s)
             self.net = EnsembleMLP(config.n_members, obs_dim + act_dim, config.hidden, config.dropout)
         self.net.eval()
         # Adam is elementwise, so one optimiser over the stacked weights trains each member alone

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from pbrl import rl
 from pbrl.clips import ClipRecorder, default_clip_length
 from pbrl.dataset import PreferenceDataset
 from pbrl.envs import entry_for
+from pbrl.envs.registry import MUJOCO
 from pbrl.hyperparams import defaults
 from pbrl.learned_reward import LearnedReward
 from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
@@ -286,10 +287,13 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
         )
     obs_space, act_space = probe.observation_space, probe.action_space
     probe.close()
+    reward_config = config.reward
+    if reward_config.use_actions is None:  # r(s, a) for MuJoCo (the paper), r(s) elsewhere
+        reward_config = replace(reward_config, use_actions=entry.family == MUJOCO)
 
     base = rl.make_env(config.env_id, config.seed, n_envs)
     recorder = ClipRecorder(base, config.env_id, clip_length, pool_size=config.pool_size)
-    model = RewardEnsemble(obs_space, act_space, config.reward, env_id=config.env_id,
+    model = RewardEnsemble(obs_space, act_space, reward_config, env_id=config.env_id,
                            center=not entry.terminates, seed=config.seed)
     learned = LearnedReward(recorder, model)
     venv = rl.wrap_normalize(learned, config.env_id, algo_kwargs)
