@@ -69,7 +69,7 @@ class TrainConfig:
     """share of the steps by which the label budget is spent"""
     pool_size: int = 1000
     """recent clips kept as query candidates"""
-    refit_growth: float = 1.25
+    refit_growth: float = 1.5
     """refit the reward model when the labels have grown by this factor since the last fit
     (and when the budget is complete)"""
     fit_lag: int = 0
