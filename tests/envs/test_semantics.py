@@ -154,6 +154,7 @@ def test_atari_observations_are_preprocessed_and_the_score_is_blanked(require):
     require("pbrl/Pong-v5")
     env = gym.make("pbrl/Pong-v5", render_mode="rgb_array")
     obs, _ = env.reset(seed=0)
+    env.action_space.seed(0)
     assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
     for _ in range(50):
         obs, *_ = env.step(env.action_space.sample())

@@ -9,9 +9,9 @@ from pbrl.clips import ClipRecorder, default_clip_length
 
 def run(recorder, steps, seed=0):
     recorder.seed(seed)
+    recorder.action_space.seed(seed)
     obs = recorder.reset()
     trace = []
-    rng = np.random.default_rng(seed)
     for _ in range(steps):
         actions = np.array([recorder.action_space.sample() for _ in range(recorder.num_envs)])
         new_obs, _, dones, infos = recorder.step(actions)

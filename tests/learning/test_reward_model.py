@@ -18,6 +18,7 @@ def pendulum_clips():
     venv = make_vec_env("pbrl/Pendulum-v1", n_envs=2, seed=0)
     rec = ClipRecorder(venv, "pbrl/Pendulum-v1", clip_length=20, pool_size=400)
     rec.seed(0)
+    rec.action_space.seed(0)
     rec.reset()
     for _ in range(2000):
         rec.step(np.array([rec.action_space.sample() for _ in range(2)]))
