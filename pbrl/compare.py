@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
+
+from pbrl import rl
 
 from pbrl.baseline import BaselineConfig, run_baseline
 from pbrl.trainer import TrainConfig, train
@@ -19,18 +20,7 @@ from pbrl.trainer import TrainConfig, train
 
 def random_return(env_id: str, episodes: int = 10, seed: int = 0) -> float:
     """Mean true return of a uniformly random policy."""
-    env = gym.make(env_id)
-    env.action_space.seed(seed)
-    returns = []
-    for episode in range(episodes):
-        env.reset(seed=seed + 10_000 + episode)
-        total, done = 0.0, False
-        while not done:
-            _, _, terminated, truncated, info = env.step(env.action_space.sample())
-            total += info["true_reward"]
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
+    returns, _ = rl.evaluate(None, env_id, episodes, seed)
     return float(np.mean(returns))
 
 

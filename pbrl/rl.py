@@ -81,11 +81,13 @@ def obs_normaliser(venv_or_stats: VecEnv | dict[str, np.ndarray] | None):
     return lambda obs: obs
 
 
-def evaluate(model: BaseAlgorithm, env_id: str, episodes: int, seed: int, normaliser=None, render: bool = False):
-    """True returns of the deterministic policy over ``episodes`` episodes (and the frames of
-    the first episode when ``render``)."""
+def evaluate(model: BaseAlgorithm | None, env_id: str, episodes: int, seed: int, normaliser=None, render: bool = False):
+    """True returns of the deterministic policy over ``episodes`` episodes, reset seeds
+    ``seed + 10000 + i`` (and the frames of the first episode when ``render``); ``model=None``
+    acts uniformly at random."""
     normaliser = normaliser or (lambda obs: obs)
     env = gym.make(env_id, render_mode="rgb_array" if render else None)
+    env.action_space.seed(seed)
     returns, frames = [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + 10_000 + episode)
@@ -93,7 +95,10 @@ def evaluate(model: BaseAlgorithm, env_id: str, episodes: int, seed: int, normal
         while not done:
             if render and episode == 0:
                 frames.append(env.render())
-            action, _ = model.predict(normaliser(obs), deterministic=True)
+            if model is None:
+                action = env.action_space.sample()
+            else:
+                action, _ = model.predict(normaliser(obs), deterministic=True)
             obs, _, terminated, truncated, info = env.step(action)
             total += info["true_reward"]
             done = terminated or truncated

@@ -286,6 +286,7 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
             f"use --clip-length {max_steps} or less"
         )
     obs_space, act_space = probe.observation_space, probe.action_space
+    fps = float(probe.metadata.get("render_fps") or 30)
     probe.close()
     reward_config = config.reward
     if reward_config.use_actions is None:  # r(s, a) for MuJoCo (the paper), r(s) elsewhere
@@ -360,15 +361,8 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
     rl.save_policy(agent, venv, run.path, config.algo, config.env_id)
     run.write_curves(curves)
     if frames:
-        run.write_video(frames, fps=_fps(config.env_id))
+        run.write_video(frames, fps=fps)
     run.write_summary({k: v for k, v in summary.items() if k != "curve"})
     store.close()
     venv.close()
     return summary
-
-
-def _fps(env_id: str) -> float:
-    env = gym.make(env_id)
-    fps = env.metadata.get("render_fps") or 30
-    env.close()
-    return float(fps)
