@@ -169,3 +169,29 @@ def test_a_next_observation_model_through_the_hook_and_the_store(pendulum_clips,
     store = PreferenceStore(tmp_path / "labels.sqlite")
     store.add_clips([clip])
     np.testing.assert_array_equal(store.clip(clip.clip_id).next_obs, clip.next_obs)
+
+
+def test_the_papers_cnn_for_atari_frames_trains_saves_and_loads(tmp_path, require):
+    require("pbrl/Pong-v5")
+    from pbrl.types import Clip, Label, Outcome
+
+    env = gym.make("pbrl/Pong-v5")
+    rng = np.random.default_rng(0)
+    clips = {}
+    for i in range(8):  # bright clips are "better"
+        obs = rng.integers(0, 60, size=(3, 4, 84, 84), dtype=np.uint8) + (100 if i % 2 else 0)
+        clips[str(i)] = Clip(str(i), "pbrl/Pong-v5", obs.astype(np.uint8), np.zeros(3, np.int64), np.full(3, float(i % 2)), 3)
+    data = PreferenceDataset(seed=0, validation_fraction=0.0)
+    for i in range(0, 8, 2):
+        query = Query(f"q{i}", (str(i), str(i + 1)))
+        data.add(query, Label(query.query_id, Outcome.RIGHT), clips)
+    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(n_members=2, min_steps=80, batch_size=4),
+                           env_id="pbrl/Pong-v5", seed=0)
+    assert model.image and model.metadata()["kind"] == "cnn"
+    report = model.fit(data, list(clips.values()))
+    assert report.train_loss < 0.6  # ln 2 = 0.69 is chance
+    bright, dark = clips["1"], clips["0"]
+    assert model.predict_reward(bright.obs, bright.actions).mean() > model.predict_reward(dark.obs, dark.actions).mean()
+    model.save(tmp_path)
+    loaded = RewardEnsemble.load(tmp_path)
+    np.testing.assert_allclose(loaded.predict_reward(bright.obs, bright.actions), model.predict_reward(bright.obs, bright.actions), rtol=1e-5)
