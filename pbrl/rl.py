@@ -14,6 +14,7 @@ import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import pbrl  # noqa: F401  (registers the ids)
@@ -46,7 +47,8 @@ def wrap_normalize(venv: VecEnv, env_id: str, algo_kwargs: dict[str, Any]) -> Ve
 def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int) -> BaseAlgorithm:
     check_algo(algo)
     _, kwargs = defaults(algo, env_id)
-    return ALGOS[algo]("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs)
+    policy = "CnnPolicy" if is_image_space(venv.observation_space) else "MlpPolicy"  # Atari frames
+    return ALGOS[algo](policy, venv, seed=seed, device="cpu", verbose=0, **kwargs)
 
 
 def save_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, env_id: str) -> None:

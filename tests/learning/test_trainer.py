@@ -136,3 +136,14 @@ def test_train_cli_prints_the_true_return_beside_the_baseline(tmp_path):
     assert result.stdout.count("true return of the final policy") == 2
     bad = subprocess.run([PBRL, "train", "pbrl/CartPole-v1", "--labels", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "label budget must be >= 1" in bad.stderr
+
+
+@pytest.mark.slow
+def test_atari_end_to_end_with_the_cnn_reward_model_and_a_cnn_policy(tmp_path, require):
+    require("pbrl/Pong-v5")
+    summary = train(TrainConfig(env_id="pbrl/Pong-v5", labels=6, steps=600, algo="a2c", clip_length=10,
+                                eval_episodes=1, video=False), tmp_path / "pong")
+    assert summary["labels"] == 6
+    meta = json.loads((tmp_path / "pong" / "reward_model" / "reward_model.json").read_text())
+    assert meta["kind"] == "cnn" and meta["observation_space"]["shape"] == [4, 84, 84]
+    assert -21 <= summary["true_return_mean"] <= 21
