@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS clips (
 CREATE TABLE IF NOT EXISTS queries (
     query_id TEXT PRIMARY KEY, clip_ids TEXT NOT NULL, step INTEGER NOT NULL, created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS claims (
+    query_id TEXT PRIMARY KEY REFERENCES queries(query_id),
+    rater TEXT NOT NULL, expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS labels (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     query_id TEXT NOT NULL REFERENCES queries(query_id),
@@ -120,6 +124,39 @@ class PreferenceStore:
         arrays = np.load(io.BytesIO(data), allow_pickle=False)
         next_obs = arrays["next_obs"] if "next_obs" in arrays.files else None
         return Clip(clip_id, env_id, arrays["obs"], arrays["actions"], arrays["true_rewards"], length, step, frames_path, next_obs)
+
+    # --- leases: one rater per query -------------------------------------------------------
+
+    def claim_next(self, rater: str, now: float, lease_seconds: float = 120.0) -> Query | None:
+        """Claim the oldest query that has no label and no live claim by another rater, for
+        ``lease_seconds``; None when there is none. A rater's own live claim is returned
+        again (a restarted app picks up where it was), and a claim whose lease ran out (a
+        crashed app) goes back to the queue. Atomic across processes (BEGIN IMMEDIATE)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            row = self.db.execute(
+                "SELECT q.query_id FROM queries q LEFT JOIN claims c ON c.query_id = q.query_id "
+                "WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.query_id = q.query_id) "
+                "AND (c.query_id IS NULL OR c.expires_at <= ? OR c.rater = ?) "
+                "ORDER BY (c.rater = ?) DESC, q.created_at, q.rowid LIMIT 1",
+                (now, rater, rater),
+            ).fetchone()
+            if row is None:
+                return None
+            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (row[0], rater, now + lease_seconds))
+        return self.query(row[0])
+
+    def release(self, query_id: str, rater: str) -> None:
+        """Give a claimed query back to the queue (the rater closed the app without answering)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM claims WHERE query_id = ? AND rater = ?", (query_id, rater))
+
+    def retract(self, query_id: str, rater: str) -> None:
+        """Delete a rater's label (undo); the query stays claimed by that rater."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM labels WHERE query_id = ? AND rater = ?", (query_id, rater))
 
     def count_labels(self, include_skipped: bool = False) -> int:
         sql = "SELECT COUNT(*) FROM labels" + ("" if include_skipped else " WHERE outcome IS NULL OR outcome != 'skip'")

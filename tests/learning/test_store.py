@@ -49,3 +49,62 @@ def test_a_file_that_is_not_a_store_is_refused_unchanged(tmp_path):
     with pytest.raises(ValueError, match="not a readable pbrl label store"):
         PreferenceStore(path)
     assert path.read_bytes() == b"precious data, not sqlite" * 100
+
+
+def seeded_store(tmp_path, n=3):
+    store = PreferenceStore(tmp_path / "labels.sqlite")
+    store.add_clips([clip("a"), clip("b")])
+    for i in range(n):
+        store.add_query(Query(f"q{i}", ("a", "b")), created_at=float(i))
+    return store
+
+
+def test_claims_give_each_query_to_one_rater_and_expire(tmp_path):
+    store = seeded_store(tmp_path)
+    other = PreferenceStore(tmp_path / "labels.sqlite")  # a second app on the same run
+    assert store.claim_next("ann", now=100.0, lease_seconds=60).query_id == "q0"
+    assert other.claim_next("bob", now=100.0, lease_seconds=60).query_id == "q1"
+    assert store.claim_next("ann", now=101.0).query_id == "q0"  # her live claim comes back
+    store.add_label(Label("q0", Outcome.LEFT, rater="ann"))
+    assert store.claim_next("ann", now=102.0).query_id == "q2"
+    assert other.claim_next("carl", now=103.0) is None  # q1 and q2 are held
+    assert other.claim_next("carl", now=161.0).query_id == "q1"  # bob's lease ran out
+    store.release("q2", "ann")
+    assert other.claim_next("dave", now=162.0).query_id == "q2"
+
+
+def test_retract_removes_only_that_raters_label(tmp_path):
+    store = seeded_store(tmp_path, n=1)
+    store.add_label(Label("q0", Outcome.LEFT, rater="ann"))
+    store.retract("q0", "bob")
+    assert len(store.labels()) == 1
+    store.retract("q0", "ann")
+    assert store.labels() == []
+
+
+def _rate_until_empty(path, rater, out):
+    import time as _time
+
+    store = PreferenceStore(path)
+    answered = []
+    while (query := store.claim_next(rater, now=_time.time(), lease_seconds=600)) is not None:
+        store.add_label(Label(query.query_id, Outcome.LEFT, rater=rater))
+        answered.append(query.query_id)
+    out.put(answered)
+
+
+def test_raters_in_separate_processes_never_answer_the_same_query(tmp_path):
+    import multiprocessing as mp
+
+    seeded_store(tmp_path, n=60).close()
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_rate_until_empty, args=(tmp_path / "labels.sqlite", f"r{i}", out)) for i in range(3)]
+    for p in procs:
+        p.start()
+    answered = [q for _ in procs for q in out.get(timeout=120)]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(answered) == sorted(f"q{i}" for i in range(60))  # each exactly once
+    labels = PreferenceStore(tmp_path / "labels.sqlite").labels()
+    assert len(labels) == 60 and len({l.query_id for l in labels}) == 60
