@@ -112,8 +112,7 @@ class RatingSession:
     paused: bool = False
     speed: float = 1.0
     quit: bool = False
-    _known: set[str] = field(default_factory=set)
-    _shown: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _known: dict[str, PendingQuery] = field(default_factory=dict)  # every query seen, by id
 
     @property
     def labels_given(self) -> int:
@@ -128,7 +127,7 @@ class RatingSession:
         if isinstance(event, QueriesAvailable):
             for query in event.queries:
                 if query.query_id not in self._known:
-                    self._known.add(query.query_id)
+                    self._known[query.query_id] = query
                     self.queue.append(query)
             return self._advance(event.now) if self.current is None else []
         if isinstance(event, Clicked):
@@ -202,20 +201,15 @@ class RatingSession:
         label = self.history.pop()
         if self.current is not None:
             self.queue.appendleft(self.current)
-        self.current = PendingQuery(label.query_id, self._clips_of(label))
+        self.current = self._known[label.query_id]
         self.shown_at = now
         self.ranking = []
         return [Retract(label.query_id), Show(self.current)]
-
-    def _clips_of(self, label: Label) -> tuple[str, ...]:
-        return self._shown[label.query_id]
 
     def _advance(self, now: float) -> list[Command]:
         self.current = self.queue.popleft() if self.queue else None
         self.shown_at = now
         self.ranking = []
-        if self.current is not None:
-            self._shown[self.current.query_id] = self.current.clip_ids
         return [Show(self.current)]
 
     def _quit(self) -> list[Command]:

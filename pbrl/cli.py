@@ -19,16 +19,17 @@ def _envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(result: dict, episodes: int, extra: str = "") -> None:
+    print(f"true return of the final policy: {result['true_return_mean']:.1f} +- {result['true_return_std']:.1f} "
+          f"({episodes} deterministic episodes{extra}, trained in {result['train_seconds']:.0f} s)")
+
+
 def _baseline(args: argparse.Namespace) -> int:
     from pbrl.baseline import BaselineConfig, run_baseline
 
     config = BaselineConfig(env_id=args.env_id, algo=args.algo, steps=int(args.steps), seed=args.seed)
     print(f"{config.algo.upper()} on the true reward of {config.env_id}, {config.steps:,} steps, seed {config.seed}")
-    result = run_baseline(config)
-    print(
-        f"true return of the final policy: {result['true_return_mean']:.1f} +- {result['true_return_std']:.1f} "
-        f"({config.eval_episodes} deterministic episodes; trained in {result['train_seconds']:.0f} s)"
-    )
+    _report(run_baseline(config), config.eval_episodes)
     return 0
 
 
@@ -71,13 +72,11 @@ def _train(args: argparse.Namespace) -> int:
     print(f"preference learning on {config.env_id}: {config.labels} labels from the {config.teacher} teacher, "
           f"{config.steps:,} steps, {config.algo.upper()}, seed {config.seed} -> {out}")
     result = train(config, out)
-    print(f"true return of the final policy: {result['true_return_mean']:.1f} +- {result['true_return_std']:.1f} "
-          f"({config.eval_episodes} deterministic episodes, {result['labels']} labels, trained in {result['train_seconds']:.0f} s)")
+    _report(result, config.eval_episodes, f", {result['labels']} labels")
     if args.baseline:
         print(f"true-reward {config.algo.upper()} baseline, same env, steps, seed and hyperparameters:")
         base = run_baseline(BaselineConfig(config.env_id, config.algo, config.steps, config.seed, config.eval_episodes))
-        print(f"true return of the final policy: {base['true_return_mean']:.1f} +- {base['true_return_std']:.1f} "
-              f"(trained in {base['train_seconds']:.0f} s)")
+        _report(base, config.eval_episodes)
         print(f"\n{'':24}{'true return':>12}{'wall time':>11}\n"
               f"{'preferences':24}{result['true_return_mean']:>12.1f}{result['train_seconds']:>10.0f}s\n"
               f"{'true-reward ' + config.algo.upper():24}{base['true_return_mean']:>12.1f}{base['train_seconds']:>10.0f}s")
@@ -86,13 +85,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    import json
     from pathlib import Path
 
     import numpy as np
 
     from pbrl import rl
-
-    import json
 
     run = Path(args.run_dir)
     model, norm, env_id = rl.load_policy(run)
@@ -104,16 +102,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from pbrl.compare import CompareConfig, compare, format_summary, plot, summarise
 
     config = CompareConfig(train=_train_config(args), seeds=tuple(args.seeds),
                            out=args.out or f"runs/compare-{args.env_id.split('/')[-1]}-{args.labels}labels")
     rows = compare(config)
-    summary = summarise(rows)
-    print(format_summary(config, summary))
-    from pathlib import Path
-
-    (Path(config.out) / "summary.md").write_text(format_summary(config, summary) + "\n")
+    text = format_summary(config, summarise(rows))
+    print(text)
+    (Path(config.out) / "summary.md").write_text(text + "\n")
     plot(rows, Path(config.out) / "curves.png", f"{config.train.env_id}, {config.train.labels} labels")
     print(f"curves: {Path(config.out) / 'curves.png'}")
     return 0

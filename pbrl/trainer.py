@@ -222,7 +222,7 @@ class PreferenceLearner:
         next_obs = np.concatenate([c.next_obs[: c.length] for c in clips]) if clips[0].next_obs is not None else None
         actions = np.concatenate([c.actions[: c.length] for c in clips])
         true = np.concatenate([c.true_rewards[: c.length] for c in clips])
-        predicted = self.model.predict_reward(obs, actions, next_obs) if self.model.needs_next_obs else self.model.predict_reward(obs, actions)
+        predicted = self.model.predict_reward(obs, actions, next_obs)
         if true.std() < 1e-12 or predicted.std() < 1e-12:
             return None
         return float(np.corrcoef(true, predicted)[0, 1])
@@ -273,7 +273,6 @@ def warmup_steps(config: TrainConfig, schedule: LabelSchedule, clip_length: int)
 
 def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
     """Run preference learning; write the run directory ``out``; return the summary."""
-    run = RunDir.create(Path(out), config.to_json())
     entry = entry_for(config.env_id)
     n_envs, algo_kwargs = defaults(config.algo, config.env_id)
     probe = gym.make(config.env_id)
@@ -291,6 +290,7 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
     reward_config = config.reward
     if reward_config.use_actions is None:  # r(s, a) for MuJoCo (the paper), r(s) elsewhere
         reward_config = replace(reward_config, use_actions=entry.family == MUJOCO)
+    run = RunDir.create(Path(out), config.to_json())  # after every check: a refused run leaves nothing
 
     base = rl.make_env(config.env_id, config.seed, n_envs)
     recorder = ClipRecorder(base, config.env_id, clip_length, pool_size=config.pool_size)

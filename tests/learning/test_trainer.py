@@ -116,6 +116,7 @@ def test_bad_configuration_is_refused(kwargs, message):
 def test_clip_longer_than_the_episode_is_refused(tmp_path):
     with pytest.raises(ValueError, match="longer than an episode"):
         train(TrainConfig(env_id="pbrl/Reacher-v5", labels=5, steps=1000, clip_length=60), tmp_path / "r")
+    assert not (tmp_path / "r").exists(), "a refused run must not leave a run directory that blocks the retry"
 
 
 def test_an_existing_run_is_never_overwritten(run_dir):
