@@ -33,27 +33,30 @@ class ClipRecorder(VecEnvWrapper):
     Each episode is cut into consecutive windows; a window cut short by a termination is
     kept, padded (the absorbing state after termination has reward 0), one cut short by a
     truncation is dropped. Observations, actions and true rewards (``info["true_reward"]``)
-    are kept; frames are not: people see clips rendered separately, so the synthetic path
-    pays no rendering cost.
+    are kept, and the simulator state before each step where the env reports one
+    (``info["sim_state"]``, from :class:`pbrl.media.SimState`); frames are not: people see
+    queried clips rendered afterwards from those states, so training pays no rendering cost.
 
     :param venv: the env to record (below any observation normalisation: clips keep raw obs).
     :param env_id: the pbrl id, stored in each clip.
     :param clip_length: steps per clip.
     :param pool_size: how many recent clips are kept as query candidates.
+    :param id_prefix: put before each clip's number (a resumed run's clips get new ids).
     """
 
-    def __init__(self, venv: VecEnv, env_id: str, clip_length: int, pool_size: int = 2000) -> None:
+    def __init__(self, venv: VecEnv, env_id: str, clip_length: int, pool_size: int = 2000, id_prefix: str = "") -> None:
         super().__init__(venv)
         if clip_length < 1:
             raise ValueError(f"clip_length must be >= 1, got {clip_length}")
         self.env_id = env_id
+        self.id_prefix = id_prefix
         self.clip_length = clip_length
         self.pool: deque[Clip] = deque(maxlen=pool_size)
         self.total_steps = 0
         self.clips_made = 0
         self._obs: Any = None
         self._actions: np.ndarray | None = None
-        self._buffers: list[list[tuple[Any, Any, float, Any]]] = [[] for _ in range(self.num_envs)]
+        self._buffers: list[list[tuple[Any, Any, float, Any, Any]]] = [[] for _ in range(self.num_envs)]
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -77,7 +80,7 @@ class ClipRecorder(VecEnvWrapper):
                 )
             buffer = self._buffers[i]
             reached = infos[i]["terminal_observation"] if dones[i] and "terminal_observation" in infos[i] else obs[i]
-            buffer.append((self._obs[i], self._actions[i], float(true_reward), reached))
+            buffer.append((self._obs[i], self._actions[i], float(true_reward), reached, infos[i].get("sim_state")))
             if len(buffer) == self.clip_length:
                 self._emit(buffer)
                 self._buffers[i] = []
@@ -89,13 +92,16 @@ class ClipRecorder(VecEnvWrapper):
         self._obs = obs
         return obs, rewards, dones, infos
 
-    def _emit(self, buffer: list[tuple[Any, Any, float, Any]]) -> None:
+    def _emit(self, buffer: list[tuple[Any, Any, float, Any, Any]]) -> None:
         length = len(buffer)
         obs = np.stack([b[0] for b in buffer])
         actions = np.stack([np.asarray(b[1]) for b in buffer])
         rewards = np.array([b[2] for b in buffer], dtype=np.float64)
         next_obs = np.stack([np.asarray(b[3], dtype=obs.dtype) for b in buffer])
+        states = np.stack([b[4] for b in buffer]) if buffer[0][4] is not None else None
         pad = self.clip_length - length
+        if pad and states is not None:
+            states = np.concatenate([states, np.repeat(states[-1:], pad, axis=0)])
         if pad:
             next_obs = np.concatenate([next_obs, np.zeros((pad, *obs.shape[1:]), obs.dtype)])
             obs = np.concatenate([obs, np.zeros((pad, *obs.shape[1:]), obs.dtype)])
@@ -103,7 +109,7 @@ class ClipRecorder(VecEnvWrapper):
             rewards = np.concatenate([rewards, np.zeros(pad)])
         self.pool.append(
             Clip(
-                clip_id=str(self.clips_made),
+                clip_id=f"{self.id_prefix}{self.clips_made}",
                 env_id=self.env_id,
                 obs=obs,
                 actions=actions,
@@ -111,6 +117,7 @@ class ClipRecorder(VecEnvWrapper):
                 length=length,
                 step=self.total_steps,
                 next_obs=next_obs,
+                states=states,
             )
         )
         self.clips_made += 1

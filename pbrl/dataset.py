@@ -24,6 +24,7 @@ class Comparison:
     clip_ids: tuple[str, ...]
     target_left: float | None = None
     ranking: tuple[int, ...] | None = None
+    query_id: str = ""
 
 
 class PreferenceDataset:
@@ -53,18 +54,26 @@ class PreferenceDataset:
         if label.ranking is not None:
             if len(label.ranking) != len(query.clip_ids):
                 raise ValueError(f"label for {query.query_id}: ranking of {len(label.ranking)} for {len(query.clip_ids)} clips")
-            comparison = Comparison(query.clip_ids, ranking=label.ranking)
+            comparison = Comparison(query.clip_ids, ranking=label.ranking, query_id=query.query_id)
         else:
             if len(query.clip_ids) != 2:
                 raise ValueError(f"label for {query.query_id}: an outcome answers a pair; rank K > 2 clips")
             target = {Outcome.LEFT: 1.0, Outcome.RIGHT: 0.0, Outcome.EQUAL: 0.5}[label.outcome]
-            comparison = Comparison(query.clip_ids, target_left=target)
+            comparison = Comparison(query.clip_ids, target_left=target, query_id=query.query_id)
         for clip_id in query.clip_ids:
             self.clips[clip_id] = clips[clip_id]
         self.comparisons.append(comparison)
         # the first label always trains; after that, each is held out with the fixed probability
         self.is_validation.append(len(self.comparisons) > 1 and bool(self._rng.random() < self.validation_fraction))
         return True
+
+    def remove(self, query_id: str) -> bool:
+        """Drop a query's comparison (a person undid the label); False if it is not here."""
+        for i, comparison in enumerate(self.comparisons):
+            if comparison.query_id == query_id:
+                del self.comparisons[i], self.is_validation[i]
+                return True
+        return False
 
     def snapshot(self) -> PreferenceDataset:
         """A copy that later ``add`` calls do not change (clips are shared, they are frozen)."""

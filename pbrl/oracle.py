@@ -26,14 +26,31 @@ class PreferenceSource(ABC):
     """Where labels come from: a synthetic teacher here, people through the store later.
 
     ``request`` hands over queries (with their clips); ``poll`` returns the labels that have
-    arrived since the last call and never blocks.
+    arrived since the last call and never blocks. A source that people answer sets
+    ``queue_size``: the trainer then keeps that many fresh queries waiting instead of
+    following the label schedule, and prepares clips (renders their media) before storing
+    them.
     """
+
+    queue_size: int | None = None
 
     @abstractmethod
     def request(self, queries: Sequence[Query], clips: Mapping[str, Clip]) -> None: ...
 
     @abstractmethod
     def poll(self) -> list[Label]: ...
+
+    def prepare(self, clips: Mapping[str, Clip]) -> dict[str, Clip]:
+        """The clips as they will be stored (a human source renders their media here)."""
+        return dict(clips)
+
+    def retracted(self) -> list[str]:
+        """Queries whose labels were withdrawn since the last call (a person pressed undo)."""
+        return []
+
+    def waiting(self) -> int:
+        """Queries asked and not yet answered."""
+        return 0
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,14 @@ def check_algo(algo: str) -> None:
         raise ValueError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGOS)}")
 
 
-def make_env(env_id: str, seed: int, n_envs: int, env_kwargs: dict[str, Any] | None = None) -> VecEnv:
-    """DummyVecEnv of ``n_envs`` copies (one torch thread and DummyVecEnv: ../shared/FACTS.md)."""
+def make_env(env_id: str, seed: int, n_envs: int, env_kwargs: dict[str, Any] | None = None,
+             wrapper_class: type[gym.Wrapper] | None = None) -> VecEnv:
+    """DummyVecEnv of ``n_envs`` copies (one torch thread and DummyVecEnv: ../shared/FACTS.md).
+
+    :param wrapper_class: applied to each env after SB3's Monitor (e.g. :class:`pbrl.media.SimState`).
+    """
     torch.set_num_threads(1)
-    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or {})
+    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or {}, wrapper_class=wrapper_class)
 
 
 def wrap_normalize(venv: VecEnv, env_id: str, algo_kwargs: dict[str, Any]) -> VecEnv:
@@ -58,6 +62,15 @@ def save_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, 
     if isinstance(venv, VecNormalize):
         rms = venv.obs_rms
         np.savez(directory / NORM_FILE, mean=rms.mean, var=rms.var, count=rms.count, clip_obs=venv.clip_obs, epsilon=venv.epsilon)
+
+
+def restore_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path) -> None:
+    """Load the weights (and VecNormalize statistics) saved by :func:`save_policy` into a
+    freshly built ``model`` to go on training (a resumed run)."""
+    model.policy.load_state_dict(torch.load(directory / POLICY_FILE, weights_only=True))
+    if isinstance(venv, VecNormalize) and (directory / NORM_FILE).exists():
+        stats = np.load(directory / NORM_FILE)
+        venv.obs_rms.mean, venv.obs_rms.var, venv.obs_rms.count = stats["mean"], stats["var"], float(stats["count"])
 
 
 def load_policy(directory: Path) -> tuple[BaseAlgorithm, dict[str, np.ndarray] | None, str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
 CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement", "time")
 
 
@@ -37,16 +38,47 @@ class RunDir:
         write_json_atomic(path / "config.json", config)
         return cls(path)
 
+    @classmethod
+    def open(cls, path: Path) -> RunDir:
+        """An existing run directory (to resume or rate); a clear error when it is not one."""
+        if not path.is_dir():
+            raise FileNotFoundError(f"run directory {path} does not exist; give the --out of a `pbrl train` run")
+        if not (path / "config.json").is_file() or not (path / "labels.sqlite").is_file():
+            raise FileNotFoundError(
+                f"{path} is not a pbrl run directory (it has no config.json and labels.sqlite); "
+                "give the --out of a `pbrl train` run"
+            )
+        return cls(path)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / "config.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{self.path / 'config.json'} is corrupt ({exc}); nothing was changed") from exc
+
+    def read_curves(self) -> list[dict[str, Any]]:
+        """The rows written by :meth:`write_curves` (a resumed run goes on from them)."""
+        path = self.path / "curves.csv"
+        if not path.exists():
+            return []
+        with open(path, newline="") as f:
+            return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
+
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.path / "summary.json", summary)
 
-    def write_curves(self, rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None = None) -> None:
-        """curves.csv and curves.png (true return vs env steps; learned return and labels beside)."""
-        with open(self.path / "curves.csv", "w", newline="") as f:
+    def write_curves(self, rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None = None,
+                     plot: bool = True) -> None:
+        """curves.csv and (with ``plot``) curves.png: true return vs env steps; learned return
+        and labels beside."""
+        tmp = self.path / "curves.csv.tmp"
+        with open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CURVE_FIELDS, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        if not rows:
+        os.replace(tmp, self.path / "curves.csv")
+        if not rows or not plot:
             return
         import matplotlib
 

@@ -12,21 +12,23 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pbrl.types import Clip, Label, Outcome, Query
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: clip text, query model version, broken queries, retractions, trainer status
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clips (
     clip_id TEXT PRIMARY KEY, env_id TEXT NOT NULL, length INTEGER NOT NULL, step INTEGER NOT NULL,
-    frames_path TEXT, data BLOB NOT NULL
+    frames_path TEXT, data BLOB NOT NULL, text TEXT
 );
 CREATE TABLE IF NOT EXISTS queries (
-    query_id TEXT PRIMARY KEY, clip_ids TEXT NOT NULL, step INTEGER NOT NULL, created_at REAL NOT NULL
+    query_id TEXT PRIMARY KEY, clip_ids TEXT NOT NULL, step INTEGER NOT NULL, created_at REAL NOT NULL,
+    model_version INTEGER NOT NULL DEFAULT 0, broken TEXT
 );
 CREATE TABLE IF NOT EXISTS claims (
     query_id TEXT PRIMARY KEY REFERENCES queries(query_id),
@@ -39,30 +41,64 @@ CREATE TABLE IF NOT EXISTS labels (
     shown_at REAL NOT NULL, answered_at REAL NOT NULL,
     UNIQUE (query_id, rater)
 );
+CREATE TABLE IF NOT EXISTS retractions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, query_id TEXT NOT NULL, rater TEXT NOT NULL, at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS status (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+MIGRATE_1_TO_2 = """
+ALTER TABLE clips ADD COLUMN text TEXT;
+ALTER TABLE queries ADD COLUMN model_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queries ADD COLUMN broken TEXT;
+"""
+
+# a query waiting for a rater: no label, not marked broken
+_OPEN = "NOT EXISTS (SELECT 1 FROM labels l WHERE l.query_id = q.query_id) AND q.broken IS NULL"
 
 
 class PreferenceStore:
     """A run's clips, queries and labels in one SQLite file.
 
-    :param path: the database file (created if missing).
+    :param path: the database file.
+    :param create: create the file if it is missing (False: a missing file is an error; the
+        rating app never creates a store).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no label store here (is this a pbrl run directory?)")
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA busy_timeout=30000")
-            self.db.executescript(SCHEMA)
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            version = None
+            if "meta" in tables:
+                row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = int(row[0]) if row else None
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{self.path}: not a readable pbrl label store ({exc}); nothing was changed") from exc
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise ValueError(f"{self.path}: label store schema {row[0]}, this pbrl reads schema {SCHEMA_VERSION}")
+        if version is not None and version > SCHEMA_VERSION:
+            self.db.close()
+            raise ValueError(
+                f"{self.path}: label store format {version} was written by a newer pbrl; this pbrl reads formats up to "
+                f"{SCHEMA_VERSION}. Upgrade pbrl (pip install -U pbrl); nothing was changed"
+            )
+        if tables and version is None:
+            self.db.close()
+            raise ValueError(f"{self.path}: an SQLite file that is not a pbrl label store; nothing was changed")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        if version == 1:  # upgrade in place, in one transaction: every clip, query and label is kept
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                for statement in MIGRATE_1_TO_2.strip().split(";")[:-1]:
+                    self.db.execute(statement)
+                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        self.db.executescript(SCHEMA)
+        if version is None:
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -70,25 +106,32 @@ class PreferenceStore:
     # --- writes (each its own transaction) --------------------------------------------------
 
     def add_clips(self, clips: Iterable[Clip]) -> None:
-        rows = [(c.clip_id, c.env_id, c.length, c.step, c.frames_path, _pack(c)) for c in clips]
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?, ?)", [_clip_row(c) for c in clips])
 
-    def add_queries(self, queries: Iterable[Query], created_at: float, clips: Iterable[Clip] = ()) -> None:
-        """Store queries (and the clips they show) in one transaction."""
-        clip_rows = [(c.clip_id, c.env_id, c.length, c.step, c.frames_path, _pack(c)) for c in clips]
-        rows = [(q.query_id, json.dumps(list(q.clip_ids)), q.step, created_at) for q in queries]
+    def add_queries(self, queries: Iterable[Query], created_at: float, clips: Iterable[Clip] = (),
+                    model_version: int = 0) -> None:
+        """Store queries (and the clips they show) in one transaction.
+
+        :param model_version: the reward model's version when the queries were chosen (the
+            policy step is each query's ``step``).
+        """
+        clip_rows = [_clip_row(c) for c in clips]
+        rows = [(q.query_id, json.dumps(list(q.clip_ids)), q.step, created_at, model_version) for q in queries]
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?)", clip_rows)
-            self.db.executemany("INSERT OR IGNORE INTO queries VALUES (?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?, ?)", clip_rows)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO queries (query_id, clip_ids, step, created_at, model_version) VALUES (?, ?, ?, ?, ?)", rows
+            )
 
     def add_query(self, query: Query, created_at: float) -> None:
         self.add_queries([query], created_at)
 
     def add_label(self, label: Label) -> None:
-        """Store one label in one transaction; the same (query, rater) again changes nothing."""
+        """Store one label in one transaction; the same (query, rater) again changes nothing.
+        When this returns, the label is on disk (synchronous=FULL)."""
         outcome = label.outcome.value if label.outcome is not None else None
         ranking = json.dumps(list(label.ranking)) if label.ranking is not None else None
         with self.db:
@@ -99,16 +142,52 @@ class PreferenceStore:
                 (label.query_id, label.rater, outcome, ranking, label.shown_at, label.answered_at),
             )
 
+    def mark_broken(self, query_id: str, reason: str) -> None:
+        """Take a query out of the queue for good (its media is missing or unreadable)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("UPDATE queries SET broken = ? WHERE query_id = ?", (reason, query_id))
+            self.db.execute("DELETE FROM claims WHERE query_id = ?", (query_id,))
+
+    def set_status(self, **values: Any) -> None:
+        """The trainer's status for the rating app (policy step, reward-model version, ...)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("INSERT OR REPLACE INTO status VALUES (?, ?)", [(k, json.dumps(v)) for k, v in values.items()])
+
     # --- reads ------------------------------------------------------------------------------
 
     def labels(self) -> list[Label]:
+        return [label for _, label in self.labels_after(0)]
+
+    def labels_after(self, label_id: int) -> list[tuple[int, Label]]:
+        """Labels written after the one with row id ``label_id``, with their row ids, oldest first."""
         rows = self.db.execute(
-            "SELECT query_id, outcome, ranking, rater, shown_at, answered_at FROM labels ORDER BY id"
+            "SELECT id, query_id, outcome, ranking, rater, shown_at, answered_at FROM labels WHERE id > ? ORDER BY id",
+            (label_id,),
         ).fetchall()
         return [
-            Label(q, Outcome(o) if o else None, tuple(json.loads(r)) if r else None, rater, s, a)
-            for q, o, r, rater, s, a in rows
+            (i, Label(q, Outcome(o) if o else None, tuple(json.loads(r)) if r else None, rater, s, a))
+            for i, q, o, r, rater, s, a in rows
         ]
+
+    def retractions_after(self, retraction_id: int) -> list[tuple[int, str, str]]:
+        """Undone labels after row id ``retraction_id``: (row id, query id, rater)."""
+        return self.db.execute(
+            "SELECT id, query_id, rater FROM retractions WHERE id > ? ORDER BY id", (retraction_id,)
+        ).fetchall()
+
+    def label_records(self) -> list[dict[str, Any]]:
+        """Every label with its query's context: policy step and reward-model version at query time."""
+        rows = self.db.execute(
+            "SELECT l.query_id, q.clip_ids, l.rater, l.outcome, l.ranking, l.shown_at, l.answered_at, q.step, "
+            "q.model_version FROM labels l JOIN queries q ON q.query_id = l.query_id ORDER BY l.id"
+        ).fetchall()
+        keys = ("query_id", "clip_ids", "rater", "outcome", "ranking", "shown_at", "answered_at", "policy_step", "model_version")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def status(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM status")}
 
     def query(self, query_id: str) -> Query:
         row = self.db.execute("SELECT clip_ids, step FROM queries WHERE query_id=?", (query_id,)).fetchone()
@@ -116,35 +195,66 @@ class PreferenceStore:
             raise KeyError(f"no query {query_id!r} in {self.path}")
         return Query(query_id, tuple(json.loads(row[0])), row[1])
 
+    def queries(self) -> list[Query]:
+        rows = self.db.execute("SELECT query_id, clip_ids, step FROM queries ORDER BY rowid").fetchall()
+        return [Query(q, tuple(json.loads(c)), s) for q, c, s in rows]
+
     def clip(self, clip_id: str) -> Clip:
-        row = self.db.execute("SELECT env_id, length, step, frames_path, data FROM clips WHERE clip_id=?", (clip_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT env_id, length, step, frames_path, data, text FROM clips WHERE clip_id=?", (clip_id,)
+        ).fetchone()
         if row is None:
             raise KeyError(f"no clip {clip_id!r} in {self.path}")
-        env_id, length, step, frames_path, data = row
+        env_id, length, step, frames_path, data, text = row
         arrays = np.load(io.BytesIO(data), allow_pickle=False)
-        next_obs = arrays["next_obs"] if "next_obs" in arrays.files else None
-        return Clip(clip_id, env_id, arrays["obs"], arrays["actions"], arrays["true_rewards"], length, step, frames_path, next_obs)
+        optional = {name: arrays[name] for name in ("next_obs", "states") if name in arrays.files}
+        return Clip(clip_id, env_id, arrays["obs"], arrays["actions"], arrays["true_rewards"], length, step,
+                    frames_path, text=text, **optional)
+
+    def clip_media(self, clip_id: str) -> tuple[str | None, str | None]:
+        """What a person sees of a clip, without unpacking its arrays: (media path, text)."""
+        row = self.db.execute("SELECT frames_path, text FROM clips WHERE clip_id=?", (clip_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no clip {clip_id!r} in {self.path}")
+        return row[0], row[1]
 
     # --- leases: one rater per query -------------------------------------------------------
 
-    def claim_next(self, rater: str, now: float, lease_seconds: float = 120.0) -> Query | None:
-        """Claim the oldest query that has no label and no live claim by another rater, for
-        ``lease_seconds``; None when there is none. A rater's own live claim is returned
-        again (a restarted app picks up where it was), and a claim whose lease ran out (a
-        crashed app) goes back to the queue. Atomic across processes (BEGIN IMMEDIATE)."""
+    def claim(self, rater: str, now: float, limit: int = 1, lease_seconds: float = 120.0) -> list[Query]:
+        """Up to ``limit`` queries for ``rater``, each leased to them for ``lease_seconds``.
+
+        The rater's own live claims come first (their leases renewed: a restarted app picks
+        up where it was), then the oldest queries that have no label and no live claim by
+        another rater; a claim whose lease ran out (a crashed app) is back in the queue.
+        Atomic across processes (BEGIN IMMEDIATE), so two raters never hold one query.
+        """
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            row = self.db.execute(
+            rows = self.db.execute(
                 "SELECT q.query_id FROM queries q LEFT JOIN claims c ON c.query_id = q.query_id "
-                "WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.query_id = q.query_id) "
-                "AND (c.query_id IS NULL OR c.expires_at <= ? OR c.rater = ?) "
-                "ORDER BY (c.rater = ?) DESC, q.created_at, q.rowid LIMIT 1",
-                (now, rater, rater),
-            ).fetchone()
-            if row is None:
-                return None
-            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (row[0], rater, now + lease_seconds))
-        return self.query(row[0])
+                f"WHERE {_OPEN} AND (c.query_id IS NULL OR c.expires_at <= ? OR c.rater = ?) "
+                "ORDER BY (c.rater = ? AND c.expires_at > ?) DESC, q.created_at, q.rowid LIMIT ?",
+                (now, rater, rater, now, limit),
+            ).fetchall()
+            self.db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", [(r[0], rater, now + lease_seconds) for r in rows])
+        return [self.query(r[0]) for r in rows]
+
+    def claim_next(self, rater: str, now: float, lease_seconds: float = 120.0) -> Query | None:
+        """The first query :meth:`claim` gives ``rater``, or None when none is waiting."""
+        claimed = self.claim(rater, now, 1, lease_seconds)
+        return claimed[0] if claimed else None
+
+    def waiting(self, rater: str, now: float) -> int:
+        """Queries this rater could still answer: no label, not broken, not held by another."""
+        return int(self.db.execute(
+            "SELECT COUNT(*) FROM queries q LEFT JOIN claims c ON c.query_id = q.query_id "
+            f"WHERE {_OPEN} AND (c.query_id IS NULL OR c.expires_at <= ? OR c.rater = ?)",
+            (now, rater),
+        ).fetchone()[0])
+
+    def unanswered(self) -> int:
+        """Queries with no label yet (claimed or not), broken ones excepted."""
+        return int(self.db.execute(f"SELECT COUNT(*) FROM queries q WHERE {_OPEN}").fetchone()[0])
 
     def release(self, query_id: str, rater: str) -> None:
         """Give a claimed query back to the queue (the rater closed the app without answering)."""
@@ -152,19 +262,32 @@ class PreferenceStore:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("DELETE FROM claims WHERE query_id = ? AND rater = ?", (query_id, rater))
 
-    def retract(self, query_id: str, rater: str) -> None:
-        """Delete a rater's label (undo); the query stays claimed by that rater."""
+    def retract(self, query_id: str, rater: str, now: float = 0.0, lease_seconds: float = 120.0) -> None:
+        """Delete a rater's label (undo); the query is leased to that rater again, and the
+        retraction is recorded so that a trainer that already read the label drops it."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM labels WHERE query_id = ? AND rater = ?", (query_id, rater))
+            cursor = self.db.execute("DELETE FROM labels WHERE query_id = ? AND rater = ?", (query_id, rater))
+            if cursor.rowcount:
+                self.db.execute("INSERT INTO retractions (query_id, rater, at) VALUES (?, ?, ?)", (query_id, rater, now))
+                self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (query_id, rater, now + lease_seconds))
 
-    def count_labels(self, include_skipped: bool = False) -> int:
-        sql = "SELECT COUNT(*) FROM labels" + ("" if include_skipped else " WHERE outcome IS NULL OR outcome != 'skip'")
+    def count_labels(self, include_skipped: bool = False, rater: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM labels WHERE " + ("1" if include_skipped else "(outcome IS NULL OR outcome != 'skip')")
+        if rater is not None:
+            return int(self.db.execute(sql + " AND rater = ?", (rater,)).fetchone()[0])
         return int(self.db.execute(sql).fetchone()[0])
+
+    def count_queries(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM queries").fetchone()[0])
+
+
+def _clip_row(clip: Clip) -> tuple:
+    return (clip.clip_id, clip.env_id, clip.length, clip.step, clip.frames_path, _pack(clip), clip.text)
 
 
 def _pack(clip: Clip) -> bytes:
     buffer = io.BytesIO()
-    extra = {"next_obs": clip.next_obs} if clip.next_obs is not None else {}
+    extra = {name: getattr(clip, name) for name in ("next_obs", "states") if getattr(clip, name) is not None}
     np.savez_compressed(buffer, obs=clip.obs, actions=clip.actions, true_rewards=clip.true_rewards, **extra)
     return buffer.getvalue()

@@ -11,6 +11,7 @@ ensemble refits on them, and the policy trains on.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -27,16 +28,20 @@ from pbrl.clips import ClipRecorder, default_clip_length
 from pbrl.dataset import PreferenceDataset
 from pbrl.envs import entry_for
 from pbrl.envs.registry import MUJOCO
+from pbrl.human import DEFAULT_QUEUE, HumanQueue
 from pbrl.hyperparams import defaults
 from pbrl.learned_reward import LearnedReward
+from pbrl.media import MediaWriter, SimState
 from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
 from pbrl.progress import Progress
 from pbrl.query import STRATEGIES, select_queries
 from pbrl.reward_model import RewardEnsemble, RewardModelConfig
-from pbrl.run_dir import RunDir
+from pbrl.run_dir import PROGRESS_FILE, RunDir, write_json_atomic
 from pbrl.schedule import LabelSchedule
 from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Query
+
+HUMAN = "human"  # the teacher name for people rating in the app
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ class TrainConfig:
     steps: int = 50_000
     """environment steps in all, warm-up included"""
     teacher: str = "perfect"
-    """perfect, boltzmann, myopic, mistake, skip or equal (B-Pref)"""
+    """perfect, boltzmann, myopic, mistake, skip or equal (B-Pref), or human (people rate in
+    ``pbrl rate RUN_DIR``; the trainer never waits for them after the first labels)"""
     teacher_params: dict[str, float] = field(default_factory=dict)
     """overrides of the teacher's beta, gamma, eps_mistake, eps_skip, eps_equal"""
     algo: str = "ppo"
@@ -83,11 +89,16 @@ class TrainConfig:
     """episodes of the final deterministic policy whose true return is reported"""
     video: bool = True
     """write an MP4 of the final policy"""
+    queue: int = DEFAULT_QUEUE
+    """with the human teacher: unanswered queries kept waiting for people"""
 
     def __post_init__(self) -> None:
         entry_for(self.env_id)
         rl.check_algo(self.algo)
-        teacher_config(self.teacher, **self.teacher_params)
+        if self.teacher != HUMAN:
+            teacher_config(self.teacher, **self.teacher_params)
+        if self.queue < 1:
+            raise ValueError(f"queue (queries kept waiting for people) must be >= 1, got {self.queue}")
         if self.labels < 1:
             raise ValueError(f"the label budget must be >= 1, got {self.labels}")
         if self.steps < 1:
@@ -105,6 +116,18 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        """The config a run directory's config.json holds (unknown keys are an error)."""
+        data = dict(data)
+        reward = dict(data.pop("reward", {}))
+        if "hidden" in reward:
+            reward["hidden"] = tuple(reward["hidden"])
+        try:
+            return cls(**data, reward=RewardModelConfig(**reward))
+        except TypeError as exc:
+            raise ValueError(f"config.json does not describe a run of this pbrl ({exc})") from exc
 
 
 class PreferenceLearner:
@@ -128,6 +151,10 @@ class PreferenceLearner:
         self.asked = 0
         self.last_fit = None
         self.last_disagreement = 0.0
+        self.model_version = 1 if model.fitted else 0  # fits so far; stored with each query
+        self.last_fit_at: float | None = None
+        # people answer the initial batch before the first fit (one label is too few to learn from)
+        self.min_first_fit = schedule.initial if source.queue_size is not None else 1
         self.on_new_model = None  # called with the new model when a background fit lands
         self._fit_labels = 0  # labels in the last fit started
         self._pending = None  # (future, model copy, env step at which it replaces the model)
@@ -140,14 +167,26 @@ class PreferenceLearner:
     def step(self, env_steps: int) -> bool:
         """Ask for the labels the schedule wants by ``env_steps``; refit if any arrived."""
         self._land(env_steps)
+        need = self._wanted(env_steps)
+        pool = list(self.recorder.pool)
+        if need > 0 and len(pool) >= self.config.k:
+            self._ask(pool, need, env_steps)
+        return self._collect(env_steps)
+
+    def _wanted(self, env_steps: int) -> int:
+        """How many queries to ask now."""
+        if self.source.queue_size is not None:
+            # people: as many waiting as the schedule is behind (at most queue_size, at least
+            # two, so the app can show one and load the next), within the budget; answers in
+            # the store that this learner has not read yet count already
+            waiting, answered = self.source.waiting(), self.store.count_labels()
+            wanted = min(self.source.queue_size, max(self.schedule.target(env_steps) - answered, 2))
+            return min(wanted - waiting, self.config.labels - answered - waiting)
         need = self.schedule.target(env_steps) - self.labels
         # ask in batches of at least 4% of the budget (the initial batch and the last labels
         # excepted): fewer, larger rounds cost less than one query per rollout
         batch = min(max(1, self.config.labels // 25), self.config.labels - self.labels)
-        pool = list(self.recorder.pool)
-        if need >= max(batch, 1) and len(pool) >= self.config.k:
-            self._ask(pool, need, env_steps)
-        return self._collect(env_steps)
+        return need if need >= max(batch, 1) else 0
 
     def _ask(self, pool: list[Clip], n: int, env_steps: int) -> None:
         if isinstance(self.source, SyntheticTeacher):
@@ -162,21 +201,26 @@ class PreferenceLearner:
             self.asked += 1
             self.queries[query.query_id] = query
             queries.append(query)
-        clips = {c.clip_id: c for g in groups for c in g}
+        clips = self.source.prepare({c.clip_id: c for g in groups for c in g})
         self._asked_clips.update(clips)
-        self.store.add_queries(queries, now, clips.values())
+        self.store.add_queries(queries, now, clips.values(), model_version=self.model_version)
         self.source.request(queries, clips)
 
     def _collect(self, env_steps: int) -> bool:
         arrived = 0
+        for query_id in self.source.retracted():  # undone before the new labels: a redo comes after
+            self.dataset.remove(query_id)
         for label in self.source.poll():
-            self.store.add_label(label)
-            query = self.queries[label.query_id]
+            if self.source.queue_size is None:  # people's labels are already in the store
+                self.store.add_label(label)
+            query = self.queries.get(label.query_id) or self.store.query(label.query_id)
             arrived += self.dataset.add(query, label, {cid: self._clip(cid) for cid in query.clip_ids})
         self._asked_clips.clear()  # a synthetic source answers at once; later ones come from the store
         fitted_on = self._fit_labels
         due = self.labels >= fitted_on * self.config.refit_growth or self.labels >= self.config.labels
         if not (due and self.labels > fitted_on) or self._pending is not None:
+            return False
+        if not self.model.fitted and self.labels < self.min_first_fit:
             return False
         self._fit_labels = self.labels
         recent = self.recorder.recent(200)
@@ -184,6 +228,7 @@ class PreferenceLearner:
             # foreground: the first fit (the agent needs a reward), or dropout, whose random
             # draws would share torch's generator with the policy across threads
             self.last_fit = self.model.fit(self.dataset, recent)
+            self._fitted()
             return True
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbrl-reward-fit")
@@ -200,8 +245,24 @@ class PreferenceLearner:
         self._pending = None
         self.last_fit = future.result()  # waits if the fit is still running
         self.model = clone
+        self._fitted()
         if self.on_new_model is not None:
             self.on_new_model(clone)
+
+    def _fitted(self) -> None:
+        self.model_version += 1
+        self.last_fit_at = time.time()
+
+    def restore(self) -> None:
+        """Read a resumed run's queries and labels back from the store."""
+        self.asked = self.store.count_queries()
+        for query in self.store.queries():
+            self.queries[query.query_id] = query
+        for _, label in self.store.labels_after(0):
+            query = self.queries[label.query_id]
+            self.dataset.add(query, label, {cid: self._clip(cid) for cid in query.clip_ids})
+        if self.model.fitted:
+            self._fit_labels = self.labels
 
     def finish(self) -> None:
         """Land a fit still running and stop the background thread."""
@@ -231,9 +292,10 @@ class PreferenceLearner:
 class _LabelCallback(BaseCallback):
     """Runs the labelling side at the start of each rollout and logs the run's curves."""
 
-    def __init__(self, learner: PreferenceLearner, learned: LearnedReward, offset: int, curves: list[dict[str, Any]]) -> None:
+    def __init__(self, learner: PreferenceLearner, learned: LearnedReward, offset: int, curves: list[dict[str, Any]],
+                 after: Any = None) -> None:
         super().__init__()
-        self.learner, self.learned, self.offset, self.curves = learner, learned, offset, curves
+        self.learner, self.learned, self.offset, self.curves, self.after = learner, learned, offset, curves, after
 
     def _on_rollout_start(self) -> None:
         self.learner.step(self.offset + self.num_timesteps)
@@ -259,6 +321,8 @@ class _LabelCallback(BaseCallback):
         for key in ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement"):
             if not np.isnan(row[key]):
                 self.logger.record(f"pbrl/{key}", row[key])
+        if self.after is not None:
+            self.after(row["steps"])
 
 
 def _nan(value: float | None) -> float:
@@ -271,8 +335,22 @@ def warmup_steps(config: TrainConfig, schedule: LabelSchedule, clip_length: int)
     return int(min(max(wanted, clip_length * 2 * config.k), 0.05 * config.steps))
 
 
-def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
-    """Run preference learning; write the run directory ``out``; return the summary."""
+STATUS_EVERY = 1.0  # seconds between trainer-status writes for the rating app
+
+
+def _resumed_state(run: RunDir) -> dict[str, Any]:
+    path = run.path / PROGRESS_FILE
+    return json.loads(path.read_text()) if path.exists() else {"env_steps": 0, "resumes": 0, "model_version": 0}
+
+
+def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: Any = None) -> dict[str, Any]:
+    """Run preference learning; write the run directory ``out``; return the summary.
+
+    :param resume: go on with the run in ``out`` (its config.json; labels, queries, reward
+        model and policy carry over) instead of starting a new one.
+    :param on_ready: called with the run directory once it exists (``--open-ui`` starts the
+        rating app here).
+    """
     entry = entry_for(config.env_id)
     n_envs, algo_kwargs = defaults(config.algo, config.env_id)
     probe = gym.make(config.env_id)
@@ -290,56 +368,96 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
     reward_config = config.reward
     if reward_config.use_actions is None:  # r(s, a) for MuJoCo (the paper), r(s) elsewhere
         reward_config = replace(reward_config, use_actions=entry.family == MUJOCO)
-    run = RunDir.create(Path(out), config.to_json())  # after every check: a refused run leaves nothing
+    if resume:
+        run = RunDir.open(Path(out))
+        state = _resumed_state(run)
+    else:
+        run = RunDir.create(Path(out), config.to_json())  # after every check: a refused run leaves nothing
+        state = {"env_steps": 0, "resumes": -1, "model_version": 0}
+    human = config.teacher == HUMAN
+    resumes = state["resumes"] + 1
 
-    base = rl.make_env(config.env_id, config.seed, n_envs)
-    recorder = ClipRecorder(base, config.env_id, clip_length, pool_size=config.pool_size)
-    model = RewardEnsemble(obs_space, act_space, reward_config, env_id=config.env_id,
-                           center=not entry.terminates, seed=config.seed)
+    base = rl.make_env(config.env_id, config.seed + resumes * 1000, n_envs, wrapper_class=SimState if human else None)
+    recorder = ClipRecorder(base, config.env_id, clip_length, pool_size=config.pool_size,
+                            id_prefix=f"r{resumes}-" if resumes else "")
+    if (run.path / "reward_model").is_dir():
+        model = RewardEnsemble.load(run.path / "reward_model")
+    else:
+        model = RewardEnsemble(obs_space, act_space, reward_config, env_id=config.env_id,
+                               center=not entry.terminates, seed=config.seed)
     learned = LearnedReward(recorder, model)
     venv = rl.wrap_normalize(learned, config.env_id, algo_kwargs)
     agent = rl.make_algo(config.algo, venv, config.env_id, config.seed)
+    if (run.path / rl.POLICY_FILE).exists():
+        rl.restore_policy(agent, venv, run.path)
     agent.set_logger(configure(str(run.path / "logs"), ["csv", "tensorboard"]))
 
-    teacher = SyntheticTeacher(teacher_config(config.teacher, **config.teacher_params), seed=config.seed)
-    schedule = LabelSchedule(config.labels, max(1, int(config.label_horizon * config.steps)), config.initial_fraction)
     store = PreferenceStore(run.path / "labels.sqlite")
-    learner = PreferenceLearner(config, recorder, model, teacher, store, schedule)
+    schedule = LabelSchedule(config.labels, max(1, int(config.label_horizon * config.steps)), config.initial_fraction)
+    if human:
+        last_label = max([i for i, _ in store.labels_after(0)], default=0)
+        last_retraction = max([i for i, *_ in store.retractions_after(0)], default=0)
+        source: PreferenceSource = HumanQueue(store, MediaWriter(run.path, config.env_id), config.queue,
+                                              last_label, last_retraction)
+    else:
+        source = SyntheticTeacher(teacher_config(config.teacher, **config.teacher_params), seed=config.seed + resumes)
+    learner = PreferenceLearner(config, recorder, model, source, store, schedule)
     learner.on_new_model = lambda new: setattr(learned, "model", new)
+    if resume:
+        learner.restore()
+        learner.model_version = state["model_version"]
+    if on_ready is not None:
+        on_ready(run.path)
+
+    last_status = [0.0]
+
+    def report(env_steps: int, phase: str, force: bool = False) -> None:
+        """The trainer's status, for the rating app's status bar (at most once a second)."""
+        if not human or (not force and time.time() - last_status[0] < STATUS_EVERY):
+            return
+        last_status[0] = time.time()
+        store.set_status(policy_step=env_steps, total_steps=config.steps, model_version=learner.model_version,
+                         last_fit_at=learner.last_fit_at, labels=learner.labels, budget=config.labels,
+                         phase=phase, updated_at=last_status[0])
+
+    saved_version = [learner.model_version]
+
+    def checkpoint(env_steps: int, curves: list[dict[str, Any]]) -> None:
+        """Reward model, policy and progress on disk, so that a stopped run can resume."""
+        learner.model.save(run.path / "reward_model")
+        rl.save_policy(agent, venv, run.path, config.algo, config.env_id)
+        run.write_curves(curves, plot=False)
+        write_json_atomic(run.path / PROGRESS_FILE, {"env_steps": env_steps, "resumes": resumes,
+                                                     "model_version": learner.model_version})
+        saved_version[0] = learner.model_version
 
     start = time.perf_counter()
-    # warm-up: the first (random) policy's behaviour for the initial labels and first fit
-    warm = warmup_steps(config, schedule, clip_length)
-    min_clips = 2 * config.k * schedule.initial
+    offset = state["env_steps"]
     obs = venv.reset()
-    target = warm
-    while True:  # until the first fit, within a quarter of the steps
-        while recorder.total_steps < target or (len(recorder.pool) < min_clips and recorder.total_steps < 0.25 * config.steps):
-            actions, _ = agent.predict(obs, deterministic=False)
-            obs, *_ = venv.step(actions)
-        learner.step(0)
-        if model.fitted or recorder.total_steps >= 0.25 * config.steps:
-            break
-        target = recorder.total_steps + warm  # every answer was skipped: more behaviour, ask again
-    warm = recorder.total_steps
     if not model.fitted:
-        raise RuntimeError(
-            f"the warm-up ({warm} steps, {len(recorder.pool)} clips) produced no usable label: every answer was "
-            "skipped or too few clips were cut; raise --steps, shorten --clip-length or lower the skip threshold"
-        )
-    curves: list[dict[str, Any]] = []
+        offset = _warm_up(config, schedule, clip_length, recorder, agent, venv, learner, obs, human, report, run.path)
+    curves: list[dict[str, Any]] = run.read_curves() if resume else []
 
     def status() -> str:
         fit = learner.last_fit
         acc = f"{fit.val_accuracy:.2f}" if fit and fit.val_accuracy is not None else "-"
         return f"labels {learner.labels}/{config.labels}  val acc {acc}"
 
-    callbacks = CallbackList([_LabelCallback(learner, learned, warm, curves),
-                              Progress(config.steps, offset=warm, label="preferences", extra=status)])
-    agent.learn(max(1, config.steps - warm), callback=callbacks)
+    def after_rollout(env_steps: int) -> None:
+        report(env_steps, "training")
+        if learner.model_version != saved_version[0]:
+            checkpoint(env_steps, curves)
+
+    callbacks = CallbackList([_LabelCallback(learner, learned, offset, curves, after_rollout),
+                              Progress(config.steps, offset=offset, label="preferences", extra=status)])
+    if config.steps > offset:
+        agent.learn(config.steps - offset, callback=callbacks)
     learner.finish()
     seconds = time.perf_counter() - start
     model = learner.model
+    steps = offset + agent.num_timesteps
+    checkpoint(steps, curves)
+    report(steps, "finished", force=True)
 
     returns, frames = rl.evaluate(agent, config.env_id, config.eval_episodes, config.seed,
                                   rl.obs_normaliser(venv), render=config.video)
@@ -350,19 +468,51 @@ def train(config: TrainConfig, out: str | Path) -> dict[str, Any]:
         "eval_episodes": config.eval_episodes,
         "labels": learner.labels,
         "queries_asked": learner.asked,
-        "steps": warm + agent.num_timesteps,
-        "warmup_steps": warm,
+        "steps": steps,
+        "warmup_steps": recorder.total_steps - agent.num_timesteps if not resume else 0,
         "train_seconds": seconds,
         "val_accuracy": learner.last_fit.val_accuracy if learner.last_fit else None,
         "reward_corr": learner.reward_correlation(),
         "curve": [{"steps": r["steps"], "true_return": r["true_return"]} for r in curves],
     }
-    model.save(run.path / "reward_model")
-    rl.save_policy(agent, venv, run.path, config.algo, config.env_id)
     run.write_curves(curves)
     if frames:
         run.write_video(frames, fps=fps)
     run.write_summary({k: v for k, v in summary.items() if k != "curve"})
+    if isinstance(source, HumanQueue) and source.media is not None:
+        source.media.close()
     store.close()
     venv.close()
     return summary
+
+
+def _warm_up(config: TrainConfig, schedule: LabelSchedule, clip_length: int, recorder: ClipRecorder, agent: Any,
+             venv: Any, learner: PreferenceLearner, obs: Any, human: bool, report: Any, run_path: Path) -> int:
+    """The first (random) policy's behaviour for the initial labels and the first fit; returns
+    the env steps it took. People are waited for (the policy has no reward to learn from
+    before the first fit); a synthetic teacher answers at once."""
+    warm = warmup_steps(config, schedule, clip_length)
+    min_clips = 2 * config.k * schedule.initial
+    target = warm
+    waited_since, told = time.time(), 0.0
+    while True:  # until the first fit
+        while recorder.total_steps < target or (len(recorder.pool) < min_clips and recorder.total_steps < 0.25 * config.steps):
+            actions, _ = agent.predict(obs, deterministic=False)
+            obs, *_ = venv.step(actions)
+        learner.step(0)
+        if learner.model.fitted:
+            return recorder.total_steps
+        if human:
+            report(0, "waiting for the first labels")
+            if time.time() - told > 10:
+                told = time.time()
+                print(f"  waiting for people: {learner.labels}/{learner.min_first_fit} first labels "
+                      f"({time.time() - waited_since:.0f} s; rate them with: pbrl rate {run_path})", flush=True)
+            time.sleep(0.2)
+            continue
+        if recorder.total_steps >= 0.25 * config.steps:
+            raise RuntimeError(
+                f"the warm-up ({recorder.total_steps} steps, {len(recorder.pool)} clips) produced no usable label: every "
+                "answer was skipped or too few clips were cut; raise --steps, shorten --clip-length or lower the skip threshold"
+            )
+        target = recorder.total_steps + warm  # every answer was skipped: more behaviour, ask again

@@ -32,6 +32,9 @@ class Clip:
     :param frames_path: media shown to people, when rendered.
     :param next_obs: ``[H, *obs_shape]``, the observation each action led to (the terminal
         observation at the end of an episode).
+    :param states: ``[H, S]``, the simulator state before each step (recorded when people
+        will see the clip: the frames are rendered from it later, only for queried clips).
+    :param text: for a text clip (the response game), the prompt and response shown to people.
     """
 
     clip_id: str
@@ -43,9 +46,13 @@ class Clip:
     step: int = 0
     frames_path: str | None = None
     next_obs: np.ndarray | None = None
+    states: np.ndarray | None = None
+    text: str | None = None
 
     def __post_init__(self) -> None:
         horizon = len(self.true_rewards)
+        if self.states is not None and len(self.states) != horizon:
+            raise ValueError(f"clip {self.clip_id}: states has {len(self.states)} rows for {horizon} steps")
         if self.next_obs is not None and self.next_obs.shape != self.obs.shape:
             raise ValueError(f"clip {self.clip_id}: next_obs {self.next_obs.shape} and obs {self.obs.shape} differ in shape")
         if self.true_rewards.ndim != 1:

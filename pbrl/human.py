@@ -1,0 +1,59 @@
+"""People as a preference source: queries go into the run's store, labels come back from it.
+
+The trainer and the rating app (``pbrl rate``) never talk directly; the SQLite store is the
+queue between them, so the app can start, crash and restart, several apps can rate one run,
+and the trainer never waits for anyone: :meth:`HumanQueue.poll` returns whatever labels have
+landed since the last call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pbrl.media import MediaWriter
+from pbrl.oracle import PreferenceSource
+from pbrl.store import PreferenceStore
+from pbrl.types import Clip, Label, Query
+
+DEFAULT_QUEUE = 6  # queries kept waiting for people: enough for a steady pace, few enough to stay fresh
+
+
+class HumanQueue(PreferenceSource):
+    """Labels from people rating in the app.
+
+    :param store: the run's store (the trainer's connection).
+    :param media: renders the queried clips people will see (None: text clips only).
+    :param queue_size: unanswered queries the trainer keeps waiting.
+    :param after_label: row id of the last label already read (a resumed run).
+    :param after_retraction: row id of the last retraction already read.
+    """
+
+    def __init__(self, store: PreferenceStore, media: MediaWriter | None, queue_size: int = DEFAULT_QUEUE,
+                 after_label: int = 0, after_retraction: int = 0) -> None:
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self.store, self.media, self.queue_size = store, media, queue_size
+        self._label_id, self._retraction_id = after_label, after_retraction
+
+    def prepare(self, clips: Mapping[str, Clip]) -> dict[str, Clip]:
+        if self.media is None:
+            return dict(clips)
+        return {clip_id: self.media.write(clip) for clip_id, clip in clips.items()}
+
+    def request(self, queries: Sequence[Query], clips: Mapping[str, Clip]) -> None:
+        """Nothing to do: the trainer has stored the queries, which is how people see them."""
+
+    def poll(self) -> list[Label]:
+        rows = self.store.labels_after(self._label_id)
+        if rows:
+            self._label_id = rows[-1][0]
+        return [label for _, label in rows]
+
+    def retracted(self) -> list[str]:
+        rows = self.store.retractions_after(self._retraction_id)
+        if rows:
+            self._retraction_id = rows[-1][0]
+        return [query_id for _, query_id, _ in rows]
+
+    def waiting(self) -> int:
+        return self.store.unanswered()

@@ -1,0 +1,160 @@
+"""What people see of a clip: frames rendered after the fact, only for queried clips.
+
+Training envs never render. When people will rate, :class:`SimState` puts the simulator
+state before each step into ``info["sim_state"]`` (a copy of a few numbers: MuJoCo's qpos and
+qvel, classic control's ``state``), the clip recorder keeps it with the clip, and
+:class:`MediaWriter` restores those states in one rendering env and writes the frames as an
+MP4 (opencv, the env's frame rate) when a clip is queried. Atari has no cheap state to
+restore, so its clips are shown as the agent saw them (the newest 84x84 frame of each
+stacked observation, scored areas blanked). Text clips carry their text and need no media.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from pbrl.envs.registry import ATARI, entry_for
+from pbrl.types import Clip
+
+ATARI_FPS = 15.0  # 60 emulator frames per second, one agent step per 4 frames
+MEDIA_DIR = "media"
+
+
+class MediaError(Exception):
+    """A clip's media file is missing or cannot be decoded."""
+
+
+def get_state(env: Any) -> np.ndarray | None:
+    """The simulator state of an unwrapped env as a flat array (None where there is none)."""
+    if hasattr(env, "set_state") and hasattr(env, "data") and hasattr(env, "model"):  # MuJoCo
+        return np.concatenate([env.data.qpos, env.data.qvel]).astype(np.float64)
+    state = getattr(env, "state", None)
+    if state is None or isinstance(state, dict):
+        return None
+    return np.asarray(state, dtype=np.float64).ravel().copy()
+
+
+def set_state(env: Any, state: np.ndarray) -> None:
+    """Put an unwrapped env into a state taken by :func:`get_state`."""
+    if hasattr(env, "set_state") and hasattr(env, "data") and hasattr(env, "model"):
+        nq = env.model.nq
+        env.set_state(state[:nq], state[nq:])
+    else:
+        env.state = np.array(state, dtype=np.float64)
+
+
+class SimState(gym.Wrapper):
+    """Report the simulator state in which each action was taken, as ``info["sim_state"]``."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._state: np.ndarray | None = None
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        self._state = get_state(self.env.unwrapped)
+        return obs, info
+
+    def step(self, action: Any):
+        before = self._state
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._state = get_state(self.env.unwrapped)
+        if before is not None:
+            info["sim_state"] = before
+        return obs, reward, terminated, truncated, info
+
+
+def frame_rate(env_id: str) -> float:
+    """Frames per second of the env's clips: real speed."""
+    if entry_for(env_id).family == ATARI:
+        return ATARI_FPS
+    env = gym.make(env_id)
+    try:
+        return float(env.metadata.get("render_fps") or 30)
+    finally:
+        env.close()
+
+
+class MediaWriter:
+    """Render queried clips to MP4 under ``run_dir/media`` (paths stored relative to the run).
+
+    :param run_dir: the run directory.
+    :param env_id: the env whose clips are rendered.
+    """
+
+    def __init__(self, run_dir: str | Path, env_id: str) -> None:
+        self.run_dir = Path(run_dir)
+        self.env_id = env_id
+        self.fps = frame_rate(env_id)
+        self._env: gym.Env | None = None
+
+    def frames(self, clip: Clip) -> list[np.ndarray]:
+        """RGB frames of the clip's real steps."""
+        if clip.states is None:
+            if entry_for(clip.env_id).family != ATARI:
+                raise ValueError(f"clip {clip.clip_id} has no simulator states to render; record with SimState")
+            return [np.repeat(obs[-1][:, :, None], 3, axis=2) for obs in clip.obs[: clip.length]]
+        if self._env is None:
+            self._env = gym.make(self.env_id, render_mode="rgb_array")
+            self._env.reset(seed=0)
+        unwrapped = self._env.unwrapped
+        frames = []
+        for state in clip.states[: clip.length]:
+            set_state(unwrapped, state)
+            frames.append(np.asarray(self._env.render()))
+        return frames
+
+    def write(self, clip: Clip) -> Clip:
+        """The clip with ``frames_path`` set, its MP4 written (atomically); text clips as they are."""
+        if clip.text is not None or clip.frames_path is not None:
+            return clip
+        relative = f"{MEDIA_DIR}/clip-{clip.clip_id}.mp4"
+        write_mp4(self.frames(clip), self.run_dir / relative, self.fps)
+        return Clip(clip.clip_id, clip.env_id, clip.obs, clip.actions, clip.true_rewards, clip.length, clip.step,
+                    relative, clip.next_obs, clip.states, clip.text)
+
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+
+
+def write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:
+    """Frames (RGB) to an MP4 (mp4v); written to a temporary name and renamed, so a reader
+    never sees half a file."""
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".part.mp4")
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for frame in frames:
+        writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+    writer.release()
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_mp4(path: Path) -> tuple[list[np.ndarray], float]:
+    """An MP4's frames (RGB) and frame rate; :class:`MediaError` names a missing or unreadable file."""
+    import cv2
+
+    if not path.is_file():
+        raise MediaError(f"clip file {path} is missing")
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    if not frames:
+        raise MediaError(f"clip file {path} is corrupt (no frame could be decoded)")
+    return frames, float(fps)
