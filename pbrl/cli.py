@@ -49,6 +49,7 @@ def _train_config(args: argparse.Namespace):
         env_id=args.env_id, labels=args.labels, steps=int(args.steps), teacher=args.teacher,
         teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
         k=args.k, query=args.query, reward=reward, video=not args.no_video, fit_lag=args.fit_lag,
+        queue=args.queue,
     )
 
 
@@ -63,15 +64,34 @@ def _free_run_name(base: str) -> str:
     return name
 
 
-def _train(args: argparse.Namespace) -> int:
-    from pbrl.baseline import BaselineConfig, run_baseline
-    from pbrl.trainer import train
+def _open_ui(run_path) -> None:
+    """Start the rating app on the run in its own process (``--open-ui``)."""
+    import subprocess
 
-    config = _train_config(args)
-    out = args.out or _free_run_name(f"runs/{config.env_id.split('/')[-1]}-{config.teacher}-{config.labels}labels-seed{config.seed}")
-    print(f"preference learning on {config.env_id}: {config.labels} labels from the {config.teacher} teacher, "
-          f"{config.steps:,} steps, {config.algo.upper()}, seed {config.seed} -> {out}")
-    result = train(config, out)
+    subprocess.Popen([sys.executable, "-m", "pbrl", "rate", str(run_path)])
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pbrl.baseline import BaselineConfig, run_baseline
+    from pbrl.run_dir import RunDir
+    from pbrl.trainer import HUMAN, TrainConfig, train
+
+    if args.resume:
+        run = RunDir.open(Path(args.resume))
+        config, out = TrainConfig.from_json(run.config), args.resume
+        print(f"resuming {out}: {config.env_id}, {config.labels} labels from the {config.teacher} teacher, {config.steps:,} steps")
+    else:
+        if args.env_id is None:
+            raise ValueError("give an env id (pbrl train pbrl/CartPole-v1) or --resume RUN_DIR")
+        config = _train_config(args)
+        out = args.out or _free_run_name(f"runs/{config.env_id.split('/')[-1]}-{config.teacher}-{config.labels}labels-seed{config.seed}")
+        print(f"preference learning on {config.env_id}: {config.labels} labels from the {config.teacher} teacher, "
+              f"{config.steps:,} steps, {config.algo.upper()}, seed {config.seed} -> {out}")
+    if config.teacher == HUMAN and not args.open_ui:
+        print(f"people rate the clips in the app: pbrl rate {out}", flush=True)
+    result = train(config, out, resume=bool(args.resume), on_ready=_open_ui if args.open_ui else None)
     _report(result, config.eval_episodes, f", {result['labels']} labels")
     if args.baseline:
         print(f"true-reward {config.algo.upper()} baseline, same env, steps, seed and hyperparameters:")
@@ -101,11 +121,43 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate(args: argparse.Namespace) -> int:
+    import getpass
+    import shutil
+    from pathlib import Path
+
+    run_dir = args.run_dir
+    if args.demo:
+        from pbrl.clip_ui.demo import make_demo_run
+
+        if run_dir is None:
+            run_dir = "runs/rate-demo"
+            shutil.rmtree(run_dir, ignore_errors=True)
+        print(f"writing a demo run with {args.demo} queries of random CartPole clips to {run_dir}")
+        make_demo_run(run_dir, args.demo)
+    if run_dir is None:
+        raise ValueError("give the run directory to rate (the --out of `pbrl train ... --teacher human`), or --demo N")
+    from pbrl.clip_ui.app import RatingApp
+
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    rater = args.rater or getpass.getuser()
+    app = RatingApp(Path(run_dir), rater, size=(width, height))
+    print(f"rating {run_dir} as {rater}: left / right arrow = that clip is better, up = equal, down = can't tell, "
+          "backspace = undo, space = pause, +/- = speed, Esc = quit", flush=True)
+    given = app.run()
+    print(f"{given} labels given in this session")
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pbrl.compare import CompareConfig, compare, format_summary, plot, summarise
 
+    if args.env_id is None:
+        raise ValueError("give an env id, e.g. pbrl compare pbrl/CartPole-v1")
+    if args.teacher == "human":
+        raise ValueError("compare runs many seeds with a synthetic teacher; train with people through `pbrl train --teacher human`")
     config = CompareConfig(train=_train_config(args), seeds=tuple(args.seeds),
                            out=args.out or f"runs/compare-{args.env_id.split('/')[-1]}-{args.labels}labels")
     rows = compare(config)
@@ -118,10 +170,10 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("env_id", help="a pbrl id, e.g. pbrl/HalfCheetah-v5")
+    p.add_argument("env_id", nargs="?", help="a pbrl id, e.g. pbrl/HalfCheetah-v5")
     p.add_argument("--labels", type=int, default=100, help="label budget (default 100)")
     p.add_argument("--steps", type=float, default=50_000, help="environment steps, warm-up included (1e6 works)")
-    p.add_argument("--teacher", default="perfect", help="perfect, boltzmann, myopic, mistake, skip or equal")
+    p.add_argument("--teacher", default="perfect", help="perfect, boltzmann, myopic, mistake, skip or equal (synthetic, B-Pref), or human (people rate in `pbrl rate`)")
     p.add_argument("--beta", type=float, help="teacher rationality (Boltzmann)")
     p.add_argument("--gamma", type=float, help="teacher myopia")
     p.add_argument("--eps-mistake", dest="eps_mistake", type=float, help="teacher mistake probability")
@@ -146,6 +198,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="the reward model rates the observation each action led to, r(s')")
     p.add_argument("--fit-lag", dest="fit_lag", type=int, default=0,
                    help="fit the reward model in a background thread; its result replaces the reward this many env steps later")
+    p.add_argument("--queue", type=int, default=6, help="with --teacher human: queries kept waiting for people (default 6)")
     p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")
     p.add_argument("--out", help="output directory")
 
@@ -173,7 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="preference learning: a synthetic teacher labels clips, PPO/A2C learns the learned reward")
     _add_train_arguments(tr)
     tr.add_argument("--baseline", action="store_true", help="also train true-reward RL and print both")
+    tr.add_argument("--open-ui", dest="open_ui", action="store_true", help="with --teacher human: start the rating app too")
+    tr.add_argument("--resume", metavar="RUN_DIR", help="go on with a stopped run (labels, queries, reward model, policy)")
     tr.set_defaults(func=_train)
+
+    ra = sub.add_parser("rate", help="the rating app: compare clips of a run trained with --teacher human")
+    ra.add_argument("run_dir", nargs="?", help="the run directory (the --out of pbrl train)")
+    ra.add_argument("--rater", help="your name, stored with each label (default: your login)")
+    ra.add_argument("--size", default="1100x620", help="initial window size, WIDTHxHEIGHT (resizable)")
+    ra.add_argument("--demo", type=int, metavar="N", help="first write a run with N queries of random CartPole clips, to try the app")
+    ra.set_defaults(func=_rate)
 
     ev = sub.add_parser("evaluate", help="true return of a trained run's policy")
     ev.add_argument("run_dir")

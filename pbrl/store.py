@@ -129,18 +129,28 @@ class PreferenceStore:
     def add_query(self, query: Query, created_at: float) -> None:
         self.add_queries([query], created_at)
 
-    def add_label(self, label: Label) -> None:
+    def add_label(self, label: Label, require_claim: bool = False) -> bool:
         """Store one label in one transaction; the same (query, rater) again changes nothing.
-        When this returns, the label is on disk (synchronous=FULL)."""
+        When this returns True, the label is on disk (synchronous=FULL).
+
+        :param require_claim: refuse (return False, write nothing) when another rater holds
+            the query's claim (this rater's lease ran out while the app stood still and
+            someone else took the query): two raters never answer one query.
+        """
         outcome = label.outcome.value if label.outcome is not None else None
         ranking = json.dumps(list(label.ranking)) if label.ranking is not None else None
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
+            if require_claim:
+                holder = self.db.execute("SELECT rater FROM claims WHERE query_id = ?", (label.query_id,)).fetchone()
+                if holder is not None and holder[0] != label.rater:
+                    return False
             self.db.execute(
                 "INSERT OR IGNORE INTO labels (query_id, rater, outcome, ranking, shown_at, answered_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (label.query_id, label.rater, outcome, ranking, label.shown_at, label.answered_at),
             )
+        return True
 
     def mark_broken(self, query_id: str, reason: str) -> None:
         """Take a query out of the queue for good (its media is missing or unreadable)."""

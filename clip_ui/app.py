@@ -1,0 +1,322 @@
+"""The rating app, ``pbrl rate RUN_DIR``: a thin pygame loop around :class:`RatingSession`.
+
+Each pass of the loop turns pygame events into session events, carries out the commands
+the session returns (write a label to the store, retract one, show the next query, pause,
+change speed, quit), polls the store twice a second for queries (claimed with a lease, so
+no two raters answer one query) and the trainer's status, and draws the clips looping side
+by side in sync at real speed, the buttons and a status bar.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame  # noqa: E402
+
+from pbrl.clip_ui.session import (  # noqa: E402
+    Clicked,
+    KeyPressed,
+    PendingQuery,
+    QueriesAvailable,
+    Quit,
+    RatingSession,
+    Retract,
+    SetPaused,
+    SetSpeed,
+    Show,
+    Submit,
+    WindowClosed,
+)
+from pbrl.clip_ui.views import ClipView, load_views, wrap_text  # noqa: E402
+from pbrl.media import MediaError  # noqa: E402
+from pbrl.run_dir import RunDir  # noqa: E402
+from pbrl.store import PreferenceStore  # noqa: E402
+
+KEYS = {
+    pygame.K_LEFT: "left", pygame.K_RIGHT: "right", pygame.K_UP: "up", pygame.K_DOWN: "down",
+    pygame.K_BACKSPACE: "backspace", pygame.K_SPACE: "space", pygame.K_ESCAPE: "escape",
+    pygame.K_PLUS: "plus", pygame.K_EQUALS: "plus", pygame.K_KP_PLUS: "plus",
+    pygame.K_MINUS: "minus", pygame.K_KP_MINUS: "minus",
+    **{getattr(pygame, f"K_{i}"): str(i) for i in range(1, 10)},
+    **{getattr(pygame, f"K_KP{i}"): str(i) for i in range(1, 10)},
+}
+BACKGROUND, PANEL, TEXT, DIM, ACCENT = (24, 26, 30), (44, 47, 54), (230, 232, 236), (150, 154, 162), (90, 160, 255)
+STATUS_HEIGHT, BUTTON_HEIGHT, MARGIN = 30, 46, 12
+PAIR_BUTTONS = (("button:left", "< Left is better"), ("button:equal", "Equal (up)"), ("button:cant_tell", "Can't tell (down)"),
+                ("button:right", "Right is better >"), ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
+RANK_BUTTONS = (("button:cant_tell", "Can't tell (down)"), ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
+
+
+@dataclass
+class Layout:
+    clips: list[pygame.Rect]
+    buttons: dict[str, pygame.Rect]
+    status: pygame.Rect
+
+
+def layout(size: tuple[int, int], k: int, ranking: bool) -> Layout:
+    """Where clips, buttons and the status bar go in a window of ``size``."""
+    width, height = size
+    status = pygame.Rect(0, height - STATUS_HEIGHT, width, STATUS_HEIGHT)
+    button_top = height - STATUS_HEIGHT - BUTTON_HEIGHT
+    names = RANK_BUTTONS if ranking else PAIR_BUTTONS
+    bw = (width - MARGIN * (len(names) + 1)) // len(names)
+    buttons = {name: pygame.Rect(MARGIN + i * (bw + MARGIN), button_top + 6, bw, BUTTON_HEIGHT - 12) for i, (name, _) in enumerate(names)}
+    cw = (width - MARGIN * (k + 1)) // k
+    ch = max(10, button_top - 2 * MARGIN - 20)
+    clips = [pygame.Rect(MARGIN + i * (cw + MARGIN), MARGIN + 20, cw, ch) for i in range(k)]
+    return Layout(clips, buttons, status)
+
+
+class RatingApp:
+    """One rater's window on a run.
+
+    :param run_dir: a ``pbrl train`` run directory.
+    :param rater: the name stored with each label.
+    :param size: initial window size (resizable).
+    :param lease_seconds: how long a claimed query stays this rater's without a renewal.
+    :param poll_seconds: how often the store is read for queries and trainer status.
+    :param max_fps: frame-rate cap of the loop.
+    :param log: where saved labels and skipped queries are reported (one line each).
+    """
+
+    def __init__(self, run_dir: str | Path, rater: str, size: tuple[int, int] = (1100, 620), lease_seconds: float = 120.0,
+                 poll_seconds: float = 0.5, max_fps: int = 60, log=sys.stdout) -> None:
+        self.run_dir = RunDir.open(Path(run_dir))
+        self.store = PreferenceStore(self.run_dir.path / "labels.sqlite", create=False)
+        self.rater, self.lease, self.poll_seconds, self.max_fps, self.log = rater, lease_seconds, poll_seconds, max_fps, log
+        self.session = RatingSession(rater)
+        self.views: dict[str, list[ClipView]] = {}
+        self.message = ""
+        self.loop_time = 0.0  # seconds into the clips' loop
+        self.info: dict = {"total": 0, "waiting": 0, "trainer": {}}
+        self.frame_times: list[float] = []  # perf_counter of each flip
+        self.latencies: list[float] = []  # answer -> next query on screen, seconds
+        self._answered_at: float | None = None
+        self._pending_latency: float | None = None
+        self._next_poll = 0.0
+        pygame.display.init()
+        pygame.font.init()
+        self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
+        pygame.display.set_caption(f"pbrl rate - {self.run_dir.path.name} - {rater}")
+        self.font = pygame.font.Font(None, 22)
+        self.big = pygame.font.Font(None, 36)
+        self.clock = pygame.time.Clock()
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def run(self, script: Callable[[RatingApp], None] | None = None, max_seconds: float | None = None) -> int:
+        """Run until the rater quits (or ``max_seconds``); return the labels given.
+
+        :param script: called once per frame (a scripted rater posts pygame events here).
+        """
+        start = time.perf_counter()
+        try:
+            while not self.session.quit:
+                now = time.time()
+                if now >= self._next_poll:
+                    self.poll(now)
+                for event in pygame.event.get():
+                    self.handle_pygame(event)
+                if script is not None:
+                    script(self)
+                dt = self.clock.tick(self.max_fps) / 1000.0
+                if not self.session.paused:
+                    self.loop_time += dt * self.session.speed
+                self.draw()
+                if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                    self.execute(self.session.handle(WindowClosed(time.time())))
+        finally:
+            self.close()
+        return self.session.labels_given
+
+    def handle_pygame(self, event: pygame.event.Event) -> None:
+        """One pygame event through the session."""
+        now = time.time()
+        if event.type == pygame.QUIT:
+            self.execute(self.session.handle(WindowClosed(now)))
+        elif event.type == pygame.KEYDOWN and event.key in KEYS:
+            self._mark(event)
+            self.execute(self.session.handle(KeyPressed(KEYS[event.key], now)))
+        elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            target = self.hit(event.pos)
+            if target is not None:
+                self._mark(event)
+                self.execute(self.session.handle(Clicked(target, now)))
+        elif event.type == pygame.VIDEORESIZE:
+            self.screen = pygame.display.get_surface()
+
+    def _mark(self, event: pygame.event.Event) -> None:
+        # start of the answer -> next pair latency (a scripted rater stamps the moment it posted)
+        self._answered_at = getattr(event, "posted_at", time.perf_counter())
+
+    def hit(self, pos: tuple[int, int]) -> str | None:
+        """What a click at ``pos`` lands on: "clip:N" or "button:NAME"."""
+        current = self.session.current
+        lay = self.layout()
+        for name, rect in lay.buttons.items():
+            if rect.collidepoint(pos):
+                return {"button:left": "clip:0", "button:right": "clip:1"}.get(name, name)
+        if current is not None:
+            for i, rect in enumerate(lay.clips):
+                if rect.collidepoint(pos):
+                    return f"clip:{i}"
+        return None
+
+    def layout(self) -> Layout:
+        current = self.session.current
+        k = len(current.clip_ids) if current is not None else 2
+        return layout(self.screen.get_size(), k, ranking=k > 2)
+
+    # --- commands --------------------------------------------------------------------------
+
+    def execute(self, commands: list) -> None:
+        for command in commands:
+            if isinstance(command, Submit):
+                label = command.label
+                if self.store.add_label(label, require_claim=True):
+                    what = label.outcome.value if label.outcome is not None else f"ranking {list(label.ranking)}"
+                    print(f"saved {label.query_id} {what}", file=self.log, flush=True)
+                else:
+                    self.say(f"{label.query_id} was taken by another rater while this window stood still; not saved")
+            elif isinstance(command, Retract):
+                self.store.retract(command.query_id, self.rater, time.time(), self.lease)
+                print(f"undone {command.query_id}", file=self.log, flush=True)
+            elif isinstance(command, Show):
+                self.loop_time = 0.0
+                if command.query is not None and self._answered_at is not None:
+                    self._pending_latency = self._answered_at
+                self._answered_at = None
+                self._forget_old_views()
+                if command.query is None:
+                    self._next_poll = 0.0  # look for more at once
+            elif isinstance(command, Quit):
+                pass  # the loop ends; close() hands the unanswered queries back
+            elif isinstance(command, (SetPaused, SetSpeed)):
+                pass  # the session holds paused / speed; the loop reads them
+
+    def _forget_old_views(self) -> None:
+        """Keep the media of queries still to answer and of the last few answered (for undo)."""
+        keep = {q.query_id for q in self.session.queue} | {l.query_id for l in self.session.history[-3:]}
+        if self.session.current is not None:
+            keep.add(self.session.current.query_id)
+        for query_id in [q for q in self.views if q not in keep]:
+            del self.views[query_id]
+
+    def poll(self, now: float) -> None:
+        """Claim queries (renewing this rater's leases), load their media, read the counts."""
+        self._next_poll = now + self.poll_seconds
+        held = (self.session.current is not None) + len(self.session.queue)
+        fresh = []
+        for query in self.store.claim(self.rater, now, limit=max(2, held), lease_seconds=self.lease):
+            if query.query_id in self.views:
+                continue
+            try:
+                views = load_views(self.store, self.run_dir.path, query.clip_ids)
+                k = len(query.clip_ids)
+                for view, rect in zip(views, layout(self.screen.get_size(), k, k > 2).clips):
+                    if view.text is None:
+                        view.surfaces(rect.size)  # scaled now, not when the rater is waiting for it
+                self.views[query.query_id] = views
+            except MediaError as exc:
+                self.store.mark_broken(query.query_id, str(exc))
+                self.say(f"skipped {query.query_id}: {exc}")
+                continue
+            fresh.append(PendingQuery(query.query_id, query.clip_ids))
+        if fresh:
+            self.execute(self.session.handle(QueriesAvailable(tuple(fresh), now)))
+        self.info = {"total": self.store.count_labels(include_skipped=True), "waiting": self.store.waiting(self.rater, now),
+                     "trainer": self.store.status()}
+
+    def say(self, message: str) -> None:
+        self.message = message
+        print(message, file=self.log, flush=True)
+
+    def close(self) -> None:
+        """Hand back the queries claimed and not answered; close the store and the window."""
+        answered = {label.query_id for label in self.session.history}
+        held = ([self.session.current] if self.session.current else []) + list(self.session.queue)
+        for query in held:
+            if query.query_id not in answered:
+                self.store.release(query.query_id, self.rater)
+        self.store.close()
+        pygame.display.quit()
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def draw(self) -> None:
+        screen = self.screen
+        screen.fill(BACKGROUND)
+        lay = self.layout()
+        current = self.session.current
+        if current is None:
+            self._centered("Waiting for new clips...", self.big, screen.get_rect().center, TEXT)
+            self._centered(self._trainer_line(), self.font, (screen.get_width() // 2, screen.get_height() // 2 + 34), DIM)
+        else:
+            for i, (view, rect) in enumerate(zip(self.views[current.query_id], lay.clips)):
+                self._draw_clip(i, view, rect, len(current.clip_ids))
+        names = RANK_BUTTONS if len(lay.clips) > 2 else PAIR_BUTTONS
+        for name, text in names:
+            rect = lay.buttons[name]
+            active = name == "button:pause" and self.session.paused
+            pygame.draw.rect(screen, ACCENT if active else PANEL, rect, border_radius=6)
+            self._centered(text, self.font, rect.center, TEXT)
+        pygame.draw.rect(screen, PANEL, lay.status)
+        screen.blit(self.font.render(self._status_line(), True, TEXT), (MARGIN, lay.status.y + 8))
+        pygame.display.flip()
+        flipped = time.perf_counter()
+        self.frame_times.append(flipped)
+        if self._pending_latency is not None:
+            self.latencies.append(flipped - self._pending_latency)
+            self._pending_latency = None
+
+    def _draw_clip(self, i: int, view: ClipView, rect: pygame.Rect, k: int) -> None:
+        title = ("Left", "Right")[i] if k == 2 else f"Clip {i + 1}"
+        if self.session.ranking and i in self.session.ranking:
+            title += f"  - ranked #{self.session.ranking.index(i) + 1}"
+        if view.text is not None:
+            self.screen.blit(self.font.render(title, True, DIM), (rect.x, rect.y - 18))
+            pygame.draw.rect(self.screen, PANEL, rect, border_radius=6)
+            y = rect.y + 8
+            for line in wrap_text(view.text, self.font, rect.width - 16):
+                if y > rect.bottom - 18:
+                    break
+                self.screen.blit(self.font.render(line, True, TEXT), (rect.x + 8, y))
+                y += 19
+            return
+        frame = view.frame_at(self.loop_time, rect.size)
+        placed = frame.get_rect(center=rect.center)
+        self.screen.blit(frame, placed)
+        self.screen.blit(self.font.render(title, True, DIM), (placed.x, placed.y - 18))
+
+    def _centered(self, text: str, font: pygame.font.Font, center: tuple[int, int], color) -> None:
+        surface = font.render(text, True, color)
+        self.screen.blit(surface, surface.get_rect(center=center))
+
+    def _trainer_line(self) -> str:
+        t = self.info["trainer"]
+        if not t:
+            return "trainer: no status yet"
+        fit = f"refit {time.time() - t['last_fit_at']:.0f} s ago" if t.get("last_fit_at") else "no fit yet"
+        return (f"trainer: {t.get('phase', '?')}, step {t.get('policy_step', 0):,}/{t.get('total_steps', 0):,}, "
+                f"reward model v{t.get('model_version', 0)} ({fit})")
+
+    def _status_line(self) -> str:
+        history = self.session.history
+        pace = f"{sum(l.answered_at - l.shown_at for l in history) / len(history):.1f} s/label" if history else "- s/label"
+        state = "  PAUSED" if self.session.paused else ""
+        speed = f"  speed {self.session.speed:g}x" if self.session.speed != 1 else ""
+        message = f"  |  {self.message}" if self.message else ""
+        return (f"{self.rater}: {len(history)} this session  |  {self.info['total']} labels in all  |  "
+                f"{self.info['waiting']} waiting  |  {pace}  |  {self._trainer_line()}{state}{speed}{message}")
+
+
+def rate(run_dir: str | Path, rater: str, **kwargs) -> int:
+    """Open the app on a run; returns the labels given."""
+    return RatingApp(run_dir, rater, **kwargs).run()

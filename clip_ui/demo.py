@@ -1,0 +1,48 @@
+"""A run directory to rate without training: real clips of a random policy, queried in pairs
+(or K-tuples), their media rendered as the trainer would. Used by the app's tests and
+benchmark, and by ``pbrl rate --demo`` to try the app."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pbrl import rl
+from pbrl.clips import ClipRecorder
+from pbrl.media import MediaWriter, SimState
+from pbrl.run_dir import RunDir
+from pbrl.store import PreferenceStore
+from pbrl.types import Clip, Query
+
+
+def make_demo_run(path: str | Path, queries: int = 10, env_id: str = "pbrl/CartPole-v1", k: int = 2,
+                  clip_length: int = 25, seed: int = 0, texts: list[str] | None = None) -> Path:
+    """Write a run directory with ``queries`` unanswered queries of real clips.
+
+    :param texts: make text clips instead (the response game's kind), one per text.
+    """
+    run = RunDir.create(Path(path), {"env_id": env_id, "teacher": "human", "demo": True})
+    store = PreferenceStore(run.path / "labels.sqlite")
+    rng = np.random.default_rng(seed)
+    if texts is not None:
+        clips = [Clip(f"t{i}", env_id, np.zeros((1, 1), np.float32), np.zeros(1, np.int64), np.zeros(1), 1, text=t)
+                 for i, t in enumerate(texts)]
+    else:
+        venv = rl.make_env(env_id, seed, 1, wrapper_class=SimState)
+        recorder = ClipRecorder(venv, env_id, clip_length)
+        recorder.reset()
+        while len(recorder.pool) < max(k, min(2 * queries, 40)):
+            recorder.step(np.array([venv.action_space.sample()]))
+        venv.close()
+        writer = MediaWriter(run.path, env_id)
+        clips = [writer.write(c) for c in recorder.pool]
+        writer.close()
+    store.add_clips(clips)
+    now = time.time()
+    for i in range(queries):
+        picked = rng.choice(len(clips), size=k, replace=False)
+        store.add_queries([Query(f"q{i}", tuple(clips[j].clip_id for j in picked))], now + i * 1e-3)
+    store.close()
+    return run.path
