@@ -97,6 +97,7 @@ class RatingApp:
         self.loop_time = 0.0  # seconds into the clips' loop
         self.info: dict = {"total": 0, "waiting": 0, "trainer": {}}
         self.frame_times: list[float] = []  # perf_counter of each flip
+        self.frame_clips: list[bool] = []  # whether that frame showed clips (not the waiting screen)
         self.latencies: list[float] = []  # answer -> next query on screen, seconds
         self._answered_at: float | None = None
         self._pending_latency: float | None = None
@@ -180,6 +181,7 @@ class RatingApp:
         for command in commands:
             if isinstance(command, Submit):
                 label = command.label
+                self._next_poll = 0.0  # claim the next query at once, so one is always loaded ahead
                 if self.store.add_label(label, require_claim=True):
                     what = label.outcome.value if label.outcome is not None else f"ranking {list(label.ranking)}"
                     print(f"saved {label.query_id} {what}", file=self.log, flush=True)
@@ -213,26 +215,36 @@ class RatingApp:
         """Claim queries (renewing this rater's leases), load their media, read the counts."""
         self._next_poll = now + self.poll_seconds
         held = (self.session.current is not None) + len(self.session.queue)
-        fresh = []
-        for query in self.store.claim(self.rater, now, limit=max(2, held), lease_seconds=self.lease):
-            if query.query_id in self.views:
-                continue
-            try:
-                views = load_views(self.store, self.run_dir.path, query.clip_ids)
-                k = len(query.clip_ids)
-                for view, rect in zip(views, layout(self.screen.get_size(), k, k > 2).clips):
-                    if view.text is None:
-                        view.surfaces(rect.size)  # scaled now, not when the rater is waiting for it
-                self.views[query.query_id] = views
-            except MediaError as exc:
-                self.store.mark_broken(query.query_id, str(exc))
-                self.say(f"skipped {query.query_id}: {exc}")
-                continue
-            fresh.append(PendingQuery(query.query_id, query.clip_ids))
+        fresh, broken = [], True
+        while broken:  # a broken query is skipped; claim again so that the rater still gets one
+            broken = False
+            for query in self.store.claim(self.rater, now, limit=max(2, held), lease_seconds=self.lease):
+                if query.query_id in self.views:
+                    continue
+                if self._load(query):
+                    fresh.append(PendingQuery(query.query_id, query.clip_ids))
+                else:
+                    broken = True
         if fresh:
             self.execute(self.session.handle(QueriesAvailable(tuple(fresh), now)))
         self.info = {"total": self.store.count_labels(include_skipped=True), "waiting": self.store.waiting(self.rater, now),
                      "trainer": self.store.status()}
+
+    def _load(self, query) -> bool:
+        """Decode and scale a query's media; a missing or corrupt file takes the query out of
+        the queue (for every rater) with a message naming the file."""
+        try:
+            views = load_views(self.store, self.run_dir.path, query.clip_ids)
+            k = len(query.clip_ids)
+            for view, rect in zip(views, layout(self.screen.get_size(), k, k > 2).clips):
+                if view.text is None:
+                    view.surfaces(rect.size)  # scaled now, not when the rater is waiting for it
+            self.views[query.query_id] = views
+            return True
+        except MediaError as exc:
+            self.store.mark_broken(query.query_id, str(exc))
+            self.say(f"skipped {query.query_id}: {exc}")
+            return False
 
     def say(self, message: str) -> None:
         self.message = message
@@ -272,6 +284,7 @@ class RatingApp:
         pygame.display.flip()
         flipped = time.perf_counter()
         self.frame_times.append(flipped)
+        self.frame_clips.append(current is not None)
         if self._pending_latency is not None:
             self.latencies.append(flipped - self._pending_latency)
             self._pending_latency = None

@@ -144,6 +144,9 @@ def _rate(args: argparse.Namespace) -> int:
     app = RatingApp(Path(run_dir), rater, size=(width, height))
     print(f"rating {run_dir} as {rater}: left / right arrow = that clip is better, up = equal, down = can't tell, "
           "backspace = undo, space = pause, +/- = speed, Esc = quit", flush=True)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a terminated app still hands back its queries
     given = app.run()
     print(f"{given} labels given in this session")
     return 0

@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System libraries: MuJoCo renders headless through EGL on Mesa (CPU), opencv needs libGL.
+# System libraries: MuJoCo renders headless through EGL on Mesa (CPU), opencv needs libGL,
+# the rating app's real-window test runs on an Xvfb X server.
 need=()
-for pkg in libegl1 libgl1 libgl1-mesa-dri libglib2.0-0; do
+for pkg in libegl1 libgl1 libgl1-mesa-dri libglib2.0-0 xvfb; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -14,7 +15,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "installing system libraries: ${need[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "warning: missing system libraries ${need[*]}; install them (apt-get install ${need[*]}) for MuJoCo rendering" >&2
+    echo "warning: missing system libraries ${need[*]}; install them (apt-get install ${need[*]}) for MuJoCo rendering and the app's X test" >&2
   fi
 fi
 

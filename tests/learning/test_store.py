@@ -108,3 +108,72 @@ def test_raters_in_separate_processes_never_answer_the_same_query(tmp_path):
     assert sorted(answered) == sorted(f"q{i}" for i in range(60))  # each exactly once
     labels = PreferenceStore(tmp_path / "labels.sqlite").labels()
     assert len(labels) == 60 and len({l.query_id for l in labels}) == 60
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE clips (clip_id TEXT PRIMARY KEY, env_id TEXT NOT NULL, length INTEGER NOT NULL, step INTEGER NOT NULL,
+    frames_path TEXT, data BLOB NOT NULL);
+CREATE TABLE queries (query_id TEXT PRIMARY KEY, clip_ids TEXT NOT NULL, step INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE claims (query_id TEXT PRIMARY KEY, rater TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE labels (id INTEGER PRIMARY KEY AUTOINCREMENT, query_id TEXT NOT NULL, rater TEXT NOT NULL, outcome TEXT,
+    ranking TEXT, shown_at REAL NOT NULL, answered_at REAL NOT NULL, UNIQUE (query_id, rater));
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO queries VALUES ('q0', '["a", "b"]', 5, 1.0);
+INSERT INTO labels (query_id, rater, outcome, ranking, shown_at, answered_at) VALUES ('q0', 'ann', 'left', NULL, 1.0, 2.0);
+"""
+
+
+def test_a_format_1_store_is_upgraded_in_place_keeping_every_label(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    db.close()
+    store = PreferenceStore(path)
+    assert [(l.query_id, l.outcome) for l in store.labels()] == [("q0", Outcome.LEFT)]
+    assert store.label_records()[0]["model_version"] == 0 and store.label_records()[0]["policy_step"] == 5
+    assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+    store.set_status(phase="training")
+    assert store.status() == {"phase": "training"}
+
+
+def test_a_newer_format_or_a_foreign_database_is_refused_unchanged(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    PreferenceStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="format 3 was written by a newer pbrl"):
+        PreferenceStore(path)
+    assert path.read_bytes() == before
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE songs (title TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(ValueError, match="not a pbrl label store"):
+        PreferenceStore(other)
+    with pytest.raises(FileNotFoundError, match="no label store"):
+        PreferenceStore(tmp_path / "absent.sqlite", create=False)
+    assert not (tmp_path / "absent.sqlite").exists()
+
+
+def test_model_version_undo_records_broken_queries_and_claimed_labels(tmp_path):
+    store = PreferenceStore(tmp_path / "labels.sqlite")
+    store.add_queries([Query("q0", ("a", "b"), step=40), Query("q1", ("a", "b"), step=40)], 1.0, [clip("a"), clip("b")],
+                      model_version=3)
+    assert [q.query_id for q in store.claim("ann", now=10.0, limit=2)] == ["q0", "q1"]
+    assert not store.add_label(Label("q0", Outcome.LEFT, rater="bob"), require_claim=True)  # ann holds q0
+    assert store.add_label(Label("q0", Outcome.LEFT, rater="ann", shown_at=10.0, answered_at=11.0), require_claim=True)
+    record = store.label_records()[0]
+    assert (record["model_version"], record["policy_step"], record["rater"]) == (3, 40, "ann")
+    (label_id, _), = store.labels_after(0)
+    store.retract("q0", "ann", now=12.0)
+    assert store.retractions_after(0) == [(1, "q0", "ann")] and store.labels_after(label_id) == []
+    assert store.claim("ann", now=13.0, limit=2)[0].query_id == "q0"  # the undone query is hers again
+    store.mark_broken("q1", "clip file media/x.mp4 is missing")
+    assert store.waiting("carl", now=500.0) == 1 and store.unanswered() == 1
+    assert [q.query_id for q in store.claim("carl", now=500.0, limit=5)] == ["q0"]
+    assert store.clip_media("a") == (None, None)

@@ -148,3 +148,43 @@ def test_atari_end_to_end_with_the_cnn_reward_model_and_a_cnn_policy(tmp_path, r
     meta = json.loads((tmp_path / "pong" / "reward_model" / "reward_model.json").read_text())
     assert meta["kind"] == "cnn" and meta["observation_space"]["shape"] == [4, 84, 84]
     assert -21 <= summary["true_return_mean"] <= 21
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([PBRL, "train", "pbrl/CartPole-v1", "--labels", "40", "--steps", "30000", "--no-video",
+                             "--seed", "1", "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress = out / "progress.json"
+    while not (progress.exists() and json.loads(progress.read_text())["env_steps"] > 3000):
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = PreferenceStore(out / "labels.sqlite").labels()
+    queries_before = PreferenceStore(out / "labels.sqlite").count_queries()
+    assert 0 < len(before) < 40 and (out / "reward_model" / "reward_model.pt").exists()
+    version_before = json.loads(progress.read_text())["model_version"]
+
+    result = subprocess.run([PBRL, "train", "--resume", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "resuming" in result.stdout
+    store = PreferenceStore(out / "labels.sqlite")
+    after = store.labels()
+    assert [l.query_id for l in after[: len(before)]] == [l.query_id for l in before]  # kept, in order
+    assert len({q.query_id for q in store.queries()}) == store.count_queries() > queries_before
+    assert store.count_labels() == 40
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["labels"] == 40 and summary["steps"] >= 30000
+    assert json.loads(progress.read_text())["model_version"] > version_before
+    assert json.loads(progress.read_text())["resumes"] == 1
+    rows = list(csv.DictReader(open(out / "curves.csv")))
+    assert float(rows[0]["steps"]) < 3000 < float(rows[-1]["steps"])  # the curve goes on from before the kill
+
+
+def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
+    result = subprocess.run([PBRL, "train", "--resume", str(tmp_path / "nope")], capture_output=True, text=True)
+    assert result.returncode == 2 and "does not exist" in result.stderr

@@ -1,0 +1,97 @@
+"""Benchmark of the rating app with a real trainer beside it.
+
+A human-teacher trainer (``pbrl train ENV --teacher human``) runs in its own process and
+queues clips; the app rates them with the scripted rater (answers posted as key presses
+after ``--delay`` seconds, a person's pace). Measured: frames per second of the loop while
+two clips loop (each fitted into a 256x256 box by default), and the time from the key press
+to the next pair on screen (the flip that first shows it).
+
+    python -m pbrl.clip_ui.bench [--env pbrl/Pendulum-v1] [--seconds 40] [--screenshot PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pbrl.clip_ui.app import BUTTON_HEIGHT, MARGIN, STATUS_HEIGHT
+
+
+def window_for(clip: int, k: int = 2) -> tuple[int, int]:
+    """The window size whose clip boxes are ``clip`` x ``clip`` pixels."""
+    return MARGIN * (k + 1) + clip * k, clip + STATUS_HEIGHT + BUTTON_HEIGHT + 2 * MARGIN + 20
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="pbrl/Pendulum-v1", help="the trainer's env (Pendulum: square 500x500 frames)")
+    parser.add_argument("--clip", type=int, default=256, help="side of each clip's box in pixels")
+    parser.add_argument("--seconds", type=float, default=40.0, help="seconds of rating measured")
+    parser.add_argument("--delay", type=float, default=1.0, help="seconds each pair is watched before the answer")
+    parser.add_argument("--size", help="window WIDTHxHEIGHT (default: two --clip boxes)")
+    parser.add_argument("--screenshot", help="save a PNG of the window at the end")
+    parser.add_argument("--out", help="write the numbers as JSON here")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from pbrl.clip_ui.app import RatingApp
+    from pbrl.clip_ui.scripted import TeacherScript
+
+    size = tuple(int(v) for v in args.size.split("x")) if args.size else window_for(args.clip)
+    tmp = Path(tempfile.mkdtemp(prefix="pbrl-rate-bench-"))
+    run = tmp / "run"
+    pbrl = os.path.join(os.path.dirname(sys.executable), "pbrl")
+    trainer = subprocess.Popen([pbrl, "train", args.env, "--teacher", "human", "--labels", "1000", "--steps", "2000000",
+                                "--no-video", "--out", str(run)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not (run / "labels.sqlite").exists():
+            if trainer.poll() is not None:
+                raise RuntimeError("the trainer exited before it made its run directory")
+            time.sleep(0.2)
+        app = RatingApp(run, "bench", size=size, log=open(os.devnull, "w"))
+        app.close = lambda: None  # measured below, closed after
+        given = app.run(TeacherScript(delay=args.delay), max_seconds=args.seconds)
+        if args.screenshot:
+            import pygame
+
+            pygame.image.save(app.screen, args.screenshot)
+        times = np.array(app.frame_times)
+        clips = np.array(app.frame_clips)
+        phase = app.info["trainer"].get("phase")
+        RatingApp.close(app)
+    finally:
+        trainer.terminate()
+        trainer.wait(timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+    second = (times - times[0]).astype(int)
+    frames = np.bincount(second)[:-1]  # frames in each whole second
+    full = np.bincount(second, weights=~clips)[:-1] == 0  # seconds with clips on screen throughout
+    looping = frames[full]
+    latencies = np.array(app.latencies) * 1000
+    result = {
+        "env": args.env, "window": list(size), "clip_box": args.clip, "seconds": round(float(times[-1] - times[0]), 1),
+        "seconds_looping_clips": int(full.sum()),
+        "fps_mean_looping": round(float(looping.mean()), 1) if len(looping) else None,
+        "fps_worst_second_looping": int(looping.min()) if len(looping) else None,
+        "labels": given, "latency_ms_median": round(float(np.median(latencies)), 1) if len(latencies) else None,
+        "latency_ms_p90": round(float(np.percentile(latencies, 90)), 1) if len(latencies) else None,
+        "trainer_phase": phase,
+        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, SDL {os.environ['SDL_VIDEODRIVER']}",
+    }
+    print(json.dumps(result, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""The human preference source: the store is the queue between trainer and app."""
+
+import numpy as np
+
+from pbrl.dataset import PreferenceDataset
+from pbrl.human import HumanQueue
+from pbrl.media import MediaWriter
+from pbrl.store import PreferenceStore
+from pbrl.types import Clip, Label, Outcome, Query
+
+
+def clip(cid):
+    return Clip(cid, "pbrl/CartPole-v1", np.ones((3, 4), np.float32), np.zeros(3, np.int64), np.ones(3), 3,
+                states=np.zeros((3, 4)))
+
+
+def test_labels_and_undos_reach_the_trainer_without_blocking(tmp_path):
+    store = PreferenceStore(tmp_path / "labels.sqlite")
+    queue = HumanQueue(store, MediaWriter(tmp_path, "pbrl/CartPole-v1"), queue_size=4)
+    clips = queue.prepare({"a": clip("a"), "b": clip("b")})
+    assert clips["a"].frames_path == "media/clip-a.mp4" and (tmp_path / "media" / "clip-a.mp4").stat().st_size > 0
+    store.add_queries([Query("q0", ("a", "b")), Query("q1", ("b", "a"))], 1.0, clips.values())
+    assert queue.poll() == [] and queue.waiting() == 2  # nothing answered: poll returns at once
+    app = PreferenceStore(tmp_path / "labels.sqlite")  # the rating app's own connection
+    app.add_label(Label("q0", Outcome.LEFT, rater="ann"))
+    app.add_label(Label("q1", Outcome.RIGHT, rater="ann"))
+    dataset = PreferenceDataset()
+    for label in queue.poll():
+        dataset.add(store.query(label.query_id), label, clips)
+    assert len(dataset) == 2 and queue.poll() == [] and queue.waiting() == 0
+    app.retract("q1", "ann")
+    app.add_label(Label("q1", Outcome.EQUAL, rater="ann"))  # a changed mind
+    for query_id in queue.retracted():
+        assert dataset.remove(query_id)
+    (label,) = queue.poll()
+    dataset.add(store.query("q1"), label, clips)
+    assert [c.target_left for c in dataset.comparisons] == [1.0, 0.5]
+    assert queue.retracted() == []
