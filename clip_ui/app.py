@@ -51,6 +51,7 @@ STATUS_HEIGHT, BUTTON_HEIGHT, MARGIN = 30, 46, 12
 PAIR_BUTTONS = (("button:left", "< Left is better"), ("button:equal", "Equal (up)"), ("button:cant_tell", "Can't tell (down)"),
                 ("button:right", "Right is better >"), ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
 RANK_BUTTONS = (("button:cant_tell", "Can't tell (down)"), ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
+SHORT = {"< Left is better": "< Left", "Right is better >": "Right >"}  # for narrow windows
 
 
 @dataclass
@@ -108,6 +109,7 @@ class RatingApp:
         pygame.display.set_caption(f"pbrl rate - {self.run_dir.path.name} - {rater}")
         self.font = pygame.font.Font(None, 22)
         self.big = pygame.font.Font(None, 36)
+        self.status_fonts = [pygame.font.Font(None, n) for n in (22, 19, 16)]  # the largest that fits the bar
         self.clock = pygame.time.Clock()
 
     # --- the loop ------------------------------------------------------------------------
@@ -278,9 +280,14 @@ class RatingApp:
             rect = lay.buttons[name]
             active = name == "button:pause" and self.session.paused
             pygame.draw.rect(screen, ACCENT if active else PANEL, rect, border_radius=6)
+            if self.font.size(text)[0] > rect.width - 8:
+                text = SHORT.get(text, text.split(" (")[0])
             self._centered(text, self.font, rect.center, TEXT)
         pygame.draw.rect(screen, PANEL, lay.status)
-        screen.blit(self.font.render(self._status_line(), True, TEXT), (MARGIN, lay.status.y + 8))
+        line = self._status_line()
+        font = next((f for f in self.status_fonts if f.size(line)[0] <= lay.status.width - 2 * MARGIN), self.status_fonts[-1])
+        rendered = font.render(line, True, TEXT)
+        screen.blit(rendered, rendered.get_rect(midleft=(MARGIN, lay.status.centery)))
         pygame.display.flip()
         flipped = time.perf_counter()
         self.frame_times.append(flipped)

@@ -44,7 +44,7 @@ def _train_config(args: argparse.Namespace):
     }
     reward = RewardModelConfig(n_members=args.members, combine=args.combine, k=args.std_k, l2=args.l2,
                                adapt_l2=not args.fixed_l2, dropout=args.dropout, use_actions=args.reward_actions,
-                               use_next_obs=args.reward_next_obs)
+                               use_next_obs=args.reward_next_obs, learn_absorbing=args.learn_absorbing)
     return TrainConfig(
         env_id=args.env_id, labels=args.labels, steps=int(args.steps), teacher=args.teacher,
         teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
@@ -199,6 +199,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="reward model r(s) on the observation alone")
     p.add_argument("--reward-next-obs", dest="reward_next_obs", action="store_true",
                    help="the reward model rates the observation each action led to, r(s')")
+    p.add_argument("--learn-absorbing", dest="learn_absorbing", action="store_true",
+                   help="where episodes end early, the reward model rates the terminal state too (default: reward 0 after the end)")
     p.add_argument("--fit-lag", dest="fit_lag", type=int, default=0,
                    help="fit the reward model in a background thread; its result replaces the reward this many env steps later")
     p.add_argument("--queue", type=int, default=6, help="with --teacher human: queries kept waiting for people (default 6)")

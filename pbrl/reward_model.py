@@ -8,7 +8,10 @@ validation loss at 1.1-1.5x the training loss (or fixed); optional dropout. An M
 The reward given to the agent is each member's output normalised and averaged: zero mean
 and unit std where episodes have a fixed length; where they can end early (classic
 control), the reward after termination is 0, so the mean is kept and the root mean square
-is scaled to 1; ``mean - k*std`` (pessimistic) and
+is scaled to 1 (or, with ``learn_absorbing``, the state after termination is rated too: a
+clip cut short is padded with its terminal observation, which the preferences then price,
+and the agent's rewards are shifted so that terminal states are worth 0, as the env's own
+end is); ``mean - k*std`` (pessimistic) and
 ``mean + k*std`` (optimistic) are options.
 
 Checkpoints are a ``state_dict`` file (``reward_model.pt``, loaded with
@@ -32,6 +35,7 @@ import torch
 from torch import nn
 
 from pbrl.dataset import PreferenceDataset
+from pbrl.files import atomic_write
 from pbrl.preference_loss import bradley_terry_loss, plackett_luce_loss
 from pbrl.types import Clip
 
@@ -79,6 +83,11 @@ class RewardModelConfig:
     """mean, pessimistic (mean - k*std) or optimistic (mean + k*std)"""
     k: float = 1.0
     """the k of pessimistic / optimistic"""
+    learn_absorbing: bool = False
+    """where episodes can end early: rate the state after termination with the model too (the
+    terminal observation stands for every padded step of a clip cut short) instead of fixing
+    its reward at 0, and give the agent rewards relative to it (BENCHMARKS.md compares both
+    on CartPole)"""
 
     def __post_init__(self) -> None:
         if not self.hidden:
@@ -189,8 +198,7 @@ class RewardEnsemble:
     :param config: hyperparameters.
     :param env_id: recorded in checkpoints.
     :param center: subtract each member's mean prediction (right where every episode has the
-        same length; where episodes can end early, an absorbing state of reward 0 follows
-        termination and the mean must stay, so only the scale is normalised).
+        same length; where episodes can end early the level matters: see ``learn_absorbing``).
     :param seed: seeds initialisation, bootstrap samples and minibatches.
     """
 
@@ -206,6 +214,10 @@ class RewardEnsemble:
         self.observation_space, self.action_space = observation_space, action_space
         self.obs_desc, self.act_desc = describe_space(observation_space), describe_space(action_space)
         self.config, self.env_id, self.center = config, env_id, center
+        # the absorbing state after a termination is rated by the model (its terminal
+        # observation), and the agent's rewards are shifted so that it is worth 0, as the
+        # env's own "no reward after the end" is
+        self.absorbing = bool(config.learn_absorbing and not center)
         self.image = is_image_space(observation_space)
         self.rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
@@ -258,12 +270,26 @@ class RewardEnsemble:
     def needs_next_obs(self) -> bool:
         return self.config.use_next_obs
 
+    def scored_obs(self, clip: Clip) -> tuple[np.ndarray, np.ndarray]:
+        """The observations whose rewards make up the clip's return, and the mask over them.
+
+        A clip cut short by a termination is padded; with ``absorbing`` the padded steps are
+        the terminal observation, rated like any other (mask 1), else they are masked out
+        (an absorbing state of reward 0)."""
+        obs = self.clip_obs(clip)
+        if not self.absorbing or clip.length == clip.horizon or clip.next_obs is None:
+            return obs, clip.mask
+        obs = obs.copy()
+        obs[clip.length:] = clip.next_obs[clip.length - 1]
+        return obs, np.ones(clip.horizon, np.float32)
+
     def _stack(self, clips: list[list[Clip]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``obs [B*K*H, ...]``, ``actions [B*K*H, ...]``, ``mask [B, K, H]``."""
         flat = [c for group in clips for c in group]
-        obs = np.concatenate([self.clip_obs(c) for c in flat])
+        scored = [self.scored_obs(c) for c in flat]
+        obs = np.concatenate([o for o, _ in scored])
         actions = np.concatenate([c.actions for c in flat])
-        mask = np.stack([c.mask for c in flat]).reshape(len(clips), len(clips[0]), -1)
+        mask = np.stack([m for _, m in scored]).reshape(len(clips), len(clips[0]), -1)
         return obs, actions, mask
 
     # --- training ---------------------------------------------------------------------------
@@ -282,7 +308,8 @@ class RewardEnsemble:
         index = {cid: i for i, cid in enumerate(ids)}
         clips = [dataset.clips[c] for c in ids]
         horizon = clips[0].horizon
-        obs = np.concatenate([self.clip_obs(c) for c in clips])
+        scored = [self.scored_obs(c) for c in clips]
+        obs = np.concatenate([o for o, _ in scored])
         if self.image:  # kept as uint8 (4x smaller); scaled per minibatch
             x = torch.from_numpy(np.ascontiguousarray(obs))
         else:
@@ -290,7 +317,7 @@ class RewardEnsemble:
         comps = dataset.comparisons
         out = {
             "x": x.reshape(len(clips), horizon, *x.shape[1:]),
-            "mask": torch.from_numpy(np.stack([c.mask for c in clips])),
+            "mask": torch.from_numpy(np.stack([m for _, m in scored])),
             "clips": torch.tensor([[index[c] for c in comp.clip_ids] for comp in comps], dtype=torch.long),
         }
         if comps[0].ranking is None:
@@ -367,7 +394,7 @@ class RewardEnsemble:
                     self.l2[m] *= 1.5
                 elif ratio < 1.1:
                     self.l2[m] /= 1.5
-        self._normalise_outputs(list(normalisation_clips) or list(dataset.clips.values()))
+        self._normalise_outputs(list(normalisation_clips) or list(dataset.clips.values()), list(dataset.clips.values()))
         self.labels_seen = len(dataset)
         self.fitted = True
         return FitReport(
@@ -379,13 +406,24 @@ class RewardEnsemble:
             seconds=time.perf_counter() - start,
         )
 
-    def _normalise_outputs(self, clips: list[Clip]) -> None:
+    def _normalise_outputs(self, clips: list[Clip], labelled: list[Clip] = ()) -> None:
         obs = np.concatenate([self.clip_obs(c)[: c.length] for c in clips])
         actions = np.concatenate([c.actions[: c.length] for c in clips])
         raw = self.member_rewards(obs, actions)
         self.out_mean = raw.mean(1).astype(np.float32)
-        # centred: unit std; uncentred (0 is the absorbing state's reward): unit root mean square
-        spread = raw.std(1) if self.center else np.sqrt((raw**2).mean(1))
+        if self.absorbing:
+            # the terminal states whose worth the preferences priced (those of labelled clips;
+            # else recent ones) are worth 0 to the agent, as the env's end is
+            ended = [c for c in labelled if c.length < c.horizon and c.next_obs is not None]
+            ended = ended or [c for c in clips if c.length < c.horizon and c.next_obs is not None]
+            if ended:
+                last = np.stack([c.next_obs[c.length - 1] for c in ended])
+                self.out_mean = self.member_rewards(last, np.stack([c.actions[c.length - 1] for c in ended])).mean(1).astype(np.float32)
+            else:
+                self.out_mean = np.zeros_like(self.out_mean)
+        # centred: unit std; uncentred (the end is worth 0): unit root mean square
+        shifted = raw - self.out_mean[:, None] if self.absorbing else raw
+        spread = raw.std(1) if self.center else np.sqrt((shifted**2).mean(1))
         self.out_std = np.maximum(spread, 1e-6).astype(np.float32)
 
     # --- prediction -------------------------------------------------------------------------
@@ -424,7 +462,7 @@ class RewardEnsemble:
 
     def normalised_member_rewards(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         raw = self.member_rewards(obs, actions)
-        shift = self.out_mean[:, None] if self.center else 0.0
+        shift = self.out_mean[:, None] if self.center or self.absorbing else 0.0
         return (raw - shift) / self.out_std[:, None]
 
     def predict_reward(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray | None = None) -> np.ndarray:
@@ -478,6 +516,7 @@ class RewardEnsemble:
             "action_space": self.act_desc,
             "config": asdict(self.config),
             "center": self.center,
+            "absorbing": self.absorbing,
             "l2": self.l2,
             "labels_seen": self.labels_seen,
             "saved_at": time.time(),
@@ -490,8 +529,8 @@ class RewardEnsemble:
         state = {f"net.{k}": v for k, v in self.net.state_dict().items()}
         for name in ("obs_mean", "obs_std", "out_mean", "out_std"):
             state[name] = torch.from_numpy(getattr(self, name).copy())
-        _atomic_write(directory / CHECKPOINT, lambda f: torch.save(state, f))
-        _atomic_write(directory / METADATA, lambda f: f.write(json.dumps(self.metadata(), indent=2).encode()))
+        atomic_write(directory / CHECKPOINT, lambda f: torch.save(state, f))
+        atomic_write(directory / METADATA, lambda f: f.write(json.dumps(self.metadata(), indent=2).encode()))
         return directory
 
     @classmethod
@@ -523,6 +562,7 @@ class RewardEnsemble:
         act_space = _space_from(meta["action_space"])
         config = RewardModelConfig(**{**meta["config"], "hidden": tuple(meta["config"]["hidden"])})
         model = cls(obs_space, act_space, config, env_id=meta["env_id"], center=meta["center"])
+        model.absorbing = bool(meta.get("absorbing", False))  # checkpoints from before it was learned: 0
         try:
             model.net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
             model.net.eval()
@@ -555,15 +595,6 @@ def _space_from(desc: dict[str, Any]) -> gym.Space:
     dtype = np.dtype(desc["dtype"])
     low, high = (0, 255) if dtype == np.uint8 else (-np.inf, np.inf)
     return gym.spaces.Box(low, high, tuple(desc["shape"]), dtype)
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_reward_model(path: str | os.PathLike[str]) -> RewardEnsemble:

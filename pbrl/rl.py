@@ -5,7 +5,6 @@ and evaluating the true return."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import pbrl  # noqa: F401  (registers the ids)
+from pbrl.files import atomic_write
 from pbrl.hyperparams import defaults, normalize
 
 # PPO and A2C carry tuned per-env defaults; the off-policy algorithms run with SB3's defaults
@@ -59,22 +59,14 @@ def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int) -> BaseAlgorithm:
 def save_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, env_id: str) -> None:
     """Policy weights as a state_dict plus JSON metadata, and VecNormalize statistics (npz)."""
     # each file written under a temporary name and renamed: a run killed mid-save keeps its last checkpoint
-    _replace(directory / POLICY_FILE, lambda f: torch.save(model.policy.state_dict(), f))
+    atomic_write(directory / POLICY_FILE, lambda f: torch.save(model.policy.state_dict(), f))
     meta = json.dumps({"format_version": 1, "algo": algo, "env_id": env_id}, indent=2).encode()
-    _replace(directory / POLICY_META, lambda f: f.write(meta))
+    atomic_write(directory / POLICY_META, lambda f: f.write(meta))
     if isinstance(venv, VecNormalize):
         rms = venv.obs_rms
-        _replace(directory / NORM_FILE, lambda f: np.savez(f, mean=rms.mean, var=rms.var, count=rms.count,
+        atomic_write(directory / NORM_FILE, lambda f: np.savez(f, mean=rms.mean, var=rms.var, count=rms.count,
                                                            clip_obs=venv.clip_obs, epsilon=venv.epsilon))
 
-
-def _replace(path: Path, write: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def restore_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path) -> None:

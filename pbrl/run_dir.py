@@ -12,17 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from pbrl.files import atomic_write
+
 PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
 CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement", "time")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, default=str).encode()
+    atomic_write(path, lambda f: f.write(text))
 
 
 @dataclass(frozen=True)

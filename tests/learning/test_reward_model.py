@@ -195,3 +195,30 @@ def test_the_papers_cnn_for_atari_frames_trains_saves_and_loads(tmp_path, requir
     model.save(tmp_path)
     loaded = RewardEnsemble.load(tmp_path)
     np.testing.assert_allclose(loaded.predict_reward(bright.obs, bright.actions), model.predict_reward(bright.obs, bright.actions), rtol=1e-5)
+
+
+def test_terminal_states_are_rated_and_worth_zero_to_the_agent():
+    """Where episodes end early, a clip cut short is padded with its terminal observation,
+    the model prices it, and the agent's reward is shifted so that ending is worth 0."""
+    venv = make_vec_env("pbrl/CartPole-v1", n_envs=2, seed=0)
+    rec = ClipRecorder(venv, "pbrl/CartPole-v1", clip_length=25, pool_size=400)
+    rec.reset()
+    for _ in range(3000):
+        rec.step(np.array([rec.action_space.sample() for _ in range(2)]))
+    clips = list(rec.pool)
+    env = gym.make("pbrl/CartPole-v1")
+    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(learn_absorbing=True), center=False, seed=0)
+    assert model.absorbing
+    short = next(c for c in clips if c.length < c.horizon)
+    obs, mask = model.scored_obs(short)
+    assert mask.all() and (obs[short.length:] == short.next_obs[short.length - 1]).all()
+    model.fit(labelled(clips, 150), clips)
+    ended = [c for c in clips if c.length < c.horizon]
+    terminal = np.stack([c.next_obs[c.length - 1] for c in ended])
+    alive = np.concatenate([c.obs[: c.length] for c in clips])
+    r_end = model.predict_reward(terminal, np.zeros(len(terminal), np.int64))
+    r_alive = model.predict_reward(alive, np.zeros(len(alive), np.int64))
+    assert abs(r_end.mean()) < 0.1 * r_alive.mean()  # the end is the zero
+    assert r_alive.mean() > 0.5  # staying alive is rewarded
+    fixed = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(), center=False)
+    assert not fixed.absorbing and fixed.scored_obs(short)[1].sum() == short.length
