@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=int, default=256, help="side of each clip's box in pixels")
     parser.add_argument("--seconds", type=float, default=40.0, help="seconds of rating measured")
     parser.add_argument("--delay", type=float, default=1.0, help="seconds each pair is watched before the answer")
+    parser.add_argument("--labels", type=int, default=100, help="the trainer's label budget (it trains after the first 10%%)")
     parser.add_argument("--size", help="window WIDTHxHEIGHT (default: two --clip boxes)")
     parser.add_argument("--screenshot", help="save a PNG of the window at the end")
     parser.add_argument("--out", help="write the numbers as JSON here")
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pbrl-rate-bench-"))
     run = tmp / "run"
     pbrl = os.path.join(os.path.dirname(sys.executable), "pbrl")
-    trainer = subprocess.Popen([pbrl, "train", args.env, "--teacher", "human", "--labels", "1000", "--steps", "2000000",
+    trainer = subprocess.Popen([pbrl, "train", args.env, "--teacher", "human", "--labels", str(args.labels), "--steps", "2000000",
                                 "--no-video", "--out", str(run)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while not (run / "labels.sqlite").exists():
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         times = np.array(app.frame_times)
         clips = np.array(app.frame_clips)
         phase = app.info["trainer"].get("phase")
+        policy_step = app.info["trainer"].get("policy_step")
         RatingApp.close(app)
     finally:
         trainer.terminate()
@@ -80,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "env": args.env, "window": list(size), "clip_box": args.clip, "seconds": round(float(times[-1] - times[0]), 1),
         "seconds_looping_clips": int(full.sum()),
+        "seconds_waiting_after_first_clip": int((~full[np.argmax(full):]).sum()) if full.any() else None,
+        "waiting_at_second": [int(i) for i in np.flatnonzero(~full)],
         "fps_mean_looping": round(float(looping.mean()), 1) if len(looping) else None,
         "fps_worst_second_looping": int(looping.min()) if len(looping) else None,
         "labels": given, "latency_ms_median": round(float(np.median(latencies)), 1) if len(latencies) else None,
         "latency_ms_p90": round(float(np.percentile(latencies, 90)), 1) if len(latencies) else None,
-        "trainer_phase": phase,
+        "trainer_phase_at_end": phase, "trainer_policy_step_at_end": policy_step,
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, SDL {os.environ['SDL_VIDEODRIVER']}",
     }
     print(json.dumps(result, indent=2))

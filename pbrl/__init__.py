@@ -6,6 +6,9 @@ Importing pbrl registers the ``pbrl/...`` environment ids with gymnasium.
 import os
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+# SDL (pygame, which classic-control rendering starts) otherwise takes over SIGINT and SIGTERM,
+# and a trainer that renders clips for people would ignore Ctrl-C and `kill`
+os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
 
 from pbrl.envs import ENV_IDS, register_envs  # noqa: E402
 

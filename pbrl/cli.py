@@ -203,7 +203,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="where episodes end early, the reward model rates the terminal state too (default: reward 0 after the end)")
     p.add_argument("--fit-lag", dest="fit_lag", type=int, default=0,
                    help="fit the reward model in a background thread; its result replaces the reward this many env steps later")
-    p.add_argument("--queue", type=int, default=6, help="with --teacher human: queries kept waiting for people (default 6)")
+    p.add_argument("--queue", type=int, default=10, help="with --teacher human: at most this many queries kept waiting for people (default 10)")
     p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")
     p.add_argument("--out", help="output directory")
 

@@ -15,7 +15,7 @@ from pbrl.oracle import PreferenceSource
 from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Label, Query
 
-DEFAULT_QUEUE = 6  # queries kept waiting for people: enough for a steady pace, few enough to stay fresh
+DEFAULT_QUEUE = 10  # the most queries kept waiting for people: enough for a fast rater through a long rollout, few enough to stay fresh
 
 
 class HumanQueue(PreferenceSource):
@@ -57,3 +57,7 @@ class HumanQueue(PreferenceSource):
 
     def waiting(self) -> int:
         return self.store.unanswered()
+
+    def seconds_per_label(self, recent: int = 10) -> float | None:
+        """The raters' recent pace: median seconds a query was on screen before its answer."""
+        return self.store.answer_seconds(recent)

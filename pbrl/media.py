@@ -102,6 +102,7 @@ class MediaWriter:
         if self._env is None:
             self._env = gym.make(self.env_id, render_mode="rgb_array")
             self._env.reset(seed=0)
+            _follow_the_body(self._env)
         unwrapped = self._env.unwrapped
         frames = []
         for state in clip.states[: clip.length]:
@@ -121,6 +122,26 @@ class MediaWriter:
     def close(self) -> None:
         if self._env is not None:
             self._env.close()
+
+
+def _follow_the_body(env: gym.Env) -> None:
+    """Make a MuJoCo free camera track the agent's root body. gymnasium's free camera is
+    aimed once, at the first render, so one env rendering many clips would lose a runner
+    that has moved on; bodies fixed to the world (Reacher) keep the still camera."""
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    if renderer is None:
+        return
+    import mujoco
+
+    model = env.unwrapped.model
+    if model.njnt == 0 or int(model.jnt_type[0]) not in (int(mujoco.mjtJoint.mjJNT_FREE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+        return
+    env.render()  # creates the viewer (gymnasium makes it on the first render)
+    camera = renderer._get_viewer(render_mode="rgb_array").cam
+    if renderer.camera_id == -1:  # the free camera, which gymnasium re-selects on every render
+        renderer.camera_id = None  # keep the camera type set here
+        camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+        camera.trackbodyid = camera.trackbodyid if camera.trackbodyid > 0 else 1
 
 
 def write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:

@@ -52,6 +52,10 @@ class PreferenceSource(ABC):
         """Queries asked and not yet answered."""
         return 0
 
+    def seconds_per_label(self) -> float | None:
+        """How long an answer takes (None: at once, or not known yet)."""
+        return None
+
 
 @dataclass(frozen=True)
 class TeacherConfig:

@@ -288,6 +288,11 @@ class PreferenceStore:
             return int(self.db.execute(sql + " AND rater = ?", (rater,)).fetchone()[0])
         return int(self.db.execute(sql).fetchone()[0])
 
+    def answer_seconds(self, recent: int = 10) -> float | None:
+        """Median seconds from shown to answered over the ``recent`` newest labels (None: none yet)."""
+        rows = self.db.execute("SELECT answered_at - shown_at FROM labels ORDER BY id DESC LIMIT ?", (recent,)).fetchall()
+        return float(np.median([r[0] for r in rows])) if rows else None
+
     def count_queries(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM queries").fetchone()[0])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -157,6 +158,8 @@ class PreferenceLearner:
         self.min_first_fit = schedule.initial if source.queue_size is not None else 1
         self.on_new_model = None  # called with the new model when a background fit lands
         self._fit_labels = 0  # labels in the last fit started
+        self._last_step_at: float | None = None  # wall time of the last step() (people's queue)
+        self._rollout_seconds = 0.0  # smoothed wall time between step() calls
         self._pending = None  # (future, model copy, env step at which it replaces the model)
         self._executor = None
 
@@ -176,11 +179,19 @@ class PreferenceLearner:
     def _wanted(self, env_steps: int) -> int:
         """How many queries to ask now."""
         if self.source.queue_size is not None:
-            # people: as many waiting as the schedule is behind (at most queue_size, at least
-            # two, so the app can show one and load the next), within the budget; answers in
-            # the store that this learner has not read yet count already
+            # people: as many waiting as the schedule is behind, and at least enough to last
+            # the raters until the next rollout at their pace (two at the least, so the app
+            # can show one and load the next): a rater is never left waiting; at most
+            # queue_size, within the budget. Answers this learner has not read count already.
             waiting, answered = self.source.waiting(), self.store.count_labels()
-            wanted = min(self.source.queue_size, max(self.schedule.target(env_steps) - answered, 2))
+            now = time.perf_counter()
+            if self._last_step_at is not None:
+                self._rollout_seconds = 0.8 * self._rollout_seconds + 0.2 * (now - self._last_step_at) if self._rollout_seconds else now - self._last_step_at
+            self._last_step_at = now
+            pace = self.source.seconds_per_label()
+            # (with half a rollout to spare: rollouts and refits vary in length)
+            floor = 2 if not pace or not self._rollout_seconds else 2 + math.ceil(1.5 * self._rollout_seconds / max(pace, 1e-3))
+            wanted = min(self.source.queue_size, max(self.schedule.target(env_steps) - answered, floor))
             return min(wanted - waiting, self.config.labels - answered - waiting)
         need = self.schedule.target(env_steps) - self.labels
         # ask in batches of at least 4% of the budget (the initial batch and the last labels
@@ -501,6 +512,8 @@ def _warm_up(config: TrainConfig, schedule: LabelSchedule, clip_length: int, rec
             obs, *_ = venv.step(actions)
         learner.step(0)
         if learner.model.fitted:
+            if human:
+                learner.step(recorder.total_steps)  # people rate on while the first rollout runs
             return recorder.total_steps
         if human:
             report(0, "waiting for the first labels")

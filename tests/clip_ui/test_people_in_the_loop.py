@@ -32,7 +32,7 @@ def _rate_while_training(out, seed):
     while not (out / "labels.sqlite").exists():
         assert trainer.poll() is None, trainer.stdout.read()
         time.sleep(0.2)
-    rater = subprocess.Popen([*SCRIPTED, str(out), "--rater", "bot", "--delay", "0.02", "--until-finished"],
+    rater = subprocess.Popen([*SCRIPTED, str(out), "--rater", "bot", "--delay", "0.25", "--until-finished"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
     log, _ = trainer.communicate(timeout=600)
     rater_log, _ = rater.communicate(timeout=60)

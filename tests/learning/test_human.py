@@ -36,3 +36,22 @@ def test_labels_and_undos_reach_the_trainer_without_blocking(tmp_path):
     dataset.add(store.query("q1"), label, clips)
     assert [c.target_left for c in dataset.comparisons] == [1.0, 0.5]
     assert queue.retracted() == []
+
+
+def test_mujoco_clip_media_follows_the_runner_wherever_it_is(tmp_path, require):
+    """One rendering env serves every clip: its camera tracks the body, so a cheetah 15 m or
+    30 m down the track is on screen as it is at the start."""
+    require("pbrl/HalfCheetah-v5")
+    import gymnasium as gym
+
+    writer = MediaWriter(tmp_path, "pbrl/HalfCheetah-v5")
+    env = gym.make("pbrl/HalfCheetah-v5")
+    env.reset(seed=0)
+    state = np.concatenate([env.unwrapped.data.qpos, env.unwrapped.data.qvel])
+    for x in (0.0, 15.0, -30.0):
+        state[0] = x
+        clip = Clip(f"x{x}", "pbrl/HalfCheetah-v5", np.zeros((2, 17), np.float32), np.zeros((2, 6), np.float32),
+                    np.zeros(2), 2, states=np.stack([state, state]))
+        frame = writer.frames(clip)[0].astype(int)
+        assert ((frame[:, :, 0] - frame[:, :, 1]) > 40).mean() > 0.003, f"the cheetah is off screen at x={x}"
+    writer.close()
