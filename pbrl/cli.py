@@ -91,7 +91,11 @@ def _train(args: argparse.Namespace) -> int:
               f"{config.steps:,} steps, {config.algo.upper()}, seed {config.seed} -> {out}")
     if config.teacher == HUMAN and not args.open_ui:
         print(f"people rate the clips in the app: pbrl rate {out}", flush=True)
-    result = train(config, out, resume=bool(args.resume), on_ready=_open_ui if args.open_ui else None)
+    try:
+        result = train(config, out, resume=bool(args.resume), on_ready=_open_ui if args.open_ui else None)
+    except KeyboardInterrupt:
+        print(f"\nstopped; labels, queries and the last checkpoint are kept: pbrl train --resume {out}")
+        return 130
     _report(result, config.eval_episodes, f", {result['labels']} labels")
     if args.baseline:
         print(f"true-reward {config.algo.upper()} baseline, same env, steps, seed and hyperparameters:")
@@ -147,7 +151,10 @@ def _rate(args: argparse.Namespace) -> int:
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a terminated app still hands back its queries
-    given = app.run()
+    try:
+        given = app.run()
+    except KeyboardInterrupt:  # Ctrl-C: the queries on screen were handed back as the app closed
+        given = app.session.labels_given
     print(f"{given} labels given in this session")
     return 0
 

@@ -102,7 +102,7 @@ class MediaWriter:
         if self._env is None:
             self._env = gym.make(self.env_id, render_mode="rgb_array")
             self._env.reset(seed=0)
-            _follow_the_body(self._env)
+            follow_the_body(self._env)
         unwrapped = self._env.unwrapped
         frames = []
         for state in clip.states[: clip.length]:
@@ -124,7 +124,7 @@ class MediaWriter:
             self._env.close()
 
 
-def _follow_the_body(env: gym.Env) -> None:
+def follow_the_body(env: gym.Env) -> None:
     """Make a MuJoCo free camera track the agent's root body. gymnasium's free camera is
     aimed once, at the first render, so one env rendering many clips would lose a runner
     that has moved on; bodies fixed to the world (Reacher) keep the still camera."""

@@ -108,6 +108,11 @@ def evaluate(model: BaseAlgorithm | None, env_id: str, episodes: int, seed: int,
     normaliser = normaliser or (lambda obs: obs)
     env = gym.make(env_id, render_mode="rgb_array" if render else None)
     env.action_space.seed(seed)
+    if render:
+        from pbrl.media import follow_the_body
+
+        env.reset(seed=seed + 10_000)
+        follow_the_body(env)  # a runner stays in the video
     returns, frames = [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + 10_000 + episode)
