@@ -22,6 +22,7 @@ import pygame  # noqa: E402
 from pbrl.clip_ui.session import (  # noqa: E402
     Clicked,
     KeyPressed,
+    LabelRefused,
     PendingQuery,
     QueriesAvailable,
     Quit,
@@ -189,11 +190,14 @@ class RatingApp:
                     print(f"saved {label.query_id} {what}", file=self.log, flush=True)
                 else:
                     self.say(f"{label.query_id} was taken by another rater while this window stood still; not saved")
+                    self.session.handle(LabelRefused(label.query_id, time.time()))
             elif isinstance(command, Retract):
                 self.store.retract(command.query_id, self.rater, time.time(), self.lease)
                 print(f"undone {command.query_id}", file=self.log, flush=True)
             elif isinstance(command, Show):
                 self.loop_time = 0.0
+                if command.query is not None and command.query.query_id not in self.views:
+                    self._load(command.query)  # an undo back past the views kept in memory
                 if command.query is not None and self._answered_at is not None:
                     self._pending_latency = self._answered_at
                 self._answered_at = None
@@ -272,6 +276,9 @@ class RatingApp:
         if current is None:
             self._centered("Waiting for new clips...", self.big, screen.get_rect().center, TEXT)
             self._centered(self._trainer_line(), self.font, (screen.get_width() // 2, screen.get_height() // 2 + 34), DIM)
+        elif current.query_id not in self.views:  # its media went missing after it was answered
+            self._centered(f"{current.query_id}: clip media unavailable (undo again, or answer 'can't tell')", self.font,
+                           screen.get_rect().center, TEXT)
         else:
             for i, (view, rect) in enumerate(zip(self.views[current.query_id], lay.clips)):
                 self._draw_clip(i, view, rect, len(current.clip_ids))

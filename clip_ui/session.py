@@ -55,6 +55,14 @@ class WindowClosed:
     now: float
 
 
+@dataclass(frozen=True)
+class LabelRefused:
+    """The store refused a label (another rater holds the query): it was never given."""
+
+    query_id: str
+    now: float
+
+
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -92,7 +100,7 @@ class Quit:
     pass
 
 
-Event = KeyPressed | Clicked | QueriesAvailable | WindowClosed
+Event = KeyPressed | Clicked | QueriesAvailable | WindowClosed | LabelRefused
 Command = Show | Submit | Retract | SetPaused | SetSpeed | Quit
 
 
@@ -124,6 +132,9 @@ class RatingSession:
             return []
         if isinstance(event, WindowClosed):
             return self._quit()
+        if isinstance(event, LabelRefused):
+            self.history = [label for label in self.history if label.query_id != event.query_id]
+            return []
         if isinstance(event, QueriesAvailable):
             for query in event.queries:
                 if query.query_id not in self._known:
@@ -164,7 +175,7 @@ class RatingSession:
 
     def _click(self, event: Clicked) -> list[Command]:
         if event.target == "button:undo":
-            return self._undo(event.now)
+            return self._key(KeyPressed("backspace", event.now))  # as the key: a half-typed ranking first
         if event.target == "button:pause":
             return self._key(KeyPressed("space", event.now))
         if self.current is None:

@@ -79,6 +79,11 @@ def _train(args: argparse.Namespace) -> int:
     from pbrl.trainer import HUMAN, TrainConfig, train
 
     if args.resume:
+        defaults = vars(build_parser().parse_args(["train"]))
+        changed = sorted(k for k, v in vars(args).items() if k not in ("resume", "open_ui", "func", "command")
+                         and v != defaults.get(k))
+        if changed:
+            raise ValueError(f"--resume goes on with the run's own config.json; drop {', '.join('--' + k.replace('_', '-') for k in changed)}")
         run = RunDir.open(Path(args.resume))
         config, out = TrainConfig.from_json(run.config), args.resume
         print(f"resuming {out}: {config.env_id}, {config.labels} labels from the {config.teacher} teacher, {config.steps:,} steps")
@@ -143,9 +148,20 @@ def _rate(args: argparse.Namespace) -> int:
         raise ValueError("give the run directory to rate (the --out of `pbrl train ... --teacher human`), or --demo N")
     from pbrl.clip_ui.app import RatingApp
 
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 1100x620") from None
     rater = args.rater or getpass.getuser()
+    import os
+
     app = RatingApp(Path(run_dir), rater, size=(width, height))
+    import pygame
+
+    if pygame.display.get_driver() in ("offscreen", "dummy") and "SDL_VIDEODRIVER" not in os.environ:
+        app.close()
+        raise RuntimeError("no display to open the window on (over ssh? set DISPLAY, or run pbrl rate on the desktop); "
+                           "nothing was claimed")
     print(f"rating {run_dir} as {rater}: left / right arrow = that clip is better, up = equal, down = can't tell, "
           "backspace = undo, space = pause, +/- = speed, Esc = quit", flush=True)
     import signal
@@ -156,6 +172,28 @@ def _rate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C: the queries on screen were handed back as the app closed
         given = app.session.labels_given
     print(f"{given} labels given in this session")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from pbrl.bench import SUITES, cells, done, run_suite, write_report
+
+    if args.suite not in SUITES:
+        raise ValueError(f"unknown suite {args.suite!r}; choose one of {', '.join(SUITES)}")
+    suite = SUITES[args.suite]
+    out = args.out or f"runs/bench-{suite.name}"
+    labels = tuple(int(v) for v in args.labels.split(",")) if args.labels else None
+    grid = cells(suite, tuple(args.seeds), labels, int(args.steps) if args.steps else None, tuple(args.task or ()))
+    if args.report:
+        names = {c.name for c in grid}
+        rows = [row for name, row in done(out).items() if name in names]
+        if not rows:
+            raise FileNotFoundError(f"{out} holds no finished cell of this grid; run `pbrl bench {suite.name}` first")
+    else:
+        rows = run_suite(grid, out, args.workers)
+    path = write_report(rows, out, f"suite {suite.name}: {len(rows)} of {len(grid)} cells")
+    print(path.read_text())
+    print(f"curves: {out}/curves.csv and one PNG per task in {out}")
     return 0
 
 
@@ -255,6 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the run's seed)")
     ev.set_defaults(func=_evaluate)
 
+    bench = sub.add_parser("bench", help="a benchmark suite: true-reward PPO and preference learning, cell by cell (resumable)")
+    bench.add_argument("suite", help="classic, mujoco, atari, teachers or queries")
+    bench.add_argument("--labels", help="label budgets, comma-separated (e.g. 350,700,1400; default per suite)")
+    bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    bench.add_argument("--steps", type=float, help="env steps per run (default per task)")
+    bench.add_argument("--task", action="append", help="only this task (repeatable), e.g. CartPole-v1")
+    bench.add_argument("--workers", type=int, default=1, help="cells run in parallel processes")
+    bench.add_argument("--out", help="output directory (default runs/bench-SUITE)")
+    bench.add_argument("--report", action="store_true", help="only rewrite the report from the finished cells")
+    bench.set_defaults(func=_bench)
+
     cmp = sub.add_parser("compare", help="preferences vs true-reward RL vs random over seeds, timed in one run (resumable)")
     _add_train_arguments(cmp)
     cmp.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -270,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (ValueError, KeyError, TypeError, ImportError, FileNotFoundError, FileExistsError) as exc:
+    except (ValueError, KeyError, TypeError, ImportError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"pbrl {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -35,6 +35,10 @@ class HumanQueue(PreferenceSource):
         self.store, self.media, self.queue_size = store, media, queue_size
         self._label_id, self._retraction_id = after_label, after_retraction
 
+    def start_after(self, label_id: int, retraction_id: int) -> None:
+        """Read only labels and retractions after these row ids (a resumed run read the rest)."""
+        self._label_id, self._retraction_id = label_id, retraction_id
+
     def prepare(self, clips: Mapping[str, Clip]) -> dict[str, Clip]:
         if self.media is None:
             return dict(clips)

@@ -418,7 +418,8 @@ class RewardEnsemble:
             ended = ended or [c for c in clips if c.length < c.horizon and c.next_obs is not None]
             if ended:
                 last = np.stack([c.next_obs[c.length - 1] for c in ended])
-                self.out_mean = self.member_rewards(last, np.stack([c.actions[c.length - 1] for c in ended])).mean(1).astype(np.float32)
+                padded = np.zeros_like(np.stack([c.actions[c.length - 1] for c in ended]))  # as the padded steps are rated
+                self.out_mean = self.member_rewards(last, padded).mean(1).astype(np.float32)
             else:
                 self.out_mean = np.zeros_like(self.out_mean)
         # centred: unit std; uncentred (the end is worth 0): unit root mean square

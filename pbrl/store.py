@@ -93,9 +93,11 @@ class PreferenceStore:
         if version == 1:  # upgrade in place, in one transaction: every clip, query and label is kept
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
-                for statement in MIGRATE_1_TO_2.strip().split(";")[:-1]:
-                    self.db.execute(statement)
-                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+                now = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+                if int(now) == 1:  # another process may have upgraded it meanwhile
+                    for statement in MIGRATE_1_TO_2.strip().split(";")[:-1]:
+                        self.db.execute(statement)
+                    self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         self.db.executescript(SCHEMA)
         if version is None:
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

@@ -264,16 +264,21 @@ class PreferenceLearner:
         self.model_version += 1
         self.last_fit_at = time.time()
 
-    def restore(self) -> None:
-        """Read a resumed run's queries and labels back from the store."""
+    def restore(self) -> tuple[int, int]:
+        """Read a resumed run's queries and labels back from the store; returns the row ids
+        of the last label and the last retraction read (a human source goes on after them)."""
+        # retractions first: one landing after this read is applied by the next poll
+        last_retraction = max([i for i, *_ in self.store.retractions_after(0)], default=0)
+        rows = self.store.labels_after(0)
         self.asked = self.store.count_queries()
         for query in self.store.queries():
             self.queries[query.query_id] = query
-        for _, label in self.store.labels_after(0):
+        for _, label in rows:
             query = self.queries[label.query_id]
             self.dataset.add(query, label, {cid: self._clip(cid) for cid in query.clip_ids})
         if self.model.fitted:
             self._fit_labels = self.labels
+        return (rows[-1][0] if rows else 0), last_retraction
 
     def finish(self) -> None:
         """Land a fit still running and stop the background thread."""
@@ -387,8 +392,12 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
         state = {"env_steps": 0, "resumes": -1, "model_version": 0}
     human = config.teacher == HUMAN
     resumes = state["resumes"] + 1
+    lock = _lock(run.path)  # one trainer per run directory
+    # the resume count is on disk before any clip is cut, so a second stop never reuses clip ids
+    write_json_atomic(run.path / PROGRESS_FILE, {**state, "resumes": resumes})
+    seed = config.seed + 1000 * resumes  # a resumed run does not replay the clips it had
 
-    base = rl.make_env(config.env_id, config.seed + resumes * 1000, n_envs, wrapper_class=SimState if human else None)
+    base = rl.make_env(config.env_id, seed, n_envs, wrapper_class=SimState if human else None)
     recorder = ClipRecorder(base, config.env_id, clip_length, pool_size=config.pool_size,
                             id_prefix=f"r{resumes}-" if resumes else "")
     if (run.path / "reward_model").is_dir():
@@ -398,7 +407,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
                                center=not entry.terminates, seed=config.seed)
     learned = LearnedReward(recorder, model)
     venv = rl.wrap_normalize(learned, config.env_id, algo_kwargs)
-    agent = rl.make_algo(config.algo, venv, config.env_id, config.seed)
+    agent = rl.make_algo(config.algo, venv, config.env_id, seed)
     if (run.path / rl.POLICY_FILE).exists():
         rl.restore_policy(agent, venv, run.path)
     agent.set_logger(configure(str(run.path / "logs"), ["csv", "tensorboard"]))
@@ -406,16 +415,15 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     store = PreferenceStore(run.path / "labels.sqlite")
     schedule = LabelSchedule(config.labels, max(1, int(config.label_horizon * config.steps)), config.initial_fraction)
     if human:
-        last_label = max([i for i, _ in store.labels_after(0)], default=0)
-        last_retraction = max([i for i, *_ in store.retractions_after(0)], default=0)
-        source: PreferenceSource = HumanQueue(store, MediaWriter(run.path, config.env_id), config.queue,
-                                              last_label, last_retraction)
+        source: PreferenceSource = HumanQueue(store, MediaWriter(run.path, config.env_id), config.queue)
     else:
         source = SyntheticTeacher(teacher_config(config.teacher, **config.teacher_params), seed=config.seed + resumes)
-    learner = PreferenceLearner(config, recorder, model, source, store, schedule)
+    learner = PreferenceLearner(replace(config, seed=seed) if resumes else config, recorder, model, source, store, schedule)
     learner.on_new_model = lambda new: setattr(learned, "model", new)
     if resume:
-        learner.restore()
+        cursors = learner.restore()
+        if isinstance(source, HumanQueue):
+            source.start_after(*cursors)
         learner.model_version = state["model_version"]
     if on_ready is not None:
         on_ready(run.path)
@@ -494,7 +502,22 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
         source.media.close()
     store.close()
     venv.close()
+    lock.close()
     return summary
+
+
+def _lock(run_path: Path) -> Any:
+    """An exclusive lock on the run directory for this trainer's life (released when the
+    process ends, however it ends)."""
+    import fcntl
+
+    handle = open(run_path / "trainer.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(f"another trainer is running on {run_path}; stop it first (its labels are safe)") from None
+    return handle
 
 
 def _warm_up(config: TrainConfig, schedule: LabelSchedule, clip_length: int, recorder: ClipRecorder, agent: Any,

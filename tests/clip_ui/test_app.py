@@ -212,3 +212,14 @@ def test_frames_are_a_real_render_of_the_recorded_states(demo):
         expected = env.render()
         assert np.abs(frames[t].astype(int) - expected.astype(int)).mean() < 6  # equal up to MP4 compression
         assert abs(cart_x(frames[t]) - cart_x(expected)) < 2
+
+
+def test_undo_goes_back_past_the_media_kept_in_memory(demo):
+    app = open_app(demo)
+    press(app, pygame.K_LEFT, pygame.K_LEFT, pygame.K_LEFT, pygame.K_LEFT, pygame.K_LEFT)
+    press(app, *[pygame.K_BACKSPACE] * 5)
+    assert app.session.current.query_id == "q0" and "q0" in app.views
+    assert outcomes(demo) == []
+    press(app, pygame.K_RIGHT)
+    assert outcomes(demo) == [("q0", Outcome.RIGHT)]
+    app.close()

@@ -112,3 +112,17 @@ def test_closing_the_window_mid_clip_writes_no_label():
     assert session.history == []
     session, _ = started(Q1)
     assert session.handle(KeyPressed("escape", now=11.0)) == [Quit()]
+
+
+def test_a_refused_label_is_not_counted_and_the_undo_button_edits_a_ranking_first():
+    from pbrl.clip_ui.session import LabelRefused
+
+    session, _ = started(Q1, Q2, Q3)
+    session.handle(KeyPressed("left", now=11.0))
+    assert session.labels_given == 1
+    session.handle(LabelRefused("q1", now=11.1))  # another rater held q1
+    assert session.labels_given == 0
+    session.handle(KeyPressed("left", now=12.0))  # q2
+    session.handle(KeyPressed("2", now=13.0))  # q3: ranking begun
+    assert session.handle(Clicked("button:undo", now=14.0)) == [] and session.ranking == []
+    assert session.current.query_id == "q3" and session.labels_given == 1

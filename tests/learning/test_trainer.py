@@ -188,3 +188,15 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
 def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
     result = subprocess.run([PBRL, "train", "--resume", str(tmp_path / "nope")], capture_output=True, text=True)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_resume_takes_no_other_flags_and_one_trainer_holds_a_run(tmp_path):
+    result = subprocess.run([PBRL, "train", "--resume", str(tmp_path), "--steps", "1000"], capture_output=True, text=True)
+    assert result.returncode == 2 and "drop --steps" in result.stderr
+    from pbrl.trainer import _lock
+
+    first = _lock(tmp_path)
+    with pytest.raises(RuntimeError, match="another trainer is running"):
+        _lock(tmp_path)
+    first.close()
+    _lock(tmp_path).close()  # free again
