@@ -100,7 +100,11 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
         run_path = Path(out) / "runs" / cell.name
         if run_path.exists():  # an interrupted cell: set aside, start again
             run_path.rename(run_path.with_name(f"{cell.name}.interrupted-{int(time.time())}"))
-        result = train(config, run_path)
+        try:
+            result = train(config, run_path)
+        except (RuntimeError, ValueError) as exc:  # a cell that cannot work: recorded, the suite goes on
+            result = {"error": str(exc), "true_return_mean": float("nan"), "labels": 0, "curve": [],
+                      "train_seconds": time.perf_counter() - start}
     row = {**result, "labels_used": result.get("labels", 0), **cell.__dict__,  # "labels" is the cell's budget
            "wall_seconds": time.perf_counter() - start, "finished_at": time.time(),
            "machine": f"{os.cpu_count()} cores, {platform.machine()}"}
@@ -166,6 +170,13 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
         ppo_time = float(np.mean([r["train_seconds"] for r in ppo])) if ppo else float("nan")
         for key in sorted({(r["method"], r["labels"]) for r in mine}, key=lambda k: (k[0] != "ppo", k)):
             group = [r for r in mine if (r["method"], r["labels"]) == key]
+            failed = [r for r in group if r.get("error")]
+            if failed:
+                lines.append(f"| {task.split('/')[-1]} | {_label(group[0])} | {len(group)} | failed on {len(failed)} of "
+                             f"{len(group)} seeds: {failed[0]['error'][:90]} | - | - | - | - |")
+                group = [r for r in group if not r.get("error")]
+                if not group:
+                    continue
             returns = [r["true_return_mean"] for r in group]
             seconds = float(np.mean([r["train_seconds"] for r in group]))
             labels = "-" if key[0] == "ppo" else f"{np.mean([r['labels_used'] for r in group]):.0f}"

@@ -43,3 +43,14 @@ def test_cells_write_results_and_a_rerun_skips_them(tmp_path):
     assert "true-reward PPO" in summary and "pbrl:query=entropy 8 labels" in summary
     report = subprocess.run(args + ["--report"], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0 and "4 of 4 cells" in report.stdout
+
+
+def test_a_cell_that_cannot_work_is_recorded_and_the_report_says_so():
+    from pbrl.bench import summary_table
+
+    ppo = {"task": "pbrl/Pendulum-v1", "method": "ppo", "labels": 0, "seed": 0, "true_return_mean": -150.0,
+           "train_seconds": 10.0, "labels_used": 0}
+    bad = {"task": "pbrl/Pendulum-v1", "method": "pbrl:teacher=skip", "labels": 200, "seed": 0, "labels_used": 0,
+           "true_return_mean": float("nan"), "train_seconds": 5.0, "error": "the warm-up produced no usable label"}
+    table = summary_table([ppo, bad])
+    assert "failed on 1 of 1 seeds: the warm-up produced no usable label" in table
