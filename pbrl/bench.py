@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pbrl.files import atomic_write
+from pbrl.run_dir import RunDir
 
 # task -> env steps (PPO with the RL Zoo's per-env settings converges within them)
 CLASSIC = {"pbrl/CartPole-v1": 50_000, "pbrl/Acrobot-v1": 100_000, "pbrl/MountainCarContinuous-v0": 100_000,
@@ -98,8 +99,7 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
         config = TrainConfig(env_id=cell.task, labels=cell.labels, steps=cell.steps, seed=cell.seed, video=False,
                              teacher=options.get("teacher", "perfect"), query=options.get("query", "disagreement"))
         run_path = Path(out) / "runs" / cell.name
-        if run_path.exists():  # an interrupted cell: set aside, start again
-            run_path.rename(run_path.with_name(f"{cell.name}.interrupted-{int(time.time())}"))
+        RunDir.set_aside(run_path)  # an interrupted cell starts again
         try:
             result = train(config, run_path)
         except (RuntimeError, ValueError) as exc:  # a cell that cannot work: recorded, the suite goes on

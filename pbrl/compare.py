@@ -15,6 +15,7 @@ import numpy as np
 from pbrl import rl
 
 from pbrl.baseline import BaselineConfig, run_baseline
+from pbrl.run_dir import RunDir
 from pbrl.trainer import TrainConfig, train
 
 
@@ -67,8 +68,7 @@ def compare(config: CompareConfig) -> list[dict[str, Any]]:
         if ("preferences", seed) not in done:
             print(f"== preferences ({base.labels} labels, {base.teacher} teacher), {base.env_id}, seed {seed}", flush=True)
             run_path = out / f"seed{seed}"
-            if run_path.exists():  # an interrupted run: keep it aside, start the cell again
-                run_path.rename(out / f"seed{seed}.interrupted-{int(os.path.getmtime(run_path))}")
+            RunDir.set_aside(run_path)  # an interrupted run starts again
             r = train(replace(base, seed=seed), run_path)
             _append(results, {"method": "preferences", "seed": seed, **r})
     rows = [r for r in _done(results).values() if r["seed"] in config.seeds]

@@ -69,10 +69,13 @@ class SimState(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def frame_rate(env_id: str) -> float:
-    """Frames per second of the env's clips: real speed."""
+def frame_rate(env_id: str, env: gym.Env | None = None) -> float:
+    """Frames per second at real speed, for one frame per agent step (``env``: an instance
+    already made, to read its metadata from)."""
     if entry_for(env_id).family == ATARI:
         return ATARI_FPS
+    if env is not None:
+        return float(env.metadata.get("render_fps") or 30)
     env = gym.make(env_id)
     try:
         return float(env.metadata.get("render_fps") or 30)

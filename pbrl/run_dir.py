@@ -36,6 +36,13 @@ class RunDir:
         write_json_atomic(path / "config.json", config)
         return cls(path)
 
+    @staticmethod
+    def set_aside(path: Path) -> None:
+        """Rename an interrupted run directory out of the way (``NAME.interrupted-MTIME``), so
+        its cell can start again and nothing of it is lost."""
+        if path.exists():
+            path.rename(path.with_name(f"{path.name}.interrupted-{int(os.path.getmtime(path))}"))
+
     @classmethod
     def open(cls, path: Path) -> RunDir:
         """An existing run directory (to resume or rate); a clear error when it is not one."""
@@ -105,13 +112,9 @@ class RunDir:
         plt.close(fig)
 
     def write_video(self, frames: list[np.ndarray], fps: float) -> Path:
-        """final.mp4 (mp4v through opencv) at the env's frame rate."""
-        import cv2
+        """final.mp4 at the env's frame rate (the clip-media writer: mp4v, written atomically)."""
+        from pbrl.media import write_mp4
 
         path = self.path / "final.mp4"
-        height, width = frames[0].shape[:2]
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        writer.release()
+        write_mp4(frames, path, fps)
         return path

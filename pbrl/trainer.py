@@ -32,7 +32,7 @@ from pbrl.envs.registry import MUJOCO
 from pbrl.human import DEFAULT_QUEUE, HumanQueue
 from pbrl.hyperparams import defaults
 from pbrl.learned_reward import LearnedReward
-from pbrl.media import MediaWriter, SimState
+from pbrl.media import MediaWriter, SimState, frame_rate
 from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
 from pbrl.progress import Progress
 from pbrl.query import STRATEGIES, select_queries
@@ -379,7 +379,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
             f"use --clip-length {max_steps} or less"
         )
     obs_space, act_space = probe.observation_space, probe.action_space
-    fps = float(probe.metadata.get("render_fps") or 30)
+    fps = frame_rate(config.env_id, probe)  # the final video at real speed, as the clips
     probe.close()
     reward_config = config.reward
     if reward_config.use_actions is None:  # r(s, a) for MuJoCo (the paper), r(s) elsewhere
