@@ -41,7 +41,7 @@ class Cell:
     """One run of a suite: a task, a method, a label budget (0 for true-reward RL), a seed."""
 
     task: str
-    method: str  # "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME"
+    method: str  # "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME", "imitation"
     labels: int
     seed: int
     steps: int
@@ -58,11 +58,12 @@ class Suite:
     labels: tuple[int, ...]
     variants: tuple[str, ...] = ("pbrl",)
     ceiling: bool = True  # true-reward PPO cells
+    imitation: bool = False  # imitation's PreferenceComparisons cells at each budget, when installed
 
 
 SUITES: dict[str, Suite] = {
-    "classic": Suite("classic", CLASSIC, (100,)),
-    "mujoco": Suite("mujoco", MUJOCO, (700,)),
+    "classic": Suite("classic", CLASSIC, (100,), imitation=True),
+    "mujoco": Suite("mujoco", MUJOCO, (700,), imitation=True),
     "atari": Suite("atari", ATARI, (5500,)),
     "teachers": Suite("teachers", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:teacher={t}" for t in TEACHERS)),
     "queries": Suite("queries", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:query={q}" for q in QUERIES)),
@@ -70,8 +71,9 @@ SUITES: dict[str, Suite] = {
 
 
 def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None = None, steps: int | None = None,
-          tasks: tuple[str, ...] | None = None) -> list[Cell]:
-    """The suite's grid, true-reward PPO first (it is the yardstick of every other cell)."""
+          tasks: tuple[str, ...] | None = None, imitation: bool = False) -> list[Cell]:
+    """The suite's grid, true-reward PPO first (it is the yardstick of every other cell);
+    ``imitation``: with imitation's cells (suites that have them)."""
     chosen = {t: s for t, s in suite.tasks.items() if not tasks or t in tasks or t.split("/")[-1] in tasks}
     if tasks and not chosen:
         raise ValueError(f"no task of suite {suite.name} matches {list(tasks)}; its tasks: {', '.join(suite.tasks)}")
@@ -83,6 +85,8 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
                 grid.append(Cell(task, "ppo", 0, seed, n))
             for budget in labels or suite.labels:
                 grid += [Cell(task, variant, budget, seed, n) for variant in suite.variants]
+                if imitation and suite.imitation:
+                    grid.append(Cell(task, "imitation", budget, seed, n))
     return grid
 
 
@@ -94,6 +98,14 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     start = time.perf_counter()
     if cell.method == "ppo":
         result = run_baseline(BaselineConfig(cell.task, "ppo", cell.steps, cell.seed), label=f"ppo {cell.task} s{cell.seed}")
+    elif cell.method == "imitation":
+        from pbrl.imitation_pc import run_imitation
+
+        try:
+            result = run_imitation(cell.task, cell.labels, cell.steps, cell.seed, label=f"imitation {cell.task} s{cell.seed}")
+        except ValueError as exc:  # e.g. no trajectory as long as a fragment (imitation cannot pad a short episode)
+            result = {"error": f"imitation: {exc}", "true_return_mean": float("nan"), "labels": 0, "curve": [],
+                      "train_seconds": time.perf_counter() - start}
     else:
         options = dict(part.split("=", 1) for part in cell.method.split(":")[1:])
         config = TrainConfig(env_id=cell.task, labels=cell.labels, steps=cell.steps, seed=cell.seed, video=False,
@@ -107,12 +119,34 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
                       "train_seconds": time.perf_counter() - start}
     row = {**result, "labels_used": result.get("labels", 0), **cell.__dict__,  # "labels" is the cell's budget
            "wall_seconds": time.perf_counter() - start, "finished_at": time.time(),
-           "machine": f"{os.cpu_count()} cores, {platform.machine()}"}
+           "machine": f"{os.cpu_count()} cores, {platform.machine()}", "versions": versions()}
     path = Path(out) / "cells" / f"{cell.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(row, indent=1).encode()
     atomic_write(path, lambda f: f.write(text))
     return row
+
+
+def versions() -> dict[str, str]:
+    """The versions a cell ran with (python, the stack, pbrl's git commit when in a checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in ("pbrl", "gymnasium", "stable-baselines3", "torch", "mujoco", "ale-py", "numpy", "imitation"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    try:
+        import subprocess
+
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).resolve().parent)
+        if commit.returncode == 0:
+            found["pbrl_commit"] = commit.stdout.strip()
+    except OSError:
+        pass
+    return found
 
 
 def done(out: str | Path) -> dict[str, dict[str, Any]]:
@@ -121,8 +155,24 @@ def done(out: str | Path) -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
-def run_suite(grid: list[Cell], out: str, workers: int = 1) -> list[dict[str, Any]]:
-    """Run the cells without a result file (in ``workers`` processes); every finished row."""
+COMMANDS_FILE = "commands.txt"
+
+
+def record_command(out: str | Path, command: str) -> None:
+    """Add ``command`` to OUT/commands.txt (once): the report shows what made its cells."""
+    path = Path(out) / COMMANDS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    known = path.read_text().splitlines() if path.exists() else []
+    if command not in known:
+        text = "\n".join(known + [command]) + "\n"
+        atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None = None) -> list[dict[str, Any]]:
+    """Run the cells without a result file (in ``workers`` processes); every finished row.
+    ``command``: the invocation, recorded in OUT/commands.txt for the report."""
+    if command:
+        record_command(out, command)
     finished = done(out)
     todo = [c for c in grid if c.name not in finished]
     print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run with {workers} worker(s) -> {out}",
@@ -141,84 +191,3 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1) -> list[dict[str, An
                 print(f"== [{i}/{len(todo)}] finished {futures[future].name}", flush=True)
     names = {c.name for c in grid}
     return [row for name, row in done(out).items() if name in names]
-
-
-# --- report ------------------------------------------------------------------------------------
-
-
-def _label(row: dict[str, Any]) -> str:
-    return "true-reward PPO" if row["method"] == "ppo" else f"{row['method']} {row['labels']} labels"
-
-
-def _ratio(method: float, ppo: float) -> float:
-    """method / PPO; for tasks whose returns are negative (Pendulum), PPO / method, so that
-    below 1 is worse than PPO either way."""
-    if ppo == 0 or method == 0:
-        return float("nan")
-    return method / ppo if ppo > 0 else ppo / method
-
-
-def summary_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: final true return (mean +- std over seeds), ratio to true-reward PPO, labels,
-    wall time and its ratio to PPO's, per task and method."""
-    lines = ["| task | method | seeds | true return | ratio to PPO (negative returns: PPO / method) | labels used | wall time | wall-time ratio |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for task in sorted({r["task"] for r in rows}):
-        mine = [r for r in rows if r["task"] == task]
-        ppo = [r for r in mine if r["method"] == "ppo"]
-        ppo_return = float(np.mean([r["true_return_mean"] for r in ppo])) if ppo else float("nan")
-        ppo_time = float(np.mean([r["train_seconds"] for r in ppo])) if ppo else float("nan")
-        for key in sorted({(r["method"], r["labels"]) for r in mine}, key=lambda k: (k[0] != "ppo", k)):
-            group = [r for r in mine if (r["method"], r["labels"]) == key]
-            failed = [r for r in group if r.get("error")]
-            if failed:
-                lines.append(f"| {task.split('/')[-1]} | {_label(group[0])} | {len(group)} | failed on {len(failed)} of "
-                             f"{len(group)} seeds: {failed[0]['error'][:90]} | - | - | - | - |")
-                group = [r for r in group if not r.get("error")]
-                if not group:
-                    continue
-            returns = [r["true_return_mean"] for r in group]
-            seconds = float(np.mean([r["train_seconds"] for r in group]))
-            labels = "-" if key[0] == "ppo" else f"{np.mean([r['labels_used'] for r in group]):.0f}"
-            ratio = _ratio(float(np.mean(returns)), ppo_return)
-            lines.append(f"| {task.split('/')[-1]} | {_label(group[0])} | {len(group)} | {np.mean(returns):.1f} +- "
-                         f"{np.std(returns):.1f} | {ratio:.2f} | {labels} | {seconds:.0f} s | {seconds / ppo_time:.2f} |")
-    return "\n".join(lines)
-
-
-def write_report(rows: list[dict[str, Any]], out: str | Path, title: str) -> Path:
-    """curves.csv, one PNG per task and summary.md in ``out``; returns the summary's path."""
-    import csv
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out)
-    with open(out / "curves.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["task", "method", "labels", "seed", "steps", "true_return"])
-        for r in rows:
-            for p in r.get("curve", []):
-                writer.writerow([r["task"], r["method"], r["labels"], r["seed"], p["steps"], p["true_return"]])
-    for task in sorted({r["task"] for r in rows}):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        mine = [r for r in rows if r["task"] == task and r.get("curve")]
-        for key in sorted({(r["method"], r["labels"]) for r in mine}, key=lambda k: (k[0] != "ppo", k)):
-            group = [r for r in mine if (r["method"], r["labels"]) == key]
-            grid = np.linspace(0, max(p["steps"] for r in group for p in r["curve"]), 100)
-            ys = np.array([np.interp(grid, [p["steps"] for p in r["curve"]], [p["true_return"] for p in r["curve"]]) for r in group])
-            ax.plot(grid, ys.mean(0), label=f"{_label(group[0])} ({len(group)} seeds)")
-            ax.fill_between(grid, ys.mean(0) - ys.std(0), ys.mean(0) + ys.std(0), alpha=0.2)
-        ax.set_xlabel("env steps")
-        ax.set_ylabel("true return (mean of last 100 training episodes)")
-        ax.set_title(task)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / f"{task.split('/')[-1]}.png", dpi=90)
-        plt.close(fig)
-    path = out / "summary.md"
-    path.write_text(f"## {title}\n\n{summary_table(rows)}\n")
-    return path

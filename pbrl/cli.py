@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 
@@ -175,23 +176,50 @@ def _rate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from pbrl.bench import SUITES, cells, done, run_suite, write_report
+def _budgets(text: str) -> tuple[int, ...]:
+    """``--labels 350,700,1400`` (spaces allowed) -> (350, 700, 1400)."""
+    try:
+        budgets = tuple(int(float(v)) for v in text.replace(" ", ",").split(",") if v)
+    except ValueError:
+        raise ValueError(f"--labels takes label budgets separated by commas, e.g. 350,700,1400; got {text!r}") from None
+    if not budgets or min(budgets) < 1:
+        raise ValueError(f"--labels: every budget must be >= 1, got {text!r}")
+    return budgets
 
+
+def _bench(args: argparse.Namespace) -> int:
+    from pbrl.bench import SUITES, cells, done, run_suite
+    from pbrl.bench_report import write_benchmarks, write_report
+
+    if args.suite is None:
+        if not args.report:
+            raise ValueError(f"give a suite ({', '.join(SUITES)}), or --report alone to rewrite BENCHMARKS.md")
+        root = args.out or "benchmarks"
+        suites = write_benchmarks(root, "BENCHMARKS.md")
+        print(f"BENCHMARKS.md rewritten from {root}/{{{','.join(suites)}}}/cells (reports, CSVs and plots in each)")
+        return 0
     if args.suite not in SUITES:
         raise ValueError(f"unknown suite {args.suite!r}; choose one of {', '.join(SUITES)}")
     suite = SUITES[args.suite]
-    out = args.out or f"runs/bench-{suite.name}"
-    labels = tuple(int(v) for v in args.labels.split(",")) if args.labels else None
-    grid = cells(suite, tuple(args.seeds), labels, int(args.steps) if args.steps else None, tuple(args.task or ()))
+    out = args.out or f"benchmarks/{suite.name}"
+    labels = _budgets(args.labels) if args.labels else None
+    with_imitation = suite.imitation and not args.no_imitation
+    if with_imitation:
+        from pbrl.imitation_pc import available
+
+        with_imitation = available()
+        if not with_imitation and not args.report:
+            print("imitation is not installed: its cells are left out (bash scripts/setup-imitation.sh adds them)")
+    grid = cells(suite, tuple(args.seeds), labels, int(args.steps) if args.steps else None, tuple(args.task or ()),
+                 imitation=with_imitation or args.report)
     if args.report:
         names = {c.name for c in grid}
         rows = [row for name, row in done(out).items() if name in names]
         if not rows:
             raise FileNotFoundError(f"{out} holds no finished cell of this grid; run `pbrl bench {suite.name}` first")
     else:
-        rows = run_suite(grid, out, args.workers)
-    path = write_report(rows, out, f"suite {suite.name}: {len(rows)} of {len(grid)} cells")
+        rows = run_suite(grid, out, args.workers, command=shlex.join(["pbrl", *sys.argv[1:]]))
+    path = write_report(rows, out, f"suite {suite.name}: {len(rows)} of {len(grid)} cells", suite.name)
     print(path.read_text())
     print(f"curves: {out}/curves.csv and one PNG per task in {out}")
     return 0
@@ -294,14 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_evaluate)
 
     bench = sub.add_parser("bench", help="a benchmark suite: true-reward PPO and preference learning, cell by cell (resumable)")
-    bench.add_argument("suite", help="classic, mujoco, atari, teachers or queries")
+    bench.add_argument("suite", nargs="?", help="classic, mujoco, atari, teachers or queries (none with --report: "
+                       "rewrite every suite's report under benchmarks/ and BENCHMARKS.md)")
     bench.add_argument("--labels", help="label budgets, comma-separated (e.g. 350,700,1400; default per suite)")
     bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     bench.add_argument("--steps", type=float, help="env steps per run (default per task)")
     bench.add_argument("--task", action="append", help="only this task (repeatable), e.g. CartPole-v1")
     bench.add_argument("--workers", type=int, default=1, help="cells run in parallel processes")
-    bench.add_argument("--out", help="output directory (default runs/bench-SUITE)")
+    bench.add_argument("--out", help="output directory (default benchmarks/SUITE: result files and report, committed; run dirs in its runs/, ignored)")
     bench.add_argument("--report", action="store_true", help="only rewrite the report from the finished cells")
+    bench.add_argument("--no-imitation", action="store_true", help="leave out imitation's cells even when it is installed")
     bench.set_defaults(func=_bench)
 
     cmp = sub.add_parser("compare", help="preferences vs true-reward RL vs random over seeds, timed in one run (resumable)")

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from pbrl.bench import SUITES, cells
+from pbrl.bench import SUITES, Cell, cells, run_cell
+from pbrl.imitation_pc import available as imitation_available
 
 PBRL = os.path.join(os.path.dirname(sys.executable), "pbrl")
 
@@ -46,7 +47,7 @@ def test_cells_write_results_and_a_rerun_skips_them(tmp_path):
 
 
 def test_a_cell_that_cannot_work_is_recorded_and_the_report_says_so():
-    from pbrl.bench import summary_table
+    from pbrl.bench_report import summary_table
 
     ppo = {"task": "pbrl/Pendulum-v1", "method": "ppo", "labels": 0, "seed": 0, "true_return_mean": -150.0,
            "train_seconds": 10.0, "labels_used": 0}
@@ -54,3 +55,62 @@ def test_a_cell_that_cannot_work_is_recorded_and_the_report_says_so():
            "true_return_mean": float("nan"), "train_seconds": 5.0, "error": "the warm-up produced no usable label"}
     table = summary_table([ppo, bad])
     assert "failed on 1 of 1 seeds: the warm-up produced no usable label" in table
+
+
+def test_label_budgets_parse_and_bad_ones_name_the_fix():
+    from pbrl.cli import _budgets
+
+    assert _budgets("350,700,1400") == (350, 700, 1400) and _budgets("350, 700") == (350, 700)
+    for bad in ("350;700", "0", "abc"):
+        with pytest.raises(ValueError, match="--labels"):
+            _budgets(bad)
+
+
+def test_imitation_cells_join_the_grid_only_when_asked_and_only_where_the_suite_has_them():
+    grid = cells(SUITES["classic"], (0,), (100,), tasks=("CartPole-v1",), imitation=True)
+    assert [(c.method, c.labels) for c in grid] == [("ppo", 0), ("pbrl", 100), ("imitation", 100)]
+    assert "imitation" not in {c.method for c in cells(SUITES["queries"], (0,), imitation=True)}
+
+
+def _row(task, method, labels, seed, ret, seconds, **extra):
+    return {"task": task, "method": method, "labels": labels, "seed": seed, "true_return_mean": ret,
+            "train_seconds": seconds, "wall_seconds": seconds, "labels_used": labels, "steps": 1000,
+            "curve": [{"steps": 0, "true_return": 0.0}, {"steps": 1000, "true_return": ret}], "finished_at": 1.8e9,
+            "machine": "2 cores, x86_64", "versions": {"gymnasium": "1.4.0"}, **extra}
+
+
+def test_report_rewrites_only_the_generated_part_of_benchmarks_md(tmp_path):
+    from pbrl.bench_report import BEGIN, END, write_benchmarks
+
+    cells_dir = tmp_path / "benchmarks" / "mujoco" / "cells"
+    cells_dir.mkdir(parents=True)
+    rows = [_row("pbrl/Hopper-v5", "ppo", 0, s, 1000.0 + s, 100.0) for s in (0, 1)]
+    rows += [_row("pbrl/Hopper-v5", "pbrl", 700, s, 950.0, 110.0) for s in (0, 1)]
+    rows += [_row("pbrl/Hopper-v5", "imitation", 700, 0, 500.0, 300.0),
+             _row("pbrl/Hopper-v5", "imitation", 700, 1, float("nan"), 5.0, error="imitation: no trajectory")]
+    for r in rows:
+        (cells_dir / f"{r['method']}-{r['seed']}.json").write_text(json.dumps(r))
+    (cells_dir.parent / "commands.txt").write_text("pbrl bench mujoco --seeds 0 1\n")
+    (cells_dir.parent / "NOTES.md").write_text("Hand-written analysis.")
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text(f"# Benchmarks\n\nkept above\n\n{BEGIN}\nold table\n{END}\n\nkept below\n")
+    assert write_benchmarks(tmp_path / "benchmarks", md) == ["mujoco"]
+    text = md.read_text()
+    assert "kept above" in text and "kept below" in text and "old table" not in text
+    assert "pbrl bench mujoco --seeds 0 1" in text and "Hand-written analysis." in text
+    assert "| Hopper-v5 | pbrl 700 labels | 2 | 950.0 +- 0.0 | 0.95 | 700 | 110 s | 1.10 | met |" in text
+    assert "failed on 1 of 2 seeds: imitation: no trajectory" in text  # the imitation seed that failed
+    assert "| Hopper-v5 | 700 | 2 | 950.0 | 500.0 (failed on 1 of 2 seeds" in text
+    assert (cells_dir.parent / "Hopper-v5.png").stat().st_size > 0 and (cells_dir.parent / "curves.csv").exists()
+    write_benchmarks(tmp_path / "benchmarks", md)
+    assert md.read_text() == text  # regenerating from the same files changes nothing
+
+
+@pytest.mark.skipif(not imitation_available(), reason="imitation not installed (bash scripts/setup-imitation.sh)")
+def test_an_imitation_cell_trains_on_the_hidden_reward_env_and_writes_its_result(tmp_path):
+    row = run_cell(Cell("pbrl/Pendulum-v1", "imitation", 10, 0, 3000), str(tmp_path))
+    assert not row.get("error"), row.get("error")
+    assert row["labels_used"] == 10 and row["fragment_length"] == 25 and row["curve"]
+    assert row["steps"] <= 4096 + 1  # one PPO rollout (4 envs x 1024): no more env steps than asked, rounded up
+    assert row["versions"]["imitation"] == "1.0.1" and -2000 < row["true_return_mean"] < 0
+    assert json.loads((tmp_path / "cells" / "Pendulum-v1__imitation__10__s0.json").read_text())["method"] == "imitation"
