@@ -32,6 +32,7 @@ CLASSIC = {"pbrl/CartPole-v1": 50_000, "pbrl/Acrobot-v1": 100_000, "pbrl/Mountai
 MUJOCO = {f"pbrl/{name}-v5": 1_000_000 for name in ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Swimmer", "Reacher",
                                                    "InvertedPendulum", "InvertedDoublePendulum")}
 ATARI = {f"pbrl/{name}-v5": 10_000_000 for name in ("Pong", "BeamRider", "Enduro")}
+DEFAULT_STEPS = {**CLASSIC, **MUJOCO, **ATARI}
 TEACHERS = ("perfect", "boltzmann", "myopic", "mistake", "skip", "equal")
 QUERIES = ("uniform", "disagreement", "entropy")
 
@@ -59,14 +60,17 @@ class Suite:
     variants: tuple[str, ...] = ("pbrl",)
     ceiling: bool = True  # true-reward PPO cells
     imitation: bool = False  # imitation's PreferenceComparisons cells at each budget, when installed
+    any_task: bool = False  # an ablation: --task may name any pbrl id, not only the suite's own
 
 
 SUITES: dict[str, Suite] = {
     "classic": Suite("classic", CLASSIC, (100,), imitation=True),
     "mujoco": Suite("mujoco", MUJOCO, (700,), imitation=True),
     "atari": Suite("atari", ATARI, (5500,)),
-    "teachers": Suite("teachers", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:teacher={t}" for t in TEACHERS)),
-    "queries": Suite("queries", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:query={q}" for q in QUERIES)),
+    "teachers": Suite("teachers", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:teacher={t}" for t in TEACHERS),
+                      any_task=True),
+    "queries": Suite("queries", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:query={q}" for q in QUERIES),
+                     any_task=True),
 }
 
 
@@ -75,6 +79,16 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
     """The suite's grid, true-reward PPO first (it is the yardstick of every other cell);
     ``imitation``: with imitation's cells (suites that have them)."""
     chosen = {t: s for t, s in suite.tasks.items() if not tasks or t in tasks or t.split("/")[-1] in tasks}
+    if tasks and suite.any_task:  # the ablation on another task
+        from pbrl.envs import entry_for
+
+        chosen = {}
+        for name in tasks:
+            task = name if name.startswith("pbrl/") else f"pbrl/{name}"
+            entry_for(task)  # an unknown id: a KeyError naming the registered ones
+            chosen[task] = suite.tasks.get(task) or DEFAULT_STEPS.get(task) or steps or 0
+            if not chosen[task]:
+                raise ValueError(f"{task} has no default env steps in pbrl bench; give --steps")
     if tasks and not chosen:
         raise ValueError(f"no task of suite {suite.name} matches {list(tasks)}; its tasks: {', '.join(suite.tasks)}")
     grid = []
@@ -174,6 +188,11 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
     if command:
         record_command(out, command)
     finished = done(out)
+    clashes = [c for c in grid if c.name in finished and int(finished[c.name].get("steps", c.steps)) != c.steps]
+    if clashes:  # a cell's name does not carry its steps: never mix runs of different lengths
+        c = clashes[0]
+        raise ValueError(f"{out}/cells/{c.name}.json ran {int(finished[c.name]['steps'])} env steps, this grid asks "
+                         f"{c.steps} ({len(clashes)} such cells); pass another --out, or delete those files to rerun them")
     todo = [c for c in grid if c.name not in finished]
     print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run with {workers} worker(s) -> {out}",
           flush=True)

@@ -24,6 +24,11 @@ def test_suites_have_the_issue_tasks_and_grids():
                                                       ("perfect", "boltzmann", "myopic", "mistake", "skip", "equal")}
     with pytest.raises(ValueError, match="no task of suite classic"):
         cells(SUITES["classic"], (0,), tasks=("Pong-v5",))
+    # the ablation suites run on any pbrl id
+    other = cells(SUITES["teachers"], (0,), (700,), 200_000, tasks=("HalfCheetah-v5",))
+    assert {(c.task, c.labels, c.steps) for c in other} == {("pbrl/HalfCheetah-v5", 0, 200_000), ("pbrl/HalfCheetah-v5", 700, 200_000)}
+    with pytest.raises(KeyError, match="unknown pbrl environment id"):
+        cells(SUITES["queries"], (0,), tasks=("NoSuchEnv-v0",))
 
 
 @pytest.mark.slow
@@ -44,6 +49,8 @@ def test_cells_write_results_and_a_rerun_skips_them(tmp_path):
     assert "true-reward PPO" in summary and "pbrl:query=entropy 8 labels" in summary
     report = subprocess.run(args + ["--report"], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0 and "4 of 4 cells" in report.stdout
+    other = subprocess.run([a if a != "1500" else "3000" for a in args], capture_output=True, text=True, timeout=120)
+    assert other.returncode != 0 and "ran 1500 env steps, this grid asks 3000" in other.stderr  # no silent mixing
 
 
 def test_a_cell_that_cannot_work_is_recorded_and_the_report_says_so():
