@@ -1,8 +1,10 @@
 """Benchmark suites: ``pbrl bench SUITE``.
 
-A suite is a grid of cells (task, method, label budget, seed). Methods: ``ppo`` (true-reward
-RL, the ceiling), ``pbrl`` (preference learning with a synthetic teacher) at each budget, and
-the suite's variants (teachers, query strategies). Every cell writes its own JSON file
+A suite is a grid of cells (task, method, label budget, seed). Methods: ``random`` (a
+uniformly random policy, the zero of the normalised score), ``ppo`` (true-reward RL, the
+ceiling), ``pbrl`` (preference learning with a synthetic teacher) at each budget, the
+suite's variants (teachers, query strategies) and ``imitation`` (its PreferenceComparisons,
+when installed). Every cell writes its own JSON file
 under ``OUT/cells/`` when it finishes (temporary name, fsync, rename), and a re-run skips
 the cells whose files exist, so a suite survives interruption and can be spread over
 sessions or machines; ``--workers N`` runs cells in N processes. The report (``--report``,
@@ -42,7 +44,7 @@ class Cell:
     """One run of a suite: a task, a method, a label budget (0 for true-reward RL), a seed."""
 
     task: str
-    method: str  # "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME", "imitation"
+    method: str  # "random", "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME", "imitation"
     labels: int
     seed: int
     steps: int
@@ -96,7 +98,7 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
         n = steps or default_steps
         for seed in seeds:
             if suite.ceiling:
-                grid.append(Cell(task, "ppo", 0, seed, n))
+                grid += [Cell(task, "random", 0, seed, n), Cell(task, "ppo", 0, seed, n)]
             for budget in labels or suite.labels:
                 grid += [Cell(task, variant, budget, seed, n) for variant in suite.variants]
                 if imitation and suite.imitation:
@@ -110,7 +112,13 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     from pbrl.trainer import TrainConfig, train
 
     start = time.perf_counter()
-    if cell.method == "ppo":
+    if cell.method == "random":  # the zero of the normalised score: uniformly random actions, same evaluation
+        from pbrl import rl
+
+        returns, _ = rl.evaluate(None, cell.task, 10, cell.seed)
+        result = {"true_return_mean": float(np.mean(returns)), "true_return_std": float(np.std(returns)),
+                  "train_seconds": 0.0, "curve": []}
+    elif cell.method == "ppo":
         result = run_baseline(BaselineConfig(cell.task, "ppo", cell.steps, cell.seed), label=f"ppo {cell.task} s{cell.seed}")
     elif cell.method == "imitation":
         from pbrl.imitation_pc import run_imitation

@@ -18,9 +18,10 @@ def test_suites_have_the_issue_tasks_and_grids():
     assert len(SUITES["mujoco"].tasks) == 8 and len(SUITES["atari"].tasks) == 3
     grid = cells(SUITES["classic"], (0, 1), (350, 700), tasks=("CartPole-v1",))
     assert [(c.method, c.labels, c.seed) for c in grid] == [
-        ("ppo", 0, 0), ("pbrl", 350, 0), ("pbrl", 700, 0), ("ppo", 0, 1), ("pbrl", 350, 1), ("pbrl", 700, 1)]
+        ("random", 0, 0), ("ppo", 0, 0), ("pbrl", 350, 0), ("pbrl", 700, 0),
+        ("random", 0, 1), ("ppo", 0, 1), ("pbrl", 350, 1), ("pbrl", 700, 1)]
     teachers = cells(SUITES["teachers"], (0,))
-    assert {c.method for c in teachers} == {"ppo"} | {f"pbrl:teacher={t}" for t in
+    assert {c.method for c in teachers} == {"random", "ppo"} | {f"pbrl:teacher={t}" for t in
                                                       ("perfect", "boltzmann", "myopic", "mistake", "skip", "equal")}
     with pytest.raises(ValueError, match="no task of suite classic"):
         cells(SUITES["classic"], (0,), tasks=("Pong-v5",))
@@ -38,17 +39,18 @@ def test_cells_write_results_and_a_rerun_skips_them(tmp_path):
     assert first.returncode == 0, first.stdout + first.stderr
     files = sorted(p.name for p in (tmp_path / "cells").iterdir())
     assert files == ["Pendulum-v1__pbrl-query-disagreement__8__s0.json", "Pendulum-v1__pbrl-query-entropy__8__s0.json",
-                     "Pendulum-v1__pbrl-query-uniform__8__s0.json", "Pendulum-v1__ppo__0__s0.json"]
+                     "Pendulum-v1__pbrl-query-uniform__8__s0.json", "Pendulum-v1__ppo__0__s0.json",
+                     "Pendulum-v1__random__0__s0.json"]
     row = json.loads((tmp_path / "cells" / files[0]).read_text())
     assert 1 <= row["labels"] <= 8 and row["curve"] and row["true_return_mean"] < 0
     (tmp_path / "cells" / files[1]).unlink()  # as if that cell had been interrupted
     again = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and "3 already done, 1 to run" in again.stdout
+    assert again.returncode == 0 and "4 already done, 1 to run" in again.stdout
     assert (tmp_path / "Pendulum-v1.png").stat().st_size > 0 and (tmp_path / "curves.csv").exists()
     summary = (tmp_path / "summary.md").read_text()
     assert "true-reward PPO" in summary and "pbrl:query=entropy 8 labels" in summary
     report = subprocess.run(args + ["--report"], capture_output=True, text=True, timeout=120)
-    assert report.returncode == 0 and "4 of 4 cells" in report.stdout
+    assert report.returncode == 0 and "5 of 5 cells" in report.stdout
     other = subprocess.run([a if a != "1500" else "3000" for a in args], capture_output=True, text=True, timeout=120)
     assert other.returncode != 0 and "ran 1500 env steps, this grid asks 3000" in other.stderr  # no silent mixing
 
@@ -75,7 +77,7 @@ def test_label_budgets_parse_and_bad_ones_name_the_fix():
 
 def test_imitation_cells_join_the_grid_only_when_asked_and_only_where_the_suite_has_them():
     grid = cells(SUITES["classic"], (0,), (100,), tasks=("CartPole-v1",), imitation=True)
-    assert [(c.method, c.labels) for c in grid] == [("ppo", 0), ("pbrl", 100), ("imitation", 100)]
+    assert [(c.method, c.labels) for c in grid] == [("random", 0), ("ppo", 0), ("pbrl", 100), ("imitation", 100)]
     assert "imitation" not in {c.method for c in cells(SUITES["queries"], (0,), imitation=True)}
 
 
@@ -92,6 +94,7 @@ def test_report_rewrites_only_the_generated_part_of_benchmarks_md(tmp_path):
     cells_dir = tmp_path / "benchmarks" / "mujoco" / "cells"
     cells_dir.mkdir(parents=True)
     rows = [_row("pbrl/Hopper-v5", "ppo", 0, s, 1000.0 + s, 100.0) for s in (0, 1)]
+    rows += [_row("pbrl/Hopper-v5", "random", 0, s, -100.0, 1.0, curve=[]) for s in (0, 1)]
     rows += [_row("pbrl/Hopper-v5", "pbrl", 700, s, 950.0, 110.0) for s in (0, 1)]
     rows += [_row("pbrl/Hopper-v5", "imitation", 700, 0, 500.0, 300.0),
              _row("pbrl/Hopper-v5", "imitation", 700, 1, float("nan"), 5.0, error="imitation: no trajectory")]
@@ -105,9 +108,12 @@ def test_report_rewrites_only_the_generated_part_of_benchmarks_md(tmp_path):
     text = md.read_text()
     assert "kept above" in text and "kept below" in text and "old table" not in text
     assert "pbrl bench mujoco --seeds 0 1" in text and "Hand-written analysis." in text
-    assert "| Hopper-v5 | pbrl 700 labels | 2 | 950.0 +- 0.0 | 0.95 | 700 | 110 s | 1.10 | met |" in text
+    # normalised per seed: (950 + 100) / (1000 + 100) = 0.955 and (950 + 100) / (1001 + 100) = 0.954
+    assert "| Hopper-v5 | pbrl 700 labels | 2 | 950.0 +- 0.0 | 0.95 (0.95) | 700 | 110 s | 1.10 | met |" in text
+    assert "| Hopper-v5 | random policy | 2 | -100.0 +- 0.0 | 0.00 (0.00) | - | - | - |" in text
     assert "failed on 1 of 2 seeds: imitation: no trajectory" in text  # the imitation seed that failed
-    assert "| Hopper-v5 | 700 | 2 | 950.0 | 500.0 (failed on 1 of 2 seeds" in text
+    assert "| Hopper-v5 | 700 | 2 | 950.0, 0.95 | 500.0, 0.55 (failed on 1 of 2 seeds" in text
+    assert "| 0.37 | yes |" in text  # 110 s against imitation's 300 s on the seed both finished
     assert (cells_dir.parent / "Hopper-v5.png").stat().st_size > 0 and (cells_dir.parent / "curves.csv").exists()
     write_benchmarks(tmp_path / "benchmarks", md)
     assert md.read_text() == text  # regenerating from the same files changes nothing
