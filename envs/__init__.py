@@ -21,7 +21,8 @@ def register_envs() -> None:
         if entry.id in gym.registry:
             continue
         # Atari's base ids live in ale-py (an optional import); their episodes end on game over.
-        max_steps = None if entry.family == "atari" else gym.spec(entry.base_id).max_episode_steps
+        # A response game is one step long.
+        max_steps = None if entry.family in ("atari", "text") else gym.spec(entry.base_id).max_episode_steps
         gym.register(
             id=entry.id,
             entry_point="pbrl.envs.factory:make_env",

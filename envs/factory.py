@@ -12,7 +12,7 @@ import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
 from pbrl.envs.hidden_reward import HiddenReward
-from pbrl.envs.registry import ATARI, BY_ID, CLASSIC, MUJOCO, SuiteEntry
+from pbrl.envs.registry import ATARI, BY_ID, CLASSIC, MUJOCO, TEXT, SuiteEntry
 
 
 class MissingDependencyError(ImportError):
@@ -23,6 +23,7 @@ class MissingDependencyError(ImportError):
 COMMON_OPTIONS: dict[str, Any] = {"reward_model": None, "reveal_true_reward": False}
 FAMILY_OPTIONS: dict[str, dict[str, Any]] = {
     CLASSIC: {},
+    TEXT: {},
     MUJOCO: {
         "remove_ctrl_cost": True,  # set the base env's torque-penalty weight to 0
         "fixed_length": True,  # early termination -> per-step penalty, fixed-length episodes
@@ -74,7 +75,12 @@ def _base_spec(entry: SuiteEntry) -> gym.envs.registration.EnvSpec:
 def base_parameters(env_id: str) -> frozenset[str]:
     """Keyword arguments the base env of ``env_id`` accepts (from its constructor signatures)."""
     entry = BY_ID[env_id]
-    creator = load_env_creator(_base_spec(entry).entry_point)
+    if entry.family == TEXT:
+        from pbrl.envs.response_game import ResponseGameEnv
+
+        creator = ResponseGameEnv
+    else:
+        creator = load_env_creator(_base_spec(entry).entry_point)
     names: set[str] = set()
     for owner in creator.__mro__ if isinstance(creator, type) else (creator,):
         init = owner.__init__ if isinstance(owner, type) else owner
@@ -177,6 +183,10 @@ def make_env(_pbrl_id: str, render_mode: str | None = None, **kwargs: Any) -> gy
         env = _make_mujoco(entry, options, render_mode, base_kwargs)
     elif entry.family == ATARI:
         env = _make_atari(entry, options, render_mode, base_kwargs)
+    elif entry.family == TEXT:
+        from pbrl.envs.response_game import ResponseGameEnv
+
+        env = ResponseGameEnv(render_mode=render_mode, **base_kwargs)
     else:
         env = _base_make(entry, render_mode, base_kwargs)
     return HiddenReward(

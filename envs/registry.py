@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-CLASSIC, MUJOCO, ATARI = "classic", "mujoco", "atari"
+CLASSIC, MUJOCO, ATARI, TEXT = "classic", "mujoco", "atari", "text"
 
 
 @dataclass(frozen=True)
@@ -13,8 +13,8 @@ class SuiteEntry:
     """One registered ``pbrl/...`` id.
 
     :param id: the pbrl id, ``pbrl/Name-vN``.
-    :param base_id: the gymnasium / ale-py id it wraps.
-    :param family: ``classic``, ``mujoco`` or ``atari``.
+    :param base_id: the gymnasium / ale-py id it wraps ("" for pbrl's own envs: the text family).
+    :param family: ``classic``, ``mujoco``, ``atari`` or ``text``.
     :param extra: the pbrl extra that installs its optional dependency (None: always there).
     :param modules: the modules that extra provides (imported to check it is installed).
     :param base_kwargs: keyword arguments the paper's changes pass to the base env.
@@ -94,10 +94,13 @@ SUITE: tuple[SuiteEntry, ...] = (
     _atari("Qbert", (0, 14, 0, 160), (14, 28, 28, 46)),
     _atari("Seaquest", (0, 18, 0, 160)),
     _atari("SpaceInvaders", (0, 20, 0, 160)),
+    # a language model's turn as a one-step episode (pbrl.envs.response_game); the sentiment
+    # task's scorer comes with the text extra and is checked when that task is made
+    SuiteEntry(id="pbrl/ResponseGame-v0", base_id="", family=TEXT),
 )
 
 BY_ID: dict[str, SuiteEntry] = {entry.id: entry for entry in SUITE}
-FAMILIES: tuple[str, ...] = (CLASSIC, MUJOCO, ATARI)
+FAMILIES: tuple[str, ...] = (CLASSIC, MUJOCO, ATARI, TEXT)
 
 
 def entry_for(env_id: str) -> SuiteEntry:

@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     envs = sub.add_parser("envs", help="list the pbrl/... environment ids (or measure their speed)")
-    envs.add_argument("--family", action="append", choices=["classic", "mujoco", "atari"], help="only this family (repeatable)")
+    envs.add_argument("--family", action="append", choices=["classic", "mujoco", "atari", "text"], help="only this family (repeatable)")
     envs.add_argument("--speed", action="store_true", help="measure random-action steps/s with and without rendering")
     envs.add_argument("--seconds", type=float, default=2.0, help="seconds per speed measurement (default 2)")
     envs.set_defaults(func=_envs)

@@ -9,7 +9,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from pbrl.envs.registry import ATARI, MUJOCO, entry_for
+from pbrl.envs.registry import ATARI, MUJOCO, TEXT, entry_for
 from pbrl.types import Clip
 
 CLIP_SECONDS_MUJOCO = 1.5  # the paper's clip duration for the robotics tasks
@@ -18,8 +18,11 @@ CLIP_STEPS_CLASSIC = 25
 
 
 def default_clip_length(env_id: str, dt: float | None = None) -> int:
-    """Per-family default: ~1.5 s of simulated time for MuJoCo, 25 steps for Atari and classic."""
+    """Per-family default: ~1.5 s of simulated time for MuJoCo, 25 steps for Atari and classic,
+    1 for text (a response game's episode is one step: the clip is the response)."""
     family = entry_for(env_id).family
+    if family == TEXT:
+        return 1
     if family == MUJOCO:
         if dt is None:
             raise ValueError("the MuJoCo default clip length needs the env's dt")

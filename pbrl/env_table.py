@@ -28,6 +28,8 @@ def short_space(space: gym.Space) -> str:
         low, high = np.unique(space.low), np.unique(space.high)
         bounds = f"{low[0]:g}, {high[0]:g}, " if len(low) == 1 and len(high) == 1 else ""
         return f"Box({bounds}{space.shape}, {space.dtype})"
+    if isinstance(space, gym.spaces.MultiDiscrete) and len(np.unique(space.nvec)) == 1:
+        return f"MultiDiscrete({space.nvec.size} x {space.nvec.flat[0]})"  # a response: length x vocabulary
     return str(space)
 
 

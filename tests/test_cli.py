@@ -24,7 +24,7 @@ def test_help_lists_the_subcommands():
         assert command in result.stdout
 
 
-def test_envs_lists_all_twenty_ids_with_family_and_spaces(require):
+def test_envs_lists_every_id_with_family_and_spaces(require):
     for env_id in ENV_IDS:
         require(env_id)
     result = run_cli("envs")
@@ -36,6 +36,8 @@ def test_envs_lists_all_twenty_ids_with_family_and_spaces(require):
     assert "Discrete(2)" in by_id["pbrl/CartPole-v1"]
     assert "Box(-1, 1, (6,), float32)" in by_id["pbrl/HalfCheetah-v5"]
     assert "Box(0, 255, (4, 84, 84), uint8)" in by_id["pbrl/Pong-v5"]
+    assert by_id["pbrl/ResponseGame-v0"].split()[1:3] == ["text", "yes"]
+    assert "Box(0, 99, (48,), int64)" in by_id["pbrl/ResponseGame-v0"] and "MultiDiscrete(24 x 100)" in by_id["pbrl/ResponseGame-v0"]
 
 
 def test_envs_speed_measures_each_id(capsys):

@@ -9,11 +9,11 @@ import pbrl
 from pbrl.envs import ENV_IDS, FAMILIES, SUITE
 
 
-def test_suite_has_the_twenty_ids_of_three_families():
-    assert len(ENV_IDS) == 20
-    assert len(set(ENV_IDS)) == 20
+def test_suite_has_the_twenty_one_ids_of_four_families():
+    assert len(ENV_IDS) == 21
+    assert len(set(ENV_IDS)) == 21
     counts = {family: sum(e.family == family for e in SUITE) for family in FAMILIES}
-    assert counts == {"classic": 5, "mujoco": 8, "atari": 7}
+    assert counts == {"classic": 5, "mujoco": 8, "atari": 7, "text": 1}
     assert all(i.startswith("pbrl/") for i in ENV_IDS)
 
 
@@ -26,7 +26,7 @@ def test_import_registers_every_id():
 def test_register_envs_is_idempotent_and_the_ale_idiom_works():
     pbrl.register_envs()
     gym.register_envs(pbrl)
-    assert sum(1 for i in gym.registry if i.startswith("pbrl/")) == 20
+    assert sum(1 for i in gym.registry if i.startswith("pbrl/")) == 21
 
 
 def test_time_limits_follow_the_base_envs():

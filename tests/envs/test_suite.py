@@ -17,6 +17,7 @@ FRAME_SHAPES = {
     "pbrl/Pendulum-v1": (500, 500, 3),
     "mujoco": (480, 480, 3),
     "atari": (210, 160, 3),
+    "text": (160, 480, 3),  # the prompt and response drawn as text
 }
 
 
