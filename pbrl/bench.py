@@ -125,7 +125,8 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
 
         try:
             result = run_imitation(cell.task, cell.labels, cell.steps, cell.seed, label=f"imitation {cell.task} s{cell.seed}")
-        except ValueError as exc:  # e.g. no trajectory as long as a fragment (imitation cannot pad a short episode)
+        except Exception as exc:  # third-party code on a stack it does not pin: recorded, the suite goes on
+            # (e.g. "no trajectory as long as a fragment": imitation cannot pad a short episode)
             result = {"error": f"imitation: {exc}", "true_return_mean": float("nan"), "labels": 0, "curve": [],
                       "train_seconds": time.perf_counter() - start}
     else:
