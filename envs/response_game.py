@@ -32,8 +32,9 @@ class ResponseGameEnv(gym.Env):
     :param task: ``"sentiment"``, ``"arithmetic"``, a :class:`pbrl.text.TextTask`, or a
         callable ``score(prompt, response) -> float`` (then ``prompts`` is required).
     :param prompts: the prompts a callable (or the sentiment) task draws from.
-    :param max_prompt_tokens: observation length (BOS included).
-    :param max_response_tokens: action length (EOS included).
+    :param max_prompt_tokens: observation length (BOS included); default per task (sentiment
+        and callables 48, arithmetic 8).
+    :param max_response_tokens: action length (EOS included); default per task (24, arithmetic 6).
     :param long_prompts: ``"truncate"`` (keep the end, warn once) or ``"error"``.
     :param task_options: keyword arguments of the named task (e.g. ``{"max_operand": 50}``).
     """
@@ -41,9 +42,13 @@ class ResponseGameEnv(gym.Env):
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
 
     def __init__(self, task: str | TextTask | Callable[[str, str], Any] = "sentiment",
-                 prompts: Sequence[str] | None = None, max_prompt_tokens: int = 48, max_response_tokens: int = 24,
+                 prompts: Sequence[str] | None = None, max_prompt_tokens: int | None = None,
+                 max_response_tokens: int | None = None,
                  long_prompts: str = "truncate", task_options: dict[str, Any] | None = None,
                  render_mode: str | None = None) -> None:
+        self.task = make_task(task, prompts, **(task_options or {}))
+        max_prompt_tokens = self.task.prompt_tokens if max_prompt_tokens is None else max_prompt_tokens
+        max_response_tokens = self.task.response_tokens if max_response_tokens is None else max_response_tokens
         for name, value in (("max_prompt_tokens", max_prompt_tokens), ("max_response_tokens", max_response_tokens)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 2:
                 raise ValueError(f"pbrl/ResponseGame-v0: {name} must be an integer >= 2, got {value!r}")
@@ -51,7 +56,6 @@ class ResponseGameEnv(gym.Env):
             raise ValueError(f"pbrl/ResponseGame-v0: long_prompts must be 'truncate' or 'error', got {long_prompts!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"pbrl/ResponseGame-v0: render_mode must be one of {self.metadata['render_modes']}")
-        self.task = make_task(task, prompts, **(task_options or {}))
         self.tokenizer = CharTokenizer()
         self.max_prompt_tokens, self.max_response_tokens = max_prompt_tokens, max_response_tokens
         self.long_prompts, self.render_mode = long_prompts, render_mode

@@ -225,6 +225,27 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _text(args: argparse.Namespace) -> int:
+    if args.text_command == "sft":
+        from pbrl.text.sft import SFTConfig, train_sft
+
+        config = SFTConfig(task=args.task, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+        out = args.out or f"runs/sft-{args.task}"
+        train_sft(config, out)
+        print(f"SFT model written to {out} (pbrl text ppo --task {args.task} --sft {out})")
+        return 0
+    from pbrl.text.rl import TextRLConfig, train_text
+
+    config = TextRLConfig(task=args.task, sft=args.sft or "", responses=int(args.responses), n_envs=args.n_envs,
+                          n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.epochs, learning_rate=args.lr,
+                          kl_coef=args.kl_coef, kl_target=args.kl_target, kl_horizon=args.kl_horizon,
+                          kl_estimator=args.kl_estimator, ptx_coef=args.ptx_coef, reward=args.reward, seed=args.seed)
+    out = args.out or f"runs/text-ppo-{args.task}-seed{args.seed}"
+    train_text(config, out)
+    print(f"policy, curves.csv and summary.json in {out}")
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -331,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=1, help="cells run in parallel processes")
     bench.add_argument("--out", help="output directory (default benchmarks/SUITE: result files and report, committed; run dirs in its runs/, ignored)")
     bench.add_argument("--report", action="store_true", help="only rewrite the report from the finished cells")
+    _add_text(sub)
     bench.add_argument("--no-imitation", action="store_true", help="leave out imitation's cells even when it is installed")
     bench.set_defaults(func=_bench)
 
@@ -339,6 +361,36 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seeds", type=int, nargs="+", default=[0])
     cmp.set_defaults(func=_compare)
     return parser
+
+
+def _add_text(sub: argparse._SubParsersAction) -> None:
+    text = sub.add_parser("text", help="the language-model side: SFT of the built-in LM, then PPO with a KL penalty")
+    steps = text.add_subparsers(dest="text_command", metavar="STEP", required=True)
+    sft = steps.add_parser("sft", help="train the built-in LM on a task's generated corpus (the reference policy)")
+    sft.add_argument("--task", default="arithmetic", choices=["sentiment", "arithmetic"])
+    sft.add_argument("--steps", type=int, default=2000)
+    sft.add_argument("--batch-size", type=int, default=64)
+    sft.add_argument("--lr", type=float, default=1e-3)
+    sft.add_argument("--seed", type=int, default=0)
+    sft.add_argument("--out", help="model directory (default runs/sft-TASK)")
+    ppo = steps.add_parser("ppo", help="PPO from an SFT model on the response game, reward - beta * KL to it")
+    ppo.add_argument("--task", default="arithmetic", choices=["sentiment", "arithmetic"])
+    ppo.add_argument("--sft", help="the SFT model directory (pbrl text sft --out)")
+    ppo.add_argument("--responses", type=float, default=20_000, help="env steps, one response each")
+    ppo.add_argument("--n-envs", type=int, default=32)
+    ppo.add_argument("--n-steps", type=int, default=4, help="responses per env per rollout")
+    ppo.add_argument("--batch-size", type=int, default=64)
+    ppo.add_argument("--epochs", type=int, default=4)
+    ppo.add_argument("--lr", type=float, default=3e-5)
+    ppo.add_argument("--kl-coef", type=float, default=0.05, help="beta (the start value when --kl-target is set)")
+    ppo.add_argument("--kl-target", type=float, help="adapt beta towards this KL per response (Ziegler et al. 2019)")
+    ppo.add_argument("--kl-horizon", type=int, default=10_000)
+    ppo.add_argument("--kl-estimator", default="k1", choices=["k1", "k3"])
+    ppo.add_argument("--ptx-coef", type=float, default=0.0, help="PPO-ptx: weight of the SFT corpus log-likelihood")
+    ppo.add_argument("--reward", default="true", help="'true': the hidden score (RLVR); or a reward model directory")
+    ppo.add_argument("--seed", type=int, default=0)
+    ppo.add_argument("--out", help="output directory (default runs/text-ppo-TASK-seedS)")
+    text.set_defaults(func=_text)
 
 
 def main(argv: list[str] | None = None) -> int:

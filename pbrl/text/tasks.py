@@ -33,9 +33,11 @@ def review_openings() -> list[str]:
 
 
 class TextTask(ABC):
-    """Prompts and the hidden score of a response."""
+    """Prompts and the hidden score of a response; ``prompt_tokens`` and ``response_tokens``
+    are the env's default observation and action lengths for the task."""
 
     name = "task"
+    prompt_tokens, response_tokens = 48, 24
 
     @abstractmethod
     def prompt(self, rng: np.random.Generator) -> str:
@@ -91,8 +93,9 @@ class ArithmeticTask(TextTask):
     for the exact answer (surrounding spaces ignored), else 0."""
 
     name = "arithmetic"
+    prompt_tokens, response_tokens = 8, 6  # "99+99=" after BOS; "198" + EOS, with room to ramble
 
-    def __init__(self, max_operand: int = 20, ops: str = "+") -> None:
+    def __init__(self, max_operand: int = 99, ops: str = "+") -> None:
         if max_operand < 1 or not ops or set(ops) - set("+-*"):
             raise ValueError(f"arithmetic: max_operand >= 1 and ops from '+-*', got {max_operand!r}, {ops!r}")
         self.max_operand, self.ops = max_operand, ops

@@ -96,7 +96,7 @@ def test_token_ids_of_another_vocabulary_are_refused():
     env = gym.make("pbrl/ResponseGame-v0", task="arithmetic", disable_env_checker=True)
     env.reset(seed=0)
     with pytest.raises(ValueError, match="the model and the tokenizer do not match"):
-        env.step(np.full(24, TOK.vocab_size + 5))
+        env.step(np.full(6, TOK.vocab_size + 5))
 
 
 def test_bad_arguments_name_the_fix():

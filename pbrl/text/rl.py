@@ -1,0 +1,259 @@
+"""PPO on the response game with a KL penalty to the SFT policy (and optional PPO-ptx).
+
+The agent's reward for a response y to a prompt x is ``r(x, y) - beta * KL`` with
+``KL = sum_t log pi(y_t | x, y_<t) - log pi_ref(y_t | x, y_<t)`` (the k1 estimator of
+Ziegler et al. 2019 / InstructGPT; ``k3 = sum_t (rho_t - 1) - log rho_t`` with
+``rho_t = pi_ref / pi`` is the low-variance non-negative alternative). ``r`` is whatever the
+env gives the agent: the hidden score itself with ``reveal_true_reward=True`` (a verifiable
+reward, RLVR), or a learned reward model. ``beta`` is fixed, or adapted towards a target KL
+with Ziegler et al.'s controller: ``e = clip(KL / target - 1, -0.2, 0.2)``,
+``beta <- beta * (1 + e * n / horizon)`` after every n responses.
+
+PPO-ptx (InstructGPT): ``ptx_coef * NLL`` of a batch of the SFT corpus is added to the
+gradients before every optimizer step, so the policy keeps its pretraining distribution.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from pbrl.files import atomic_write
+from pbrl.text.model import TinyCausalLM
+from pbrl.text.policy import TextPolicy
+from pbrl.text.sft import corpus, encode_pairs, nll
+
+ENV_ID = "pbrl/ResponseGame-v0"
+
+
+def kl_estimate(lm: TinyCausalLM, ref: TinyCausalLM, prompts: torch.Tensor, responses: torch.Tensor,
+                estimator: str = "k1") -> tuple[torch.Tensor, torch.Tensor]:
+    """(KL per response [B], summed token entropy of the policy [B]) for sampled responses."""
+    with torch.no_grad():
+        logp, mask, entropy = lm.response_logprobs(prompts, responses)
+        logp_ref, _, _ = ref.response_logprobs(prompts, responses)
+    if estimator == "k1":
+        kl = ((logp - logp_ref) * mask).sum(1)
+    elif estimator == "k3":
+        log_rho = (logp_ref - logp) * mask
+        kl = ((log_rho.exp() - 1 - log_rho) * mask).sum(1)
+    else:
+        raise ValueError(f"kl estimator must be 'k1' or 'k3', got {estimator!r}")
+    return kl, entropy.sum(1)
+
+
+class KLController:
+    """Fixed beta, or Ziegler et al.'s adaptive one (``target`` set)."""
+
+    def __init__(self, beta: float, target: float | None = None, horizon: int = 10_000) -> None:
+        if beta < 0 or (target is not None and target <= 0) or horizon < 1:
+            raise ValueError(f"kl: beta >= 0, target > 0 and horizon >= 1, got {beta}, {target}, {horizon}")
+        self.beta, self.target, self.horizon = float(beta), target, horizon
+
+    def update(self, kl: float, n: int) -> None:
+        if self.target is not None:
+            error = float(np.clip(kl / self.target - 1, -0.2, 0.2))
+            self.beta *= 1 + error * n / self.horizon
+
+
+class KLPenalty(VecEnvWrapper):
+    """Subtracts ``beta * KL(pi || pi_ref)`` from each response's reward; ``info`` gets
+    ``score`` (the reward before the penalty), ``kl`` and ``entropy``."""
+
+    def __init__(self, venv: VecEnv, ref: TinyCausalLM, controller: KLController, estimator: str = "k1") -> None:
+        super().__init__(venv)
+        self.ref, self.controller, self.estimator = ref, controller, estimator
+        self.policy: TextPolicy | None = None  # set once the algorithm exists
+        self._prompts: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        self._prompts = self.venv.reset()
+        return self._prompts
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+        self.venv.step_async(actions)
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        if self.policy is None:
+            raise RuntimeError("KLPenalty.policy is not set: give it the PPO model's policy before learning")
+        kl, entropy = kl_estimate(self.policy.lm, self.ref, torch.as_tensor(self._prompts),
+                                  torch.as_tensor(self._actions).long(), self.estimator)
+        kl, entropy = kl.numpy(), entropy.numpy()
+        shaped = rewards - self.controller.beta * kl
+        for i, info in enumerate(infos):
+            info.update(score=float(rewards[i]), kl=float(kl[i]), entropy=float(entropy[i]), beta=self.controller.beta)
+        self.controller.update(float(kl.mean()), len(kl))
+        self._prompts = obs  # every step ends an episode: obs is the next prompt
+        return obs, shaped.astype(np.float32), dones, infos
+
+
+class PretrainMix:
+    """PPO-ptx: before each optimizer step, adds the gradient of ``coef * NLL`` on a batch of
+    the SFT corpus (after SB3's gradient clipping of the PPO loss)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, lm: TinyCausalLM, prompts: torch.Tensor,
+                 responses: torch.Tensor, coef: float, batch_size: int = 32, seed: int = 0) -> None:
+        self.lm, self.prompts, self.responses, self.coef, self.batch_size = lm, prompts, responses, coef, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.inner_step, self.last = optimizer.step, float("nan")
+        optimizer.step = self.step
+
+    def step(self, closure: Any = None) -> Any:
+        idx = torch.randint(0, len(self.prompts), (self.batch_size,), generator=self.generator)
+        loss = nll(self.lm, self.prompts[idx], self.responses[idx])
+        (self.coef * loss).backward()
+        self.last = float(loss.item())
+        return self.inner_step(closure)
+
+
+@dataclass(frozen=True)
+class TextRLConfig:
+    """``pbrl text ppo``: PPO on the response game from an SFT policy, KL-penalised."""
+
+    task: str = "arithmetic"
+    sft: str = ""  # directory of the SFT model (pbrl text sft --out)
+    responses: int = 20_000  # env steps: one response each
+    n_envs: int = 32
+    n_steps: int = 4  # responses per env per rollout
+    batch_size: int = 64
+    n_epochs: int = 4
+    learning_rate: float = 3e-5
+    ent_coef: float = 0.0
+    kl_coef: float = 0.05
+    kl_target: float | None = None  # adaptive beta towards this KL per response
+    kl_horizon: int = 10_000
+    kl_estimator: str = "k1"
+    ptx_coef: float = 0.0
+    reward: str = "true"  # "true": the hidden score (RLVR); or a reward model directory
+    eval_prompts: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.sft:
+            raise ValueError("text ppo needs --sft DIR, the SFT model (pbrl text sft --task TASK --out DIR)")
+        if self.kl_estimator not in ("k1", "k3"):
+            raise ValueError(f"kl_estimator must be 'k1' or 'k3', got {self.kl_estimator!r}")
+        for name in ("responses", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_prompts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"text ppo: {name} must be >= 1, got {getattr(self, name)}")
+
+
+def evaluate_text(lm: TinyCausalLM, task: str, n: int, seed: int, ref: TinyCausalLM | None = None,
+                  env_kwargs: dict[str, Any] | None = None) -> dict[str, float]:
+    """Mean hidden score of ``lm``'s sampled and greedy responses to ``n`` fixed prompts
+    (reset seeds 10000+seed...), and the mean KL to ``ref`` of the sampled ones."""
+    env = gym.make(ENV_ID, task=task, disable_env_checker=True, **(env_kwargs or {}))
+    prompts = np.stack([env.reset(seed=10_000 + seed + i)[0] for i in range(n)])
+    length = env.action_space.shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    out: dict[str, float] = {}
+    for mode in ("sampled", "greedy"):
+        responses = lm.generate(torch.as_tensor(prompts), length, generator=generator, greedy=mode == "greedy").numpy()
+        scores = []
+        for i in range(n):
+            env.reset(seed=10_000 + seed + i)
+            scores.append(env.step(responses[i])[4]["true_reward"])
+        out[f"score_{mode}"] = float(np.mean(scores))
+        out[f"score_{mode}_std"] = float(np.std(scores))
+        if mode == "sampled" and ref is not None:
+            kl, entropy = kl_estimate(lm, ref, torch.as_tensor(prompts), torch.as_tensor(responses))
+            out["kl_sampled"], out["entropy_sampled"] = float(kl.mean()), float(entropy.mean())
+    env.close()
+    return out
+
+
+class _Log(BaseCallback):
+    def __init__(self, config: TextRLConfig, mix: PretrainMix | None) -> None:
+        super().__init__()
+        self.config, self.mix, self.rows, self.buffer = config, mix, [], []
+        self.start, self.next = time.perf_counter(), max(config.responses // 10, 1)
+
+    def _on_step(self) -> bool:
+        self.buffer += [(i["score"], i["kl"], i["entropy"], i["beta"]) for i in self.locals["infos"]]
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if not self.buffer:
+            return
+        score, kl, entropy, beta = (float(np.mean(v)) for v in zip(*self.buffer))
+        row = {"responses": self.num_timesteps, "score": score, "kl": kl, "entropy": entropy, "beta": beta,
+               "ptx_nll": self.mix.last if self.mix else float("nan")}
+        self.rows.append(row)
+        for key in ("score", "kl", "entropy", "beta"):
+            self.logger.record(f"text/{key}", row[key])
+        self.buffer = []
+        if self.num_timesteps >= self.next:
+            self.next += max(self.config.responses // 10, 1)
+            rate = self.num_timesteps / (time.perf_counter() - self.start)
+            print(f"  {self.num_timesteps:>7,}/{self.config.responses:,} responses  {rate:,.0f}/s  score {score:.3f}  "
+                  f"KL {kl:.2f}  beta {beta:.3f}  entropy {entropy:.2f}", flush=True)
+
+
+def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
+    """PPO from the SFT policy; writes ``out/summary.json``, ``out/curves.csv`` and the
+    policy's LM to ``out/policy/``. Returns the summary (SFT and final evaluation)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    ref = TinyCausalLM.load(config.sft)
+    ref.eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    meta = json.loads((Path(config.sft) / "lm.json").read_text())
+    env_kwargs = {"task": config.task, "max_prompt_tokens": meta.get("prompt_tokens"),
+                  "max_response_tokens": meta.get("response_tokens")}
+    env_kwargs = {k: v for k, v in env_kwargs.items() if v is not None}
+    if config.reward == "true":
+        env_kwargs["reveal_true_reward"] = True
+    else:
+        env_kwargs["reward_model"] = config.reward
+    venv = make_vec_env(ENV_ID, n_envs=config.n_envs, seed=config.seed, env_kwargs=env_kwargs)
+    controller = KLController(config.kl_coef, config.kl_target, config.kl_horizon)
+    venv = KLPenalty(venv, ref, controller, config.kl_estimator)
+    model = PPO(TextPolicy, venv, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
+                learning_rate=config.learning_rate, ent_coef=config.ent_coef, gamma=1.0, gae_lambda=1.0,
+                policy_kwargs={"lm_path": config.sft}, seed=config.seed, device="cpu", verbose=0)
+    venv.policy = model.policy
+    mix = None
+    if config.ptx_coef > 0:
+        lengths = (venv.observation_space.shape[0], venv.action_space.shape[0])
+        prompts, responses = encode_pairs(corpus(config.task, 5000, config.seed), *lengths)
+        mix = PretrainMix(model.policy.optimizer, model.policy.lm, prompts, responses, config.ptx_coef, seed=config.seed)
+    eval_kwargs = {k: v for k, v in env_kwargs.items() if k in ("max_prompt_tokens", "max_response_tokens")}
+    before = evaluate_text(ref, config.task, config.eval_prompts, config.seed, ref, eval_kwargs)
+    print(f"text ppo {config.task}: SFT policy score {before['score_sampled']:.3f} sampled, {before['score_greedy']:.3f} greedy",
+          flush=True)
+    log = _Log(config, mix)
+    start = time.perf_counter()
+    model.learn(config.responses, callback=log)
+    seconds = time.perf_counter() - start
+    model.policy.lm.eval()
+    after = evaluate_text(model.policy.lm, config.task, config.eval_prompts, config.seed, ref, eval_kwargs)
+    model.policy.lm.save(out / "policy", {"task": config.task, **{k: meta[k] for k in ("prompt_tokens", "response_tokens")
+                                                                   if k in meta}})
+    summary = {"config": asdict(config), "sft": before, "final": after, "train_seconds": seconds,
+               "responses_per_second": config.responses / seconds}
+    text = json.dumps(summary, indent=2).encode()
+    atomic_write(out / "summary.json", lambda f: f.write(text))
+    if log.rows:
+        keys = list(log.rows[0])
+        lines = [",".join(keys)] + [",".join(f"{r[k]:.6g}" for k in keys) for r in log.rows]
+        atomic_write(out / "curves.csv", lambda f: f.write(("\n".join(lines) + "\n").encode()))
+    print(f"text ppo {config.task}: score {before['score_sampled']:.3f} -> {after['score_sampled']:.3f} sampled, "
+          f"{before['score_greedy']:.3f} -> {after['score_greedy']:.3f} greedy; KL to SFT {after.get('kl_sampled', 0):.2f}; "
+          f"{seconds:.0f} s", flush=True)
+    return summary

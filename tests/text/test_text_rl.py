@@ -1,0 +1,125 @@
+"""The text policy: a causal LM as an SB3 policy, SFT, and PPO with a KL penalty."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pbrl.text.model import LMConfig, TinyCausalLM, response_mask
+from pbrl.text.rl import KLController, TextRLConfig, kl_estimate, train_text
+from pbrl.text.sft import SFTConfig, corpus, train_sft
+from pbrl.text.tokenizer import EOS, PAD, CharTokenizer
+
+TOK = CharTokenizer()
+
+
+@pytest.fixture(scope="module")
+def sft_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sft")
+    train_sft(SFTConfig(task="arithmetic", steps=40, batch_size=16, corpus_size=500), out)
+    return out
+
+
+def prompts(texts, length=8):
+    return torch.as_tensor(np.stack([TOK.encode_prompt(t, length)[0] for t in texts]))
+
+
+def test_generation_pads_after_eos_and_logprobs_match_token_by_token():
+    torch.manual_seed(0)
+    lm = TinyCausalLM(LMConfig(max_len=16, d_model=32, n_heads=2, d_ff=64))
+    p = prompts(["1+2=", "30+4="])
+    responses = lm.generate(p, 6, generator=torch.Generator().manual_seed(0))
+    assert (responses != PAD).any()
+    for row in responses.tolist():  # nothing but PAD after the first EOS, and PAD never before it
+        if EOS in row:
+            assert all(t == PAD for t in row[row.index(EOS) + 1:])
+        assert PAD not in row[: row.index(EOS) if EOS in row else len(row)]
+    logp, mask, entropy = lm.response_logprobs(p, responses)
+    assert torch.equal(mask, response_mask(responses)) and (entropy >= 0).all()
+    # the same log-probabilities, one token at a time
+    for b in range(2):
+        ids, total = p[b:b + 1], 0.0
+        for t in range(int(mask[b].sum())):
+            logits, _ = lm(ids)
+            step = logits[0, -1].clone()
+            step[PAD] = -torch.inf
+            total += torch.log_softmax(step, -1)[responses[b, t]].item()
+            ids = torch.cat([ids, responses[b:b + 1, t:t + 1]], 1)
+        assert logp[b].sum().item() == pytest.approx(total, abs=1e-4)
+
+
+def test_left_padding_does_not_change_what_the_model_says():
+    torch.manual_seed(0)
+    lm = TinyCausalLM(LMConfig(max_len=24, d_model=32, n_heads=2, d_ff=64))
+    short, long = prompts(["7+8="], 8), prompts(["7+8="], 14)
+    response = torch.as_tensor(TOK.encode_response("15", 6))[None]
+    a, _, _ = lm.response_logprobs(short, response)
+    b, _, _ = lm.response_logprobs(long, response)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_sft_learns_and_its_checkpoint_round_trips(sft_dir):
+    meta = json.loads((sft_dir / "lm.json").read_text())
+    assert meta["task"] == "arithmetic" and (meta["prompt_tokens"], meta["response_tokens"]) == (8, 6)
+    lm = TinyCausalLM.load(sft_dir)
+    assert lm.config.max_len == 14
+    (sft_dir / "bad").mkdir(exist_ok=True)
+    (sft_dir / "bad" / "lm.json").write_text(json.dumps({**meta, "tokenizer": "bytes-v9"}))
+    with pytest.raises(ValueError, match="the model and the tokenizer do not match"):
+        TinyCausalLM.load(sft_dir / "bad")
+    with pytest.raises(FileNotFoundError, match="pbrl text sft"):
+        TinyCausalLM.load(sft_dir / "nothing")
+    assert corpus("arithmetic", 3, seed=1) == corpus("arithmetic", 3, seed=1)
+    assert all(r == str(eval(p[:-1])) for p, r in corpus("arithmetic", 50))
+
+
+def test_kl_estimators_and_the_adaptive_controller():
+    torch.manual_seed(0)
+    lm = TinyCausalLM(LMConfig(max_len=16, d_model=32, n_heads=2, d_ff=64))
+    other = TinyCausalLM(LMConfig(max_len=16, d_model=32, n_heads=2, d_ff=64))
+    p = prompts(["1+1=", "2+2=", "3+3="])
+    r = lm.generate(p, 6)
+    same, _ = kl_estimate(lm, lm, p, r)
+    assert torch.allclose(same, torch.zeros(3))
+    k3, _ = kl_estimate(lm, other, p, r, "k3")
+    assert (k3 >= 0).all() and k3.sum() > 0
+    controller = KLController(0.1, target=1.0, horizon=100)
+    controller.update(kl=5.0, n=10)  # far above the target: beta grows by 1 + 0.2 * 10 / 100
+    assert controller.beta == pytest.approx(0.1 * 1.02)
+    controller.update(kl=0.0, n=10)
+    assert controller.beta == pytest.approx(0.1 * 1.02 * 0.98)
+
+
+def test_ppo_from_the_sft_policy_runs_logs_kl_and_writes_its_outputs(sft_dir, tmp_path):
+    config = TextRLConfig(task="arithmetic", sft=str(sft_dir), responses=128, n_envs=8, n_steps=4, batch_size=16,
+                          n_epochs=2, eval_prompts=16, kl_target=1.0, ptx_coef=0.1)
+    summary = train_text(config, tmp_path)
+    assert set(summary["final"]) >= {"score_sampled", "score_greedy", "kl_sampled"}
+    assert 0.0 <= summary["final"]["score_sampled"] <= 1.0 and np.isfinite(summary["final"]["kl_sampled"])
+    assert (tmp_path / "policy" / "lm.pt").exists() and (tmp_path / "curves.csv").read_text().startswith("responses,")
+    assert json.loads((tmp_path / "summary.json").read_text())["config"]["sft"] == str(sft_dir)
+    with pytest.raises(ValueError, match="needs --sft"):
+        TextRLConfig(task="arithmetic")
+
+
+def test_a_policy_whose_model_does_not_fit_the_env_is_refused(sft_dir):
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    import pbrl  # noqa: F401
+    from pbrl.text.policy import TextPolicy
+
+    env = gym.make("pbrl/ResponseGame-v0", task="sentiment")  # 48 + 24 tokens, the SFT model has 14
+    with pytest.raises(ValueError, match="more than the model's max_len 14"):
+        PPO(TextPolicy, env, policy_kwargs={"lm_path": str(sft_dir)}, device="cpu")
+
+
+def test_the_text_commands_run_sft_then_ppo(tmp_path, capsys):
+    from pbrl.cli import main
+
+    assert main(["text", "sft", "--task", "arithmetic", "--steps", "5", "--batch-size", "8", "--out", str(tmp_path / "sft")]) == 0
+    assert main(["text", "ppo", "--task", "arithmetic", "--sft", str(tmp_path / "sft"), "--responses", "64", "--n-envs", "8",
+                 "--n-steps", "2", "--batch-size", "16", "--epochs", "1", "--out", str(tmp_path / "ppo")]) == 0
+    assert "score" in capsys.readouterr().out and (tmp_path / "ppo" / "summary.json").exists()
+    assert main(["text", "ppo", "--task", "arithmetic", "--sft", str(tmp_path / "missing")]) == 2  # a clear error
