@@ -4,7 +4,8 @@ N members (default 3), each trained on a bootstrap sample of the labels with the
 Bradley-Terry loss (10% random-answer model; equal labels as 0.5/0.5) or Plackett-Luce for
 K-wise rankings; 1/e of the labels held out for validation; L2 adapted to keep the
 validation loss at 1.1-1.5x the training loss (or fixed); optional dropout. An MLP on
-(observation, action) for vector envs, the paper's CNN on stacked frames for Atari.
+(observation, action) for vector envs, the paper's CNN on stacked frames for Atari, a small
+transformer on (prompt, response) token ids for the response game (``pbrl.text.reward``).
 The reward given to the agent is each member's output normalised and averaged: zero mean
 and unit std where episodes have a fixed length; where they can end early (classic
 control), the reward after termination is 0, so the mean is kept and the root mean square
@@ -106,12 +107,23 @@ def is_image_space(space: gym.Space) -> bool:
     return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
 
 
+def is_text_space(observation_space: gym.Space, action_space: gym.Space) -> bool:
+    """The response game's spaces: prompt ids (an integer Box) and a MultiDiscrete response."""
+    return (isinstance(action_space, gym.spaces.MultiDiscrete) and isinstance(observation_space, gym.spaces.Box)
+            and np.issubdtype(observation_space.dtype, np.integer))
+
+
 def describe_space(space: gym.Space) -> dict[str, Any]:
     if isinstance(space, gym.spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n)}
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": [int(v) for v in space.nvec.ravel()]}
     if isinstance(space, gym.spaces.Box):
-        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype)}
-    raise TypeError(f"pbrl reward models support Box and Discrete spaces, not {space}")
+        desc = {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype)}
+        if np.issubdtype(space.dtype, np.integer) and space.dtype != np.uint8:  # token ids: the bounds are the vocabulary
+            desc.update(low=int(np.min(space.low)), high=int(np.max(space.high)))
+        return desc
+    raise TypeError(f"pbrl reward models support Box, Discrete and MultiDiscrete spaces, not {space}")
 
 
 class EnsembleMLP(nn.Module):
@@ -219,12 +231,18 @@ class RewardEnsemble:
         # env's own "no reward after the end" is
         self.absorbing = bool(config.learn_absorbing and not center)
         self.image = is_image_space(observation_space)
+        self.text = is_text_space(observation_space, action_space)
         self.rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         obs_dim = int(np.prod(observation_space.shape))
         if self.image:
             channels, size = observation_space.shape[0], observation_space.shape[-1]
             self.net: nn.Module = CNNEnsemble(config.n_members, channels, size, config.dropout or 0.5)
+        elif self.text:
+            from pbrl.text.reward import TextEnsemble
+
+            seq_len = obs_dim + int(action_space.shape[0])
+            self.net = TextEnsemble(config.n_members, seq_len, int(action_space.nvec.max()), config.dropout)
         else:
             act_dim = int(action_space.n) if isinstance(action_space, gym.spaces.Discrete) else int(np.prod(action_space.shape))
             act_dim = act_dim if config.use_actions else 0  # None (not resolved): r(s)
@@ -248,6 +266,9 @@ class RewardEnsemble:
         if self.image:
             return torch.as_tensor(np.asarray(obs), dtype=torch.float32) / 255.0
         n = len(obs)
+        if self.text:  # prompt ids then response ids, one sequence per step
+            return torch.from_numpy(np.concatenate([np.asarray(obs, np.int64).reshape(n, -1),
+                                                    np.asarray(actions, np.int64).reshape(n, -1)], axis=1))
         x = (np.asarray(obs, np.float32).reshape(n, -1) - self.obs_mean) / self.obs_std
         if not self.config.use_actions:
             return torch.from_numpy(x)
@@ -295,7 +316,7 @@ class RewardEnsemble:
     # --- training ---------------------------------------------------------------------------
 
     def _update_obs_normalisation(self, clips: list[Clip]) -> None:
-        if self.image or not clips:
+        if self.image or self.text or not clips:
             return
         obs = np.concatenate([self.clip_obs(c)[: c.length] for c in clips]).reshape(-1, len(self.obs_mean)).astype(np.float64)
         self.obs_mean = obs.mean(0).astype(np.float32)
@@ -431,7 +452,7 @@ class RewardEnsemble:
 
     def member_rewards(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Raw per-step rewards of every member, ``[M, N]``."""
-        if not self.image:
+        if not self.image and not self.text:
             return self._numpy_mlp(self.features(obs, actions).numpy())
         with torch.no_grad():
             x = self.features(obs, actions)
@@ -511,7 +532,7 @@ class RewardEnsemble:
     def metadata(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,
-            "kind": "cnn" if self.image else "mlp",
+            "kind": "cnn" if self.image else "text" if self.text else "mlp",
             "env_id": self.env_id,
             "observation_space": self.obs_desc,
             "action_space": self.act_desc,
@@ -593,8 +614,12 @@ class RewardEnsemble:
 def _space_from(desc: dict[str, Any]) -> gym.Space:
     if desc["type"] == "Discrete":
         return gym.spaces.Discrete(desc["n"])
+    if desc["type"] == "MultiDiscrete":
+        return gym.spaces.MultiDiscrete(np.array(desc["nvec"], dtype=np.int64))
     dtype = np.dtype(desc["dtype"])
     low, high = (0, 255) if dtype == np.uint8 else (-np.inf, np.inf)
+    if "low" in desc:
+        low, high = desc["low"], desc["high"]
     return gym.spaces.Box(low, high, tuple(desc["shape"]), dtype)
 
 

@@ -1,0 +1,59 @@
+"""The text member of the reward ensemble: a small transformer encoder r(x, y).
+
+Each member reads the prompt and the response as one sequence of ids (prompt left-padded,
+response right-padded after EOS; PAD keys masked) with the built-in LM's blocks, and a
+linear head on the state of the last real token gives the reward of the whole response.
+:class:`TextEnsemble` stacks M of them behind the interface of the MLP and CNN ensembles
+(``x [M, N, T] -> [M, N]``), so the ensemble's bootstrap, Bradley-Terry / Plackett-Luce
+training, L2 adaptation, normalisation and checkpoints serve text unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pbrl.text.model import LMConfig, TinyCausalLM
+from pbrl.text.tokenizer import PAD
+
+
+class TextRewardNet(nn.Module):
+    def __init__(self, config: LMConfig, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.encoder = TinyCausalLM(config)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.head = nn.Linear(config.d_model, 1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """``ids [N, T]`` -> ``[N]``."""
+        _, hidden = self.encoder(ids)
+        real = ids != PAD
+        last = (real.long() * torch.arange(ids.shape[1], device=ids.device)).argmax(1)  # the last non-PAD position
+        return self.head(self.dropout(hidden[torch.arange(len(ids)), last])).squeeze(-1)
+
+
+class TextEnsemble(nn.Module):
+    """M :class:`TextRewardNet` members behind the :class:`EnsembleMLP` interface."""
+
+    def __init__(self, n_members: int, seq_len: int, vocab_size: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        config = LMConfig(vocab_size=vocab_size, d_model=64, n_layers=2, n_heads=4, d_ff=128, max_len=seq_len)
+        self.members = nn.ModuleList(TextRewardNet(config, dropout) for _ in range(n_members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [M, N, T]`` token ids -> ``[M, N]``."""
+        return torch.stack([member(x[m].long()) for m, member in enumerate(self.members)])
+
+    def l2(self) -> torch.Tensor:
+        return torch.stack([sum((p**2).sum() for n, p in m.named_parameters() if n.endswith("weight")) for m in self.members])
+
+
+def text_reward_config(**overrides):  # noqa: ANN201
+    """Reward-model settings for text: a transformer from scratch wants a larger learning
+    rate, far weaker L2 (the MLP's 1e-3 on the sum of every squared weight holds a
+    transformer at zero) and more gradient steps than the MLP defaults. On 1000 sentiment
+    comparisons of SFT-corpus responses (perfect teacher) these gave 0.78 held-out accuracy
+    and a 0.64 correlation with the hidden score on new responses (the MLP defaults: 0.57, 0.14)."""
+    from pbrl.reward_model import RewardModelConfig
+
+    return RewardModelConfig(**{"lr": 1e-3, "l2": 1e-6, "epochs": 20.0, "min_steps": 300, **overrides})

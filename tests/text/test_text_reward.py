@@ -1,0 +1,50 @@
+"""The reward ensemble on text: (prompt, response) ids in, a reward per response out."""
+
+import gymnasium as gym
+import numpy as np
+
+import pbrl  # noqa: F401
+from pbrl.dataset import PreferenceDataset
+from pbrl.reward_model import RewardEnsemble, load_reward_model
+from pbrl.text.reward import text_reward_config
+from pbrl.text.tokenizer import CharTokenizer
+from pbrl.types import Clip, Label, Outcome, Query
+
+TOK = CharTokenizer()
+GOOD = [" great.", " wonderful!", " a joy.", " beautiful."]
+BAD = [" awful.", " boring.", " a mess.", " bad."]
+
+
+def clip(i, prompt, response, score):
+    obs, _ = TOK.encode_prompt(prompt, 48)
+    return Clip(f"c{i}", "pbrl/ResponseGame-v0", obs[None], TOK.encode_response(response, 24)[None],
+                np.array([score], np.float32), 1, text=f"{prompt}|{response}")
+
+
+def test_a_text_ensemble_learns_which_responses_are_preferred_and_round_trips(tmp_path):
+    env = gym.make("pbrl/ResponseGame-v0", task="sentiment")
+    rng = np.random.default_rng(0)
+    dataset, clips = PreferenceDataset(seed=0, validation_fraction=0.0), []
+    for q in range(60):
+        good = clip(2 * q, "The movie was", GOOD[q % 4], 1.0)
+        bad = clip(2 * q + 1, "The movie was", BAD[q % 4], -1.0)
+        left, right = (good, bad) if rng.random() < 0.5 else (bad, good)
+        outcome = Outcome.LEFT if left is good else Outcome.RIGHT
+        dataset.add(Query(f"q{q}", (left.clip_id, right.clip_id)), Label(f"q{q}", outcome), {c.clip_id: c for c in (left, right)})
+        clips += [good, bad]
+    model = RewardEnsemble(env.observation_space, env.action_space, text_reward_config(n_members=2, min_steps=60, epochs=2),
+                           env_id="pbrl/ResponseGame-v0")
+    assert model.text and model.metadata()["kind"] == "text"
+    model.fit(dataset, clips)
+    obs = np.concatenate([c.obs for c in clips[:8]])
+    actions = np.concatenate([c.actions for c in clips[:8]])
+    rewards = model.predict_reward(obs, actions)
+    assert (rewards[0::2] > rewards[1::2]).all()  # every good response above its bad partner
+    model.save(tmp_path / "rm")
+    again = load_reward_model(tmp_path / "rm")
+    np.testing.assert_allclose(again.predict_reward(obs, actions), rewards, rtol=1e-5, atol=1e-5)
+    # the env takes it as its learned reward
+    learned = gym.make("pbrl/ResponseGame-v0", task="sentiment", reward_model=str(tmp_path / "rm"))
+    learned.reset(seed=0)
+    _, reward, *_ = learned.step(TOK.encode_response(" wonderful!", 24))
+    assert np.isfinite(reward)
