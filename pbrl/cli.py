@@ -50,8 +50,24 @@ def _train_config(args: argparse.Namespace):
         env_id=args.env_id, labels=args.labels, steps=int(args.steps), teacher=args.teacher,
         teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
         k=args.k, query=args.query, reward=reward, video=not args.no_video, fit_lag=args.fit_lag,
-        queue=args.queue,
+        queue=args.queue, env_kwargs=_env_kwargs(args), sft=args.sft, kl_coef=args.kl_coef, kl_target=args.kl_target,
     )
+
+
+def _env_kwargs(args: argparse.Namespace) -> dict:
+    """``--task T`` and ``--env-kwarg KEY=VALUE`` (numbers and true/false read as such)."""
+    import json
+
+    out: dict = {"task": args.task} if args.task else {}
+    for item in args.env_kwarg or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env-kwarg takes KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def _free_run_name(base: str) -> str:
@@ -297,6 +313,11 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="where episodes end early, the reward model rates the terminal state too (default: reward 0 after the end)")
     p.add_argument("--fit-lag", dest="fit_lag", type=int, default=0,
                    help="fit the reward model in a background thread; its result replaces the reward this many env steps later")
+    p.add_argument("--task", help="the response game's task: sentiment or arithmetic")
+    p.add_argument("--env-kwarg", action="append", metavar="KEY=VALUE", help="a keyword of gym.make for the run's envs (repeatable)")
+    p.add_argument("--sft", help="the response game: the SFT model directory the text policy starts from (pbrl text sft)")
+    p.add_argument("--kl-coef", type=float, default=0.05, help="the response game: beta of the KL penalty to the SFT policy")
+    p.add_argument("--kl-target", type=float, help="the response game: adapt beta towards this KL per response")
     p.add_argument("--queue", type=int, default=10, help="with --teacher human: at most this many queries kept waiting for people (default 10)")
     p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")
     p.add_argument("--out", help="output directory")

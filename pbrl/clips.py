@@ -59,7 +59,7 @@ class ClipRecorder(VecEnvWrapper):
         self.clips_made = 0
         self._obs: Any = None
         self._actions: np.ndarray | None = None
-        self._buffers: list[list[tuple[Any, Any, float, Any, Any]]] = [[] for _ in range(self.num_envs)]
+        self._buffers: list[list[tuple[Any, Any, float, Any, Any, str | None]]] = [[] for _ in range(self.num_envs)]
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -83,7 +83,8 @@ class ClipRecorder(VecEnvWrapper):
                 )
             buffer = self._buffers[i]
             reached = infos[i]["terminal_observation"] if dones[i] and "terminal_observation" in infos[i] else obs[i]
-            buffer.append((self._obs[i], self._actions[i], float(true_reward), reached, infos[i].get("sim_state")))
+            text = f"{infos[i]['prompt']}\n{infos[i]['response']}" if "response" in infos[i] else None  # the response game
+            buffer.append((self._obs[i], self._actions[i], float(true_reward), reached, infos[i].get("sim_state"), text))
             if len(buffer) == self.clip_length:
                 self._emit(buffer)
                 self._buffers[i] = []
@@ -95,13 +96,14 @@ class ClipRecorder(VecEnvWrapper):
         self._obs = obs
         return obs, rewards, dones, infos
 
-    def _emit(self, buffer: list[tuple[Any, Any, float, Any, Any]]) -> None:
+    def _emit(self, buffer: list[tuple[Any, Any, float, Any, Any, str | None]]) -> None:
         length = len(buffer)
         obs = np.stack([b[0] for b in buffer])
         actions = np.stack([np.asarray(b[1]) for b in buffer])
         rewards = np.array([b[2] for b in buffer], dtype=np.float64)
         next_obs = np.stack([np.asarray(b[3], dtype=obs.dtype) for b in buffer])
         states = np.stack([b[4] for b in buffer]) if buffer[0][4] is not None else None
+        text = "\n\n".join(b[5] for b in buffer) if buffer[0][5] is not None else None
         pad = self.clip_length - length
         if pad and states is not None:
             states = np.concatenate([states, np.repeat(states[-1:], pad, axis=0)])
@@ -121,6 +123,7 @@ class ClipRecorder(VecEnvWrapper):
                 step=self.total_steps,
                 next_obs=next_obs,
                 states=states,
+                text=text,
             )
         )
         self.clips_made += 1

@@ -8,6 +8,7 @@ Sources, taken as facts:
   SB3's PPO defaults except n_steps 512 and batch 64 on 4 envs, which learned HalfCheetah to a
   return of 1000 in 224k steps on this 2-core machine (../shared/FACTS.md); the Zoo's tuned
   MuJoCo entries (20 epochs, 256x256 networks, 1 env) run ~3x slower per step here.
+- The response game (text): pbrl's own choice (pbrl/text/rl.py).
 Ids without an entry use SB3's defaults on 4 envs.
 """
 
@@ -53,6 +54,10 @@ ZOO: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     ),
     ("ppo", "Acrobot-v1"): (16, dict(n_steps=256, gae_lambda=0.94, gamma=0.99, n_epochs=4, ent_coef=0.0)),
     **{("ppo", name): MUJOCO_PPO for name in NORMALIZE - {"Acrobot-v1"}},
+    # the response game: one response per step, so a rollout of 32 envs x 4 steps is 128
+    # responses; no discounting (an episode is one step); a small learning rate for an LM
+    ("ppo", "ResponseGame-v0"): (32, dict(n_steps=4, batch_size=64, n_epochs=4, learning_rate=3e-5, gamma=1.0,
+                                          gae_lambda=1.0, ent_coef=0.0)),
 }
 
 

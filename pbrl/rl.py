@@ -49,9 +49,18 @@ def wrap_normalize(venv: VecEnv, env_id: str, algo_kwargs: dict[str, Any]) -> Ve
     return venv
 
 
-def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int) -> BaseAlgorithm:
+def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int, lm_path: str | None = None) -> BaseAlgorithm:
+    """The algorithm with its per-env defaults; the response game's policy is a language model
+    (:class:`pbrl.text.policy.TextPolicy`, starting from the SFT model ``lm_path``)."""
     check_algo(algo)
     _, kwargs = defaults(algo, env_id)
+    if isinstance(venv.action_space, gym.spaces.MultiDiscrete) and lm_path is not None:
+        from pbrl.text.policy import TextPolicy
+
+        if algo not in ("ppo", "a2c"):
+            raise ValueError(f"the text policy trains with ppo or a2c, not {algo}")
+        return ALGOS[algo](TextPolicy, venv, seed=seed, device="cpu", verbose=0, policy_kwargs={"lm_path": lm_path},
+                           **kwargs)
     policy = "CnnPolicy" if is_image_space(venv.observation_space) else "MlpPolicy"  # Atari frames
     return ALGOS[algo](policy, venv, seed=seed, device="cpu", verbose=0, **kwargs)
 
@@ -101,12 +110,13 @@ def obs_normaliser(venv_or_stats: VecEnv | dict[str, np.ndarray] | None):
     return lambda obs: obs
 
 
-def evaluate(model: BaseAlgorithm | None, env_id: str, episodes: int, seed: int, normaliser=None, render: bool = False):
+def evaluate(model: BaseAlgorithm | None, env_id: str, episodes: int, seed: int, normaliser=None, render: bool = False,
+             env_kwargs: dict[str, Any] | None = None):
     """True returns of the deterministic policy over ``episodes`` episodes, reset seeds
     ``seed + 10000 + i`` (and the frames of the first episode when ``render``); ``model=None``
-    acts uniformly at random."""
+    acts uniformly at random. ``env_kwargs`` go to gym.make (the response game's task)."""
     normaliser = normaliser or (lambda obs: obs)
-    env = gym.make(env_id, render_mode="rgb_array" if render else None)
+    env = gym.make(env_id, render_mode="rgb_array" if render else None, **(env_kwargs or {}))
     env.action_space.seed(seed)
     if render:
         from pbrl.media import follow_the_body

@@ -28,7 +28,7 @@ from pbrl import rl
 from pbrl.clips import ClipRecorder, default_clip_length
 from pbrl.dataset import PreferenceDataset
 from pbrl.envs import entry_for
-from pbrl.envs.registry import MUJOCO
+from pbrl.envs.registry import MUJOCO, TEXT
 from pbrl.human import DEFAULT_QUEUE, HumanQueue
 from pbrl.hyperparams import defaults
 from pbrl.learned_reward import LearnedReward
@@ -92,10 +92,21 @@ class TrainConfig:
     """write an MP4 of the final policy"""
     queue: int = DEFAULT_QUEUE
     """with the human teacher: unanswered queries kept waiting for people"""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """keyword arguments of gym.make for every env of the run (e.g. the response game's task)"""
+    sft: str | None = None
+    """the response game: the SFT model the text policy starts from and whose KL it is charged"""
+    kl_coef: float = 0.05
+    """the response game: beta of the KL penalty to the SFT policy (the start value with kl_target)"""
+    kl_target: float | None = None
+    """the response game: adapt beta towards this KL per response (Ziegler et al. 2019)"""
 
     def __post_init__(self) -> None:
-        entry_for(self.env_id)
+        entry = entry_for(self.env_id)
         rl.check_algo(self.algo)
+        if entry.family == TEXT and not self.sft:
+            raise ValueError(f"{self.env_id} trains a language model: give --sft DIR, the SFT model it starts from "
+                             "(pbrl text sft --task TASK --out DIR)")
         if self.teacher != HUMAN:
             teacher_config(self.teacher, **self.teacher_params)
         if self.queue < 1:
@@ -369,7 +380,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     """
     entry = entry_for(config.env_id)
     n_envs, algo_kwargs = defaults(config.algo, config.env_id)
-    probe = gym.make(config.env_id)
+    probe = gym.make(config.env_id, **config.env_kwargs)
     max_steps = probe.spec.max_episode_steps
     dt = getattr(probe.unwrapped, "dt", None)
     clip_length = config.clip_length or default_clip_length(config.env_id, dt)
@@ -384,6 +395,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     reward_config = config.reward
     if reward_config.use_actions is None:  # r(s, a) for MuJoCo (the paper), r(s) elsewhere
         reward_config = replace(reward_config, use_actions=entry.family == MUJOCO)
+    if entry.family == TEXT and reward_config == replace(RewardModelConfig(), use_actions=reward_config.use_actions):
+        from pbrl.text.reward import text_reward_config  # a transformer's settings, where none were given
+
+        reward_config = text_reward_config(use_actions=reward_config.use_actions)
     if resume:
         run = RunDir.open(Path(out))
         state = _resumed_state(run)
@@ -397,7 +412,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     write_json_atomic(run.path / PROGRESS_FILE, {**state, "resumes": resumes})
     seed = config.seed + 1000 * resumes  # a resumed run does not replay the clips it had
 
-    base = rl.make_env(config.env_id, seed, n_envs, wrapper_class=SimState if human else None)
+    base = rl.make_env(config.env_id, seed, n_envs, config.env_kwargs, wrapper_class=SimState if human else None)
     recorder = ClipRecorder(base, config.env_id, clip_length, pool_size=config.pool_size,
                             id_prefix=f"r{resumes}-" if resumes else "")
     if (run.path / "reward_model").is_dir():
@@ -407,7 +422,15 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
                                center=not entry.terminates, seed=config.seed)
     learned = LearnedReward(recorder, model)
     venv = rl.wrap_normalize(learned, config.env_id, algo_kwargs)
-    agent = rl.make_algo(config.algo, venv, config.env_id, seed)
+    if entry.family == TEXT:  # the learned reward minus beta * KL to the SFT policy
+        from pbrl.text.model import TinyCausalLM
+        from pbrl.text.rl import KLController, KLPenalty
+
+        venv = KLPenalty(venv, TinyCausalLM.load(config.sft).eval().requires_grad_(False),
+                         KLController(config.kl_coef, config.kl_target))
+    agent = rl.make_algo(config.algo, venv, config.env_id, seed, lm_path=config.sft)
+    if entry.family == TEXT:
+        venv.policy = agent.policy
     if (run.path / rl.POLICY_FILE).exists():
         rl.restore_policy(agent, venv, run.path)
     agent.set_logger(configure(str(run.path / "logs"), ["csv", "tensorboard"]))
@@ -478,8 +501,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     checkpoint(steps, curves)
     report(steps, "finished", force=True)
 
-    returns, frames = rl.evaluate(agent, config.env_id, config.eval_episodes, config.seed,
-                                  rl.obs_normaliser(venv), render=config.video)
+    returns, frames = rl.evaluate(agent, config.env_id, config.eval_episodes, config.seed, rl.obs_normaliser(venv),
+                                  render=config.video and entry.family != TEXT, env_kwargs=config.env_kwargs)
     summary = {
         "env_id": config.env_id,
         "true_return_mean": float(np.mean(returns)),

@@ -123,3 +123,21 @@ def test_the_text_commands_run_sft_then_ppo(tmp_path, capsys):
                  "--n-steps", "2", "--batch-size", "16", "--epochs", "1", "--out", str(tmp_path / "ppo")]) == 0
     assert "score" in capsys.readouterr().out and (tmp_path / "ppo" / "summary.json").exists()
     assert main(["text", "ppo", "--task", "arithmetic", "--sft", str(tmp_path / "missing")]) == 2  # a clear error
+
+
+def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_dir, tmp_path):
+    import sqlite3
+
+    from pbrl.reward_model import RewardEnsemble, RewardModelConfig
+    from pbrl.trainer import TrainConfig, train
+
+    config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "arithmetic"}, sft=str(sft_dir), labels=12,
+                         steps=600, reward=RewardModelConfig(n_members=2, min_steps=10, epochs=1.0, lr=1e-3, l2=1e-6),
+                         video=False, eval_episodes=20, kl_target=2.0)
+    summary = train(config, tmp_path / "run")
+    assert summary["labels"] == 12 and 0.0 <= summary["true_return_mean"] <= 1.0
+    assert RewardEnsemble.load(tmp_path / "run" / "reward_model").text  # a text reward model was learned
+    texts = [t for (t,) in sqlite3.connect(tmp_path / "run" / "labels.sqlite").execute("select text from clips")]
+    assert texts and all("=\n" in t for t in texts)  # queried clips carry prompt and response for people
+    with pytest.raises(ValueError, match="give --sft DIR"):
+        TrainConfig(env_id="pbrl/ResponseGame-v0")
