@@ -262,6 +262,25 @@ def _text(args: argparse.Namespace) -> int:
     return 0
 
 
+def _align(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pbrl.text.align import AlignConfig, align, export_jsonl, import_jsonl, pairs_from_store
+
+    source = Path(args.source)
+    pairs = import_jsonl(source) if source.suffix == ".jsonl" else pairs_from_store(source)
+    if args.export:
+        export_jsonl(pairs, args.export)
+        print(f"{len(pairs)} comparisons written to {args.export} (prompt / chosen / rejected, as TRL reads them)")
+        return 0
+    config = AlignConfig(method=args.method, sft=args.sft or "", task=args.task, beta=args.beta, epochs=args.epochs,
+                         batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
+    out = args.out or f"runs/align-{args.method}-{args.task}-seed{args.seed}"
+    align(config, pairs, out)
+    print(f"policy and summary.json in {out}")
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -374,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", help="output directory (default benchmarks/SUITE: result files and report, committed; run dirs in its runs/, ignored)")
     bench.add_argument("--report", action="store_true", help="only rewrite the report from the finished cells")
     _add_text(sub)
+    _add_align(sub)
     bench.add_argument("--no-imitation", action="store_true", help="leave out imitation's cells even when it is installed")
     bench.set_defaults(func=_bench)
 
@@ -382,6 +402,22 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seeds", type=int, nargs="+", default=[0])
     cmp.set_defaults(func=_compare)
     return parser
+
+
+def _add_align(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("align", help="DPO / IPO / KTO of the SFT policy on a response-game run's comparisons (or a JSONL file)")
+    p.add_argument("source", help="a run directory of pbrl train pbrl/ResponseGame-v0, or a .jsonl of prompt/chosen/rejected")
+    p.add_argument("--method", default="dpo", choices=["dpo", "ipo", "kto"])
+    p.add_argument("--sft", help="the SFT model directory: the starting policy and the frozen reference")
+    p.add_argument("--task", default="sentiment", choices=["sentiment", "arithmetic"], help="whose hidden score evaluates the result")
+    p.add_argument("--beta", type=float, default=0.1)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--export", metavar="FILE.jsonl", help="only write the comparisons as JSONL (TRL's format) and stop")
+    p.add_argument("--out", help="output directory (default runs/align-METHOD-TASK-seedS)")
+    p.set_defaults(func=_align)
 
 
 def _add_text(sub: argparse._SubParsersAction) -> None:
