@@ -305,7 +305,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("env_id", nargs="?", help="a pbrl id, e.g. pbrl/HalfCheetah-v5")
     p.add_argument("--labels", type=int, default=100, help="label budget (default 100)")
     p.add_argument("--steps", type=float, default=50_000, help="environment steps, warm-up included (1e6 works)")
-    p.add_argument("--teacher", default="perfect", help="perfect, boltzmann, myopic, mistake, skip or equal (synthetic, B-Pref), or human (people rate in `pbrl rate`)")
+    p.add_argument("--teacher", default="perfect", help="perfect, boltzmann, myopic, mistake, skip or equal (synthetic, B-Pref), human (people rate in `pbrl rate`), "
+                   "or judge:MODULE:FUNCTION (AI feedback on the response game, e.g. judge:pbrl.text.judge:lexicon_judge)")
     p.add_argument("--beta", type=float, help="teacher rationality (Boltzmann)")
     p.add_argument("--gamma", type=float, help="teacher myopia")
     p.add_argument("--eps-mistake", dest="eps_mistake", type=float, help="teacher mistake probability")

@@ -107,7 +107,13 @@ class TrainConfig:
         if entry.family == TEXT and not self.sft:
             raise ValueError(f"{self.env_id} trains a language model: give --sft DIR, the SFT model it starts from "
                              "(pbrl text sft --task TASK --out DIR)")
-        if self.teacher != HUMAN:
+        if self.teacher.startswith("judge:"):
+            if entry.family != TEXT:
+                raise ValueError(f"a judge teacher ({self.teacher}) compares responses: use it with pbrl/ResponseGame-v0")
+            from pbrl.text.judge import load_judge
+
+            load_judge(self.teacher)
+        elif self.teacher != HUMAN:
             teacher_config(self.teacher, **self.teacher_params)
         if self.queue < 1:
             raise ValueError(f"queue (queries kept waiting for people) must be >= 1, got {self.queue}")
@@ -439,6 +445,11 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     schedule = LabelSchedule(config.labels, max(1, int(config.label_horizon * config.steps)), config.initial_fraction)
     if human:
         source: PreferenceSource = HumanQueue(store, MediaWriter(run.path, config.env_id), config.queue)
+    elif config.teacher.startswith("judge:"):  # AI feedback: a judge callable compares the responses
+        from pbrl.text.judge import JudgeTeacher, load_judge
+
+        name, judge = load_judge(config.teacher)
+        source = JudgeTeacher(judge, name)
     else:
         source = SyntheticTeacher(teacher_config(config.teacher, **config.teacher_params), seed=config.seed + resumes)
     learner = PreferenceLearner(replace(config, seed=seed) if resumes else config, recorder, model, source, store, schedule)

@@ -141,3 +141,16 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     assert texts and all("=\n" in t for t in texts)  # queried clips carry prompt and response for people
     with pytest.raises(ValueError, match="give --sft DIR"):
         TrainConfig(env_id="pbrl/ResponseGame-v0")
+
+
+def test_an_ai_judge_teaches_the_response_game(sft_dir, tmp_path):
+    from pbrl.reward_model import RewardModelConfig
+    from pbrl.store import PreferenceStore
+    from pbrl.trainer import TrainConfig, train
+
+    config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "arithmetic"}, sft=str(sft_dir), labels=6,
+                         steps=300, teacher="judge:pbrl.text.judge:lexicon_judge", video=False, eval_episodes=4,
+                         reward=RewardModelConfig(n_members=1, min_steps=5, epochs=1.0))
+    assert train(config, tmp_path / "run")["labels"] == 6
+    store = PreferenceStore(tmp_path / "run" / "labels.sqlite", create=False)
+    assert {r["rater"] for r in store.label_records()} == {"judge:pbrl.text.judge:lexicon_judge"}
