@@ -479,6 +479,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
         """Reward model, policy and progress on disk, so that a stopped run can resume."""
         learner.model.save(run.path / "reward_model")
         rl.save_policy(agent, venv, run.path, config.algo, config.env_id)
+        if entry.family == TEXT:  # the policy's language model alone, as pbrl text / align read it
+            agent.policy.lm.save(run.path / "text_policy", {"task": config.env_kwargs.get("task", "sentiment"),
+                                                            "prompt_tokens": obs_space.shape[0],
+                                                            "response_tokens": act_space.shape[0]})
         run.write_curves(curves, plot=False)
         write_json_atomic(run.path / PROGRESS_FILE, {"env_steps": env_steps, "resumes": resumes,
                                                      "model_version": learner.model_version})
