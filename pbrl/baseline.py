@@ -50,12 +50,7 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward") -> dict[str
     progress = Progress(config.steps, label=label)
     model.learn(config.steps, callback=progress)
     seconds = time.perf_counter() - start
-    returns, _ = rl.evaluate(model, config.env_id, config.eval_episodes, config.seed, rl.obs_normaliser(venv))
+    result = rl.final_result(model, config.env_id, config.eval_episodes, config.seed, rl.obs_normaliser(venv), seconds,
+                             progress.curve)
     venv.close()
-    return {
-        "true_return_mean": float(np.mean(returns)),
-        "true_return_std": float(np.std(returns)),
-        "train_seconds": seconds,
-        "steps": float(model.num_timesteps),
-        "curve": progress.curve,
-    }
+    return result

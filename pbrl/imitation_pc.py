@@ -122,15 +122,7 @@ def run_imitation(env_id: str, labels: int, steps: int, seed: int, eval_episodes
     start = time.perf_counter()
     algorithm.train(total_timesteps=steps, total_comparisons=labels)  # prints its query schedule
     seconds = time.perf_counter() - start
-    returns, _ = rl.evaluate(agent, env_id, eval_episodes, seed, rl.obs_normaliser(norm))
+    result = rl.final_result(agent, env_id, eval_episodes, seed, rl.obs_normaliser(norm), seconds, progress.curve)
     venv.close()
-    return {
-        "true_return_mean": float(np.mean(returns)),
-        "true_return_std": float(np.std(returns)),
-        "train_seconds": seconds,
-        "steps": float(agent.num_timesteps),
-        "labels": len(algorithm.dataset),
-        "num_iterations": n_iter,
-        "fragment_length": algorithm.fragment_length,
-        "curve": progress.curve,
-    }
+    return {**result, "labels": len(algorithm.dataset), "num_iterations": n_iter,
+            "fragment_length": algorithm.fragment_length}

@@ -103,7 +103,26 @@ def teacher_config(name: str, **overrides: float) -> TeacherConfig:
     return replace(TEACHERS[name], **overrides)
 
 
-class SyntheticTeacher(PreferenceSource):
+class AnsweringSource(PreferenceSource):
+    """A source that answers each query at once, when asked (``answer``): synthetic teachers
+    and AI judges."""
+
+    def __init__(self) -> None:
+        self._ready: list[Label] = []
+
+    @abstractmethod
+    def answer(self, query: Query, clips: Sequence[Clip]) -> Label: ...
+
+    def request(self, queries: Sequence[Query], clips: Mapping[str, Clip]) -> None:
+        for query in queries:
+            self._ready.append(self.answer(query, [clips[c] for c in query.clip_ids]))
+
+    def poll(self) -> list[Label]:
+        ready, self._ready = self._ready, []
+        return ready
+
+
+class SyntheticTeacher(AnsweringSource):
     """Answers queries from the clips' true rewards; deterministic given ``seed``.
 
     :param config: the teacher's parameters.
@@ -112,10 +131,10 @@ class SyntheticTeacher(PreferenceSource):
     """
 
     def __init__(self, config: TeacherConfig, seed: int = 0, margin: float = 1.0) -> None:
+        super().__init__()
         self.config = config
         self.rng = np.random.default_rng(seed)
         self.margin = float(margin)
-        self._ready: list[Label] = []
 
     def set_margin(self, margin: float) -> None:
         """B-Pref's margin: the average true return of a clip (signed, as in B-Pref; its skip
@@ -169,11 +188,3 @@ class SyntheticTeacher(PreferenceSource):
         i = int(self.rng.integers(len(ranking) - 1))
         ranking[i], ranking[i + 1] = ranking[i + 1], ranking[i]
         return ranking
-
-    def request(self, queries: Sequence[Query], clips: Mapping[str, Clip]) -> None:
-        for query in queries:
-            self._ready.append(self.answer(query, [clips[c] for c in query.clip_ids]))
-
-    def poll(self) -> list[Label]:
-        ready, self._ready = self._ready, []
-        return ready

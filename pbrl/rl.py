@@ -140,3 +140,12 @@ def evaluate(model: BaseAlgorithm | None, env_id: str, episodes: int, seed: int,
         returns.append(total)
     env.close()
     return returns, frames
+
+
+def final_result(model: BaseAlgorithm, env_id: str, episodes: int, seed: int, normaliser, seconds: float,
+                 curve: list[dict[str, float]]) -> dict[str, Any]:
+    """A trained policy's result row: its true return over ``episodes`` evaluation episodes,
+    training time, env steps and training curve."""
+    returns, _ = evaluate(model, env_id, episodes, seed, normaliser)
+    return {"true_return_mean": float(np.mean(returns)), "true_return_std": float(np.std(returns)),
+            "train_seconds": seconds, "steps": float(model.num_timesteps), "curve": curve}

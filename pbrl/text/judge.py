@@ -12,10 +12,10 @@ from __future__ import annotations
 import importlib
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from pbrl.oracle import PreferenceSource
+from pbrl.oracle import AnsweringSource
 from pbrl.text.tokenizer import CharTokenizer
 from pbrl.types import Clip, Label, Outcome, Query
 
@@ -56,13 +56,13 @@ def load_judge(spec: str) -> tuple[str, Judge]:
     return target, judge
 
 
-class JudgeTeacher(PreferenceSource):
-    """A :class:`PreferenceSource` whose answers come from ``judge`` (see the module docstring)."""
+class JudgeTeacher(AnsweringSource):
+    """A preference source whose answers come from ``judge`` (see the module docstring)."""
 
     def __init__(self, judge: Judge, name: str = "judge") -> None:
+        super().__init__()
         self.judge, self.name = judge, name
         self.tokenizer = CharTokenizer()
-        self._ready: list[Label] = []
 
     def texts(self, clip: Clip) -> tuple[str, str]:
         if clip.obs.ndim != 2 or clip.obs.dtype.kind not in "iu":
@@ -94,11 +94,3 @@ class JudgeTeacher(PreferenceSource):
             return Label(query.query_id, Outcome.LEFT if order[0] == 0 else Outcome.RIGHT, rater=rater,
                          shown_at=now, answered_at=now)
         return Label(query.query_id, None, ranking=tuple(order), rater=rater, shown_at=now, answered_at=now)
-
-    def request(self, queries: Sequence[Query], clips: Mapping[str, Clip]) -> None:
-        for query in queries:
-            self._ready.append(self.answer(query, [clips[c] for c in query.clip_ids]))
-
-    def poll(self) -> list[Label]:
-        ready, self._ready = self._ready, []
-        return ready

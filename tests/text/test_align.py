@@ -8,18 +8,11 @@ import torch
 
 from pbrl.store import PreferenceStore
 from pbrl.text.align import (AlignConfig, align, alignment_loss, export_jsonl, import_jsonl, pairs_from_store)
-from pbrl.text.sft import SFTConfig, train_sft
 from pbrl.text.tokenizer import CharTokenizer
 from pbrl.types import Clip, Label, Outcome, Query
 
 TOK = CharTokenizer()
 
-
-@pytest.fixture(scope="module")
-def sft_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sft")
-    train_sft(SFTConfig(task="arithmetic", steps=40, batch_size=16, corpus_size=500), out)
-    return out
 
 
 def test_losses_match_hand_computed_values():

@@ -8,17 +8,11 @@ import torch
 
 from pbrl.text.model import LMConfig, TinyCausalLM, response_mask
 from pbrl.text.rl import KLController, TextRLConfig, kl_estimate, train_text
-from pbrl.text.sft import SFTConfig, corpus, train_sft
+from pbrl.text.sft import corpus
 from pbrl.text.tokenizer import EOS, PAD, CharTokenizer
 
 TOK = CharTokenizer()
 
-
-@pytest.fixture(scope="module")
-def sft_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sft")
-    train_sft(SFTConfig(task="arithmetic", steps=40, batch_size=16, corpus_size=500), out)
-    return out
 
 
 def prompts(texts, length=8):
