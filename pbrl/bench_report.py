@@ -63,9 +63,10 @@ def _by_seed(group: list[dict[str, Any]], key: str = "true_return_mean") -> dict
 
 def scores(group: list[dict[str, Any]], ppo: list[dict[str, Any]], random: list[dict[str, Any]]) -> list[float]:
     """Per seed, the normalised score (R - R_random) / (R_PPO - R_random) with that seed's
-    true-reward PPO and random policy (DESIGN.md); seeds without both are left out."""
+    true-reward PPO and random policy (DESIGN.md); seeds without both, or where PPO did not
+    beat the random policy (the scale means nothing there), are left out."""
     p, z = _by_seed(ppo), _by_seed(random)
-    return [(r - z[s]) / (p[s] - z[s]) for s, r in _by_seed(group).items() if s in p and s in z and p[s] != z[s]]
+    return [(r - z[s]) / (p[s] - z[s]) for s, r in _by_seed(group).items() if s in p and s in z and p[s] > z[s]]
 
 
 def time_ratios(group: list[dict[str, Any]], ppo: list[dict[str, Any]]) -> list[float]:
