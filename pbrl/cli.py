@@ -211,8 +211,9 @@ def _bench(args: argparse.Namespace) -> int:
         if not args.report:
             raise ValueError(f"give a suite ({', '.join(SUITES)}), or --report alone to rewrite BENCHMARKS.md")
         root = args.out or "benchmarks"
-        suites = write_benchmarks(root, "BENCHMARKS.md")
-        print(f"BENCHMARKS.md rewritten from {root}/{{{','.join(suites)}}}/cells (reports, CSVs and plots in each)")
+        suites = write_benchmarks(root, "BENCHMARKS.md", readme="README.md")
+        print(f"BENCHMARKS.md and README.md's table rewritten from {root}/{{{','.join(suites)}}}/cells "
+              "(reports, CSVs and plots in each)")
         return 0
     if args.suite not in SUITES:
         raise ValueError(f"unknown suite {args.suite!r}; choose one of {', '.join(SUITES)}")
