@@ -44,7 +44,7 @@ class Cell:
     """One run of a suite: a task, a method, a label budget (0 for true-reward RL), a seed."""
 
     task: str
-    method: str  # "random", "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME", "imitation"
+    method: str  # "random", "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME", "imitation"; text: "sft", "dpo"
     labels: int
     seed: int
     steps: int
@@ -63,6 +63,7 @@ class Suite:
     ceiling: bool = True  # true-reward PPO cells
     imitation: bool = False  # imitation's PreferenceComparisons cells at each budget, when installed
     any_task: bool = False  # an ablation: --task may name any pbrl id, not only the suite's own
+    zero: str = "random"  # the policy whose return is the normalised score's 0 (text: the SFT policy)
 
 
 SUITES: dict[str, Suite] = {
@@ -71,6 +72,8 @@ SUITES: dict[str, Suite] = {
     "atari": Suite("atari", ATARI, (5500,)),
     "teachers": Suite("teachers", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:teacher={t}" for t in TEACHERS),
                       any_task=True),
+    # the response game (pbrl.text.bench): steps are responses; PPO on the hidden score is the ceiling
+    "text": Suite("text", {"text/sentiment": 20_000, "text/arithmetic": 20_000}, (1000,), ("pbrl", "dpo"), zero="sft"),
     "queries": Suite("queries", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:query={q}" for q in QUERIES),
                      any_task=True),
 }
@@ -98,7 +101,7 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
         n = steps or default_steps
         for seed in seeds:
             if suite.ceiling:
-                grid += [Cell(task, "random", 0, seed, n), Cell(task, "ppo", 0, seed, n)]
+                grid += [Cell(task, suite.zero, 0, seed, n), Cell(task, "ppo", 0, seed, n)]
             for budget in labels or suite.labels:
                 grid += [Cell(task, variant, budget, seed, n) for variant in suite.variants]
                 if imitation and suite.imitation:
@@ -112,7 +115,15 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     from pbrl.trainer import TrainConfig, train
 
     start = time.perf_counter()
-    if cell.method == "random":  # the zero of the normalised score: uniformly random actions, same evaluation
+    if cell.task.startswith("text/"):  # the response game
+        from pbrl.text.bench import run_text_cell
+
+        try:
+            result = run_text_cell(cell.task, cell.method, cell.labels, cell.seed, cell.steps, out)
+        except (RuntimeError, ValueError) as exc:  # e.g. DPO with no directed comparison: recorded, the suite goes on
+            result = {"error": str(exc), "true_return_mean": float("nan"), "labels": 0, "curve": [],
+                      "train_seconds": time.perf_counter() - start}
+    elif cell.method == "random":  # the zero of the normalised score: uniformly random actions, same evaluation
         from pbrl import rl
 
         returns, _ = rl.evaluate(None, cell.task, 10, cell.seed)
@@ -140,8 +151,10 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
         except (RuntimeError, ValueError) as exc:  # a cell that cannot work: recorded, the suite goes on
             result = {"error": str(exc), "true_return_mean": float("nan"), "labels": 0, "curve": [],
                       "train_seconds": time.perf_counter() - start}
+    # text cells time their own method (the SFT model they share is trained once, outside)
+    wall = result["train_seconds"] if cell.task.startswith("text/") else time.perf_counter() - start
     row = {**result, "labels_used": result.get("labels", 0), **cell.__dict__,  # "labels" is the cell's budget
-           "wall_seconds": time.perf_counter() - start, "finished_at": time.time(),
+           "wall_seconds": wall, "finished_at": time.time(),
            "machine": f"{os.cpu_count()} cores, {platform.machine()}", "versions": versions()}
     path = Path(out) / "cells" / f"{cell.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

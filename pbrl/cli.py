@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_evaluate)
 
     bench = sub.add_parser("bench", help="a benchmark suite: true-reward PPO and preference learning, cell by cell (resumable)")
-    bench.add_argument("suite", nargs="?", help="classic, mujoco, atari, teachers or queries (none with --report: "
+    bench.add_argument("suite", nargs="?", help="classic, mujoco, atari, text, teachers or queries (none with --report: "
                        "rewrite every suite's report under benchmarks/ and BENCHMARKS.md)")
     bench.add_argument("--labels", help="label budgets, comma-separated (e.g. 350,700,1400; default per suite)")
     bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

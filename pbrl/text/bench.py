@@ -1,0 +1,111 @@
+"""The ``text`` benchmark suite's cells: the response game under ``pbrl bench text``.
+
+Tasks are ``text/sentiment`` and ``text/arithmetic`` (``pbrl/ResponseGame-v0`` with that
+task); a cell's "steps" are responses. Methods:
+
+- ``sft``: the SFT policy itself (the zero of the normalised score, as the random policy is
+  elsewhere); trained once per (task, seed) into ``OUT/runs/sft-TASK-sSEED`` and shared;
+- ``ppo``: PPO on the hidden score itself with the KL penalty (the ceiling; for arithmetic the
+  verifier's reward, RLVR);
+- ``pbrl``: preference learning at the cell's label budget (synthetic teacher, reward ensemble
+  of small transformers, PPO on the learned reward with the KL penalty);
+- ``dpo``: DPO of the SFT policy on the comparisons of the ``pbrl`` cell with the same budget
+  and seed (run first if it has not been).
+
+Every cell's ``true_return_mean`` is the mean hidden score of the policy's sampled responses
+to 256 fixed prompts; ``kl`` its KL to the SFT policy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ENV_ID = "pbrl/ResponseGame-v0"
+SFT_STEPS = 2000
+KL_TARGET = 2.0
+EVAL_PROMPTS = 256
+
+
+def text_task(task: str) -> str:
+    return task.split("/", 1)[1]
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # one worker builds a shared input; the others wait for it
+        yield
+
+
+def ensure_sft(out: Path, task: str, seed: int) -> Path:
+    from pbrl.text.sft import SFTConfig, train_sft
+
+    path = out / "runs" / f"sft-{task}-s{seed}"
+    with _locked(path):
+        if not (path / "lm.json").exists():
+            train_sft(SFTConfig(task=task, steps=SFT_STEPS, seed=seed), path)
+    return path
+
+
+def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int) -> Path:
+    from pbrl.trainer import TrainConfig, train
+
+    sft = ensure_sft(out, task, seed)
+    path = out / "runs" / f"pbrl-{task}-{labels}-s{seed}"
+    with _locked(path):
+        if not (path / "summary.json").exists():
+            from pbrl.run_dir import RunDir
+
+            RunDir.set_aside(path)  # an interrupted run starts again
+            train(TrainConfig(env_id=ENV_ID, env_kwargs={"task": task}, sft=str(sft), labels=labels, steps=responses,
+                              seed=seed, kl_target=KL_TARGET, video=False, eval_episodes=32), path)
+    return path
+
+
+def run_text_cell(task_key: str, method: str, labels: int, seed: int, responses: int, out: str) -> dict[str, Any]:
+    """One cell of the text suite; the row's result part."""
+    from pbrl.text.model import TinyCausalLM
+    from pbrl.text.rl import TextRLConfig, evaluate_text, train_text
+
+    out_path, task = Path(out), text_task(task_key)
+    sft = ensure_sft(out_path, task, seed)
+    ref = TinyCausalLM.load(sft)
+    meta = json.loads((sft / "lm.json").read_text())
+    lengths = {"max_prompt_tokens": meta["prompt_tokens"], "max_response_tokens": meta["response_tokens"]}
+    pairs = None
+    if method == "dpo":  # its comparisons come from the pbrl cell's run (made first if need be); not timed
+        from pbrl.text.align import pairs_from_store
+
+        pairs = pairs_from_store(ensure_pbrl_run(out_path, task, labels, responses, seed))
+    start = time.perf_counter()
+    extra: dict[str, Any] = {}
+    if method == "sft":
+        policy = ref
+    elif method == "ppo":
+        run = out_path / "runs" / f"ppo-{task}-s{seed}"
+        summary = train_text(TextRLConfig(task=task, sft=str(sft), responses=responses, kl_coef=0.05, kl_target=KL_TARGET,
+                                          seed=seed, eval_prompts=16), run)
+        policy, extra = TinyCausalLM.load(run / "policy"), {"responses_per_second": summary["responses_per_second"]}
+    elif method == "pbrl":
+        run = ensure_pbrl_run(out_path, task, labels, responses, seed)
+        summary = json.loads((run / "summary.json").read_text())
+        policy, extra = TinyCausalLM.load(run / "text_policy"), {"labels": summary["labels"]}
+    elif method == "dpo":
+        from pbrl.text.align import AlignConfig, align
+
+        run = out_path / "runs" / f"dpo-{task}-{labels}-s{seed}"
+        align(AlignConfig(method="dpo", sft=str(sft), task=task, seed=seed, eval_prompts=16), pairs, run)
+        policy, extra = TinyCausalLM.load(run / "policy"), {"labels": len(pairs)}
+    else:
+        raise ValueError(f"the text suite has no method {method!r}")
+    seconds = time.perf_counter() - start
+    result = evaluate_text(policy, task, EVAL_PROMPTS, seed, ref, lengths)
+    return {"true_return_mean": result["score_sampled"], "true_return_std": result["score_sampled_std"],
+            "score_greedy": result["score_greedy"], "kl": result.get("kl_sampled", 0.0), "train_seconds": seconds,
+            "curve": [], **extra}
