@@ -109,6 +109,12 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
     return grid
 
 
+def _failed(error: str, start: float) -> dict[str, Any]:
+    """The result of a cell that could not work: recorded with its error, the suite goes on."""
+    return {"error": error, "true_return_mean": float("nan"), "labels": 0, "curve": [],
+            "train_seconds": time.perf_counter() - start}
+
+
 def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     """Run one cell and write its result file; returns the result."""
     from pbrl.baseline import BaselineConfig, run_baseline
@@ -120,9 +126,8 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
 
         try:
             result = run_text_cell(cell.task, cell.method, cell.labels, cell.seed, cell.steps, out)
-        except (RuntimeError, ValueError) as exc:  # e.g. DPO with no directed comparison: recorded, the suite goes on
-            result = {"error": str(exc), "true_return_mean": float("nan"), "labels": 0, "curve": [],
-                      "train_seconds": time.perf_counter() - start}
+        except (RuntimeError, ValueError) as exc:  # e.g. DPO with no directed comparison
+            result = _failed(str(exc), start)
     elif cell.method == "random":  # the zero of the normalised score: uniformly random actions, same evaluation
         from pbrl import rl
 
@@ -138,8 +143,7 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
             result = run_imitation(cell.task, cell.labels, cell.steps, cell.seed, label=f"imitation {cell.task} s{cell.seed}")
         except Exception as exc:  # third-party code on a stack it does not pin: recorded, the suite goes on
             # (e.g. "no trajectory as long as a fragment": imitation cannot pad a short episode)
-            result = {"error": f"imitation: {exc}", "true_return_mean": float("nan"), "labels": 0, "curve": [],
-                      "train_seconds": time.perf_counter() - start}
+            result = _failed(f"imitation: {exc}", start)
     else:
         options = dict(part.split("=", 1) for part in cell.method.split(":")[1:])
         config = TrainConfig(env_id=cell.task, labels=cell.labels, steps=cell.steps, seed=cell.seed, video=False,
@@ -148,9 +152,8 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
         RunDir.set_aside(run_path)  # an interrupted cell starts again
         try:
             result = train(config, run_path)
-        except (RuntimeError, ValueError) as exc:  # a cell that cannot work: recorded, the suite goes on
-            result = {"error": str(exc), "true_return_mean": float("nan"), "labels": 0, "curve": [],
-                      "train_seconds": time.perf_counter() - start}
+        except (RuntimeError, ValueError) as exc:  # e.g. B-Pref's skip teacher on negative returns
+            result = _failed(str(exc), start)
     # text cells time their own method (the SFT model they share is trained once, outside)
     wall = result["train_seconds"] if cell.task.startswith("text/") else time.perf_counter() - start
     row = {**result, "labels_used": result.get("labels", 0), **cell.__dict__,  # "labels" is the cell's budget

@@ -37,9 +37,6 @@ from pbrl import rl
 from pbrl.hyperparams import defaults
 from pbrl.progress import Progress
 
-VERSION = "1.0.1"
-
-
 def available() -> bool:
     """Whether imitation's preference comparisons import here."""
     try:
@@ -65,12 +62,10 @@ def run_imitation(env_id: str, labels: int, steps: int, seed: int, eval_episodes
     from imitation.rewards.reward_nets import BasicRewardNet, NormalizedRewardNet
     from imitation.util import logger as imit_logger
     from imitation.util.networks import RunningNorm
-    from stable_baselines3.common.vec_env import VecNormalize
 
     from tqdm.auto import tqdm
 
     from pbrl.clips import default_clip_length
-    from pbrl.hyperparams import normalize
 
     pc.tqdm = functools.partial(tqdm, disable=True)  # a bar per refit; pbrl prints its own progress line
     rng = np.random.default_rng(seed)
@@ -89,9 +84,9 @@ def run_imitation(env_id: str, labels: int, steps: int, seed: int, eval_episodes
     agent = rl.make_algo("ppo", venv, env_id, seed)
     quiet = imit_logger.configure(folder=None, format_strs=[])
     trainer = pc.AgentTrainer(agent, reward_net, venv, rng, exploration_frac=0.0, custom_logger=quiet)
-    norm = None
-    if normalize(env_id):  # VecNormalize outside the learned reward, as pbrl does
-        norm = VecNormalize(trainer.venv, gamma=kwargs.get("gamma", 0.99))
+    outer = rl.wrap_normalize(trainer.venv, env_id, kwargs)  # VecNormalize outside the learned reward, as pbrl does
+    norm = outer if outer is not trainer.venv else None
+    if norm is not None:
         agent.set_env(norm)
     progress = Progress(steps, label=label)
     callbacks = [trainer.log_callback, progress]

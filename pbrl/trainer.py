@@ -429,11 +429,9 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     learned = LearnedReward(recorder, model)
     venv = rl.wrap_normalize(learned, config.env_id, algo_kwargs)
     if entry.family == TEXT:  # the learned reward minus beta * KL to the SFT policy
-        from pbrl.text.model import TinyCausalLM
-        from pbrl.text.rl import KLController, KLPenalty
+        from pbrl.text.rl import KLController, KLPenalty, frozen_reference
 
-        venv = KLPenalty(venv, TinyCausalLM.load(config.sft).eval().requires_grad_(False),
-                         KLController(config.kl_coef, config.kl_target))
+        venv = KLPenalty(venv, frozen_reference(config.sft), KLController(config.kl_coef, config.kl_target))
     agent = rl.make_algo(config.algo, venv, config.env_id, seed, lm_path=config.sft)
     if entry.family == TEXT:
         venv.policy = agent.policy

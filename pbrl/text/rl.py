@@ -53,6 +53,11 @@ def kl_estimate(lm: TinyCausalLM, ref: TinyCausalLM, prompts: torch.Tensor, resp
     return kl, entropy.sum(1)
 
 
+def frozen_reference(path: str | Path) -> TinyCausalLM:
+    """The SFT model as the KL penalty's fixed reference: loaded, in eval mode, no gradients."""
+    return TinyCausalLM.load(path).eval().requires_grad_(False)
+
+
 class KLController:
     """Fixed beta, or Ziegler et al.'s adaptive one (``target`` set)."""
 
@@ -209,10 +214,7 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    ref = TinyCausalLM.load(config.sft)
-    ref.eval()
-    for p in ref.parameters():
-        p.requires_grad_(False)
+    ref = frozen_reference(config.sft)
     meta = json.loads((Path(config.sft) / "lm.json").read_text())
     env_kwargs = {"task": config.task, "max_prompt_tokens": meta.get("prompt_tokens"),
                   "max_response_tokens": meta.get("response_tokens")}
