@@ -179,6 +179,10 @@ class PreferenceLearner:
         self._rollout_seconds = 0.0  # smoothed wall time between step() calls
         self._pending = None  # (future, model copy, env step at which it replaces the model)
         self._executor = None
+        # the response game: the reward's zero is the mean over the SFT (reference) policy's
+        # responses, those recorded before the first fit (the policy learns only after it);
+        # kept in the store so that a resumed run keeps the same zero
+        self.reference: list[Clip] | None = [] if entry_for(config.env_id).family == TEXT else None
 
     @property
     def labels(self) -> int:
@@ -252,6 +256,12 @@ class PreferenceLearner:
             return False
         self._fit_labels = self.labels
         recent = self.recorder.recent(200)
+        if self.reference is not None:
+            if not self.reference:
+                self.reference = recent
+                self.store.add_clips(recent)
+                self.store.set_status(reference_clips=[c.clip_id for c in recent])
+            recent = self.reference
         if not self.model.fitted or self.config.fit_lag <= 0 or self.model.config.dropout > 0:
             # foreground: the first fit (the agent needs a reward), or dropout, whose random
             # draws would share torch's generator with the policy across threads
@@ -295,6 +305,8 @@ class PreferenceLearner:
             self.dataset.add(query, label, {cid: self._clip(cid) for cid in query.clip_ids})
         if self.model.fitted:
             self._fit_labels = self.labels
+        if self.reference is not None:
+            self.reference = [self.store.clip(cid) for cid in self.store.status().get("reference_clips", [])]
         return (rows[-1][0] if rows else 0), last_retraction
 
     def finish(self) -> None:

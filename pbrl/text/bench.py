@@ -4,7 +4,9 @@ Tasks are ``text/sentiment`` and ``text/arithmetic`` (``pbrl/ResponseGame-v0`` w
 task); a cell's "steps" are responses. Methods:
 
 - ``sft``: the SFT policy itself (the zero of the normalised score, as the random policy is
-  elsewhere); trained once per (task, seed) into ``OUT/runs/sft-TASK-sSEED`` and shared;
+  elsewhere); trained once per task (seed 0) into ``OUT/runs/sft-TASK`` and shared by every
+  seed's cells, as a fixed pretrained checkpoint is in LM work: the seeds vary RL, the
+  labels and the evaluation samples;
 - ``ppo``: PPO on the hidden score itself with the KL penalty (the ceiling; for arithmetic the
   verifier's reward, RLVR);
 - ``pbrl``: preference learning at the cell's label budget (synthetic teacher, reward ensemble
@@ -43,20 +45,20 @@ def _locked(path: Path):
         yield
 
 
-def ensure_sft(out: Path, task: str, seed: int) -> Path:
+def ensure_sft(out: Path, task: str) -> Path:
     from pbrl.text.sft import SFTConfig, train_sft
 
-    path = out / "runs" / f"sft-{task}-s{seed}"
+    path = out / "runs" / f"sft-{task}"
     with _locked(path):
         if not (path / "lm.json").exists():
-            train_sft(SFTConfig(task=task, steps=SFT_STEPS, seed=seed), path)
+            train_sft(SFTConfig(task=task, steps=SFT_STEPS, seed=0), path)
     return path
 
 
 def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int) -> Path:
     from pbrl.trainer import TrainConfig, train
 
-    sft = ensure_sft(out, task, seed)
+    sft = ensure_sft(out, task)
     path = out / "runs" / f"pbrl-{task}-{labels}-s{seed}"
     with _locked(path):
         if not (path / "summary.json").exists():
@@ -74,7 +76,7 @@ def run_text_cell(task_key: str, method: str, labels: int, seed: int, responses:
     from pbrl.text.rl import TextRLConfig, evaluate_text, train_text
 
     out_path, task = Path(out), text_task(task_key)
-    sft = ensure_sft(out_path, task, seed)
+    sft = ensure_sft(out_path, task)
     ref = TinyCausalLM.load(sft)
     meta = json.loads((sft / "lm.json").read_text())
     lengths = {"max_prompt_tokens": meta["prompt_tokens"], "max_response_tokens": meta["response_tokens"]}

@@ -50,9 +50,15 @@ class Block(nn.Module):
         self.ff = nn.Sequential(nn.Linear(c.d_model, c.d_ff), nn.GELU(), nn.Linear(c.d_ff, c.d_model))
         self.n_heads, self.dropout = c.n_heads, c.dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+        """``cache``: None, or a list this block keeps its keys and values in (``[]`` at the
+        first call, then the same list for each new token: x holds only the new positions)."""
         b, t, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        if cache is not None:
+            if cache:
+                k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+            cache[:] = [k, v]
         attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         x = x + self.proj(attn.transpose(1, 2).reshape(b, t, d))
         return x + self.ff(self.ln2(x))
@@ -69,7 +75,7 @@ class TinyCausalLM(nn.Module):
         self.ln = nn.LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
 
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, ids: torch.Tensor, caches: list[list] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         ids = ids.long()
         b, t = ids.shape
         if t > self.config.max_len:
@@ -80,8 +86,8 @@ class TinyCausalLM(nn.Module):
         # a query sees earlier non-PAD keys, and always itself (a PAD row must see something)
         mask = (causal & real[:, None, :]) | torch.eye(t, dtype=torch.bool, device=ids.device)
         x = self.embed(ids) + self.pos(positions)
-        for block in self.blocks:
-            x = block(x, mask[:, None])
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask[:, None], None if caches is None else caches[i])
         hidden = self.ln(x)
         return self.head(hidden), hidden
 
@@ -112,11 +118,17 @@ class TinyCausalLM(nn.Module):
                  temperature: float = 1.0, greedy: bool = False) -> torch.Tensor:
         """Sample ``length`` tokens after each left-padded prompt; PAD after a row's EOS."""
         prompts = prompts.long()
-        out = torch.full((prompts.shape[0], length), PAD, dtype=torch.long, device=prompts.device)
-        done = torch.zeros(prompts.shape[0], dtype=torch.bool, device=prompts.device)
-        ids = prompts
+        b, t = prompts.shape
+        if t + length - 1 > self.config.max_len:
+            raise ValueError(f"{t} + {length} tokens exceed the model's max_len {self.config.max_len}; "
+                             "shorten prompts or responses")
+        out = torch.full((b, length), PAD, dtype=torch.long, device=prompts.device)
+        done = torch.zeros(b, dtype=torch.bool, device=prompts.device)
+        # a key-value cache: the prompt in one pass, then one position per new token
+        caches: list[list] = [[] for _ in self.blocks]
+        logits, _ = self(prompts, caches)
+        real = prompts != PAD
         for i in range(length):
-            logits, _ = self(ids)
             step = logits[:, -1].float()
             step[:, PAD] = -torch.inf  # PAD is never emitted: a response ends with EOS
             if greedy:
@@ -127,10 +139,22 @@ class TinyCausalLM(nn.Module):
             token = torch.where(done, torch.full_like(token, PAD), token)
             out[:, i] = token
             done |= token == EOS
-            ids = torch.cat([ids, token[:, None]], 1)
-            if bool(done.all()):
+            if bool(done.all()) or i == length - 1:
                 break
+            logits = self._next(token, real, caches)
+            real = torch.cat([real, token[:, None] != PAD], 1)
         return out
+
+    def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
+        """Logits [B, 1, V] after appending ``token`` [B] to the cached sequence whose non-PAD
+        positions are ``real`` [B, T]; the same as a full :meth:`forward` of the longer sequence."""
+        is_real = token != PAD
+        position = (real.sum(1) - (~is_real).long()).clamp(min=0)  # as forward's cumsum - 1
+        keys = torch.cat([real, torch.ones_like(is_real)[:, None]], 1)  # earlier non-PAD keys, and itself
+        x = self.embed(token[:, None]) + self.pos(position[:, None])
+        for block, cache in zip(self.blocks, caches):
+            x = block(x, keys[:, None, None, :], cache)
+        return self.head(self.ln(x))
 
     # --- checkpoints -----------------------------------------------------------------------
 

@@ -66,8 +66,9 @@ class TextPolicy(ActorCriticPolicy):
         return self.predict_values(obs), logp.sum(1), entropy.sum(1)
 
     def predict_values(self, obs: torch.Tensor) -> torch.Tensor:
-        _, hidden = self.lm(obs.long())
-        return self.value_head(hidden[:, -1].detach())
+        with torch.no_grad():  # the value head reads the LM's features; its loss does not train the LM
+            _, hidden = self.lm(obs.long())
+        return self.value_head(hidden[:, -1])
 
     def _predict(self, observation: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         return self.lm.generate(observation.long(), self.response_tokens, greedy=deterministic)

@@ -43,6 +43,28 @@ def test_generation_pads_after_eos_and_logprobs_match_token_by_token():
         assert logp[b].sum().item() == pytest.approx(total, abs=1e-4)
 
 
+def test_cached_generation_samples_what_full_passes_would():
+    torch.manual_seed(1)
+    lm = TinyCausalLM(LMConfig(max_len=24, d_model=32, n_heads=2, d_ff=64))
+    p = prompts(["1+2=", "30+40=", "7="])  # left-padded to different lengths
+    for greedy in (True, False):
+        cached = lm.generate(p, 8, generator=torch.Generator().manual_seed(3), greedy=greedy)
+        # the reference: a full forward pass of the whole sequence for every token
+        generator, ids = torch.Generator().manual_seed(3), p.clone()
+        done = torch.zeros(3, dtype=torch.bool)
+        expected = torch.full((3, 8), PAD)
+        for i in range(8):
+            step = lm(ids)[0][:, -1].clone()
+            step[:, PAD] = -torch.inf
+            token = step.argmax(-1) if greedy else torch.multinomial(torch.softmax(step, -1), 1, generator=generator)[:, 0]
+            token = torch.where(done, torch.full_like(token, PAD), token)
+            expected[:, i], done = token, done | (token == EOS)
+            ids = torch.cat([ids, token[:, None]], 1)
+            if bool(done.all()):
+                break
+        assert torch.equal(cached, expected)
+
+
 def test_left_padding_does_not_change_what_the_model_says():
     torch.manual_seed(0)
     lm = TinyCausalLM(LMConfig(max_len=24, d_model=32, n_heads=2, d_ff=64))
@@ -123,6 +145,7 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     import sqlite3
 
     from pbrl.reward_model import RewardEnsemble, RewardModelConfig
+    from pbrl.store import PreferenceStore
     from pbrl.trainer import TrainConfig, train
 
     config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "arithmetic"}, sft=str(sft_dir), labels=12,
@@ -133,6 +156,13 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     assert RewardEnsemble.load(tmp_path / "run" / "reward_model").text  # a text reward model was learned
     texts = [t for (t,) in sqlite3.connect(tmp_path / "run" / "labels.sqlite").execute("select text from clips")]
     assert texts and all("=\n" in t for t in texts)  # queried clips carry prompt and response for people
+    # the reward's zero: the mean over the SFT policy's responses, recorded before the first fit and kept
+    store = PreferenceStore(tmp_path / "run" / "labels.sqlite")
+    reference = [store.clip(cid) for cid in store.status()["reference_clips"]]
+    assert len(reference) >= 20
+    model = RewardEnsemble.load(tmp_path / "run" / "reward_model")
+    z = model.normalised_member_rewards(np.stack([c.obs[0] for c in reference]), np.stack([c.actions[0] for c in reference]))
+    assert np.abs(z.mean(1)).max() < 1e-4 and z.std() > 0.1
     with pytest.raises(ValueError, match="give --sft DIR"):
         TrainConfig(env_id="pbrl/ResponseGame-v0")
 
