@@ -73,7 +73,7 @@ SUITES: dict[str, Suite] = {
     "teachers": Suite("teachers", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:teacher={t}" for t in TEACHERS),
                       any_task=True),
     # the response game (pbrl.text.bench): steps are responses; PPO on the hidden score is the ceiling
-    "text": Suite("text", {"text/sentiment": 20_000, "text/arithmetic": 20_000}, (1000,), ("pbrl", "dpo"), zero="sft"),
+    "text": Suite("text", {"text/sentiment": 8_000, "text/arithmetic": 20_000}, (1000,), ("pbrl", "dpo"), zero="sft"),
     "queries": Suite("queries", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:query={q}" for q in QUERIES),
                      any_task=True),
 }

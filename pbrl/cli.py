@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 
 def _envs(args: argparse.Namespace) -> int:
@@ -51,6 +52,7 @@ def _train_config(args: argparse.Namespace):
         teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
         k=args.k, query=args.query, reward=reward, video=not args.no_video, fit_lag=args.fit_lag,
         queue=args.queue, env_kwargs=_env_kwargs(args), sft=args.sft, kl_coef=args.kl_coef, kl_target=args.kl_target,
+        kl_horizon=args.kl_horizon,
     )
 
 
@@ -227,6 +229,8 @@ def _bench(args: argparse.Namespace) -> int:
         with_imitation = available()
         if not with_imitation and not args.report:
             print("imitation is not installed: its cells are left out (bash scripts/setup-imitation.sh adds them)")
+    if args.speed:
+        return _text_speed(suite.name, out, tuple(args.task or ()))
     grid = cells(suite, tuple(args.seeds), labels, int(args.steps) if args.steps else None, tuple(args.task or ()),
                  imitation=with_imitation or args.report)
     if args.report:
@@ -239,6 +243,28 @@ def _bench(args: argparse.Namespace) -> int:
     path = write_report(rows, out, f"suite {suite.name}: {len(rows)} of {len(grid)} cells", suite.name)
     print(path.read_text())
     print(f"curves: {out}/curves.csv and one PNG per task in {out}")
+    return 0
+
+
+def _text_speed(suite: str, out: str, tasks: tuple[str, ...]) -> int:
+    if suite != "text":
+        raise ValueError(f"--speed measures the text policy: use it with `pbrl bench text`, not {suite}")
+    import platform
+
+    import torch
+
+    from pbrl.bench import SUITES
+    from pbrl.text.bench import ensure_sft, measure_speed, text_task, write_speed
+
+    rows = []
+    for key in SUITES["text"].tasks:
+        if tasks and key not in tasks and text_task(key) not in tasks:
+            continue
+        rows += measure_speed(ensure_sft(Path(out), text_task(key)), text_task(key))
+        print(f"{key}: " + ", ".join(f"batch {r['batch']}: rollout {r['rollout_per_second']:,.0f}/s, "
+                                      f"update {r['update_per_second']:,.0f}/s" for r in rows if r["task"] == text_task(key)))
+    machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    print(f"written to {write_speed(out, rows, machine)}; `pbrl bench text --report` puts it in the report")
     return 0
 
 
@@ -339,6 +365,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sft", help="the response game: the SFT model directory the text policy starts from (pbrl text sft)")
     p.add_argument("--kl-coef", type=float, default=0.05, help="the response game: beta of the KL penalty to the SFT policy")
     p.add_argument("--kl-target", type=float, help="the response game: adapt beta towards this KL per response")
+    p.add_argument("--kl-horizon", type=int, default=10_000, help="the response game: the adaptive beta's horizon (responses)")
     p.add_argument("--queue", type=int, default=10, help="with --teacher human: at most this many queries kept waiting for people (default 10)")
     p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")
     p.add_argument("--out", help="output directory")
@@ -397,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_text(sub)
     _add_align(sub)
     bench.add_argument("--no-imitation", action="store_true", help="leave out imitation's cells even when it is installed")
+    bench.add_argument("--speed", action="store_true",
+                       help="text suite only: measure the text policy's responses/s (rollout and PPO update) into OUT/speed.md")
     bench.set_defaults(func=_bench)
 
     cmp = sub.add_parser("compare", help="preferences vs true-reward RL vs random over seeds, timed in one run (resumable)")
@@ -440,7 +469,7 @@ def _add_text(sub: argparse._SubParsersAction) -> None:
     ppo.add_argument("--n-steps", type=int, default=4, help="responses per env per rollout")
     ppo.add_argument("--batch-size", type=int, default=64)
     ppo.add_argument("--epochs", type=int, default=4)
-    ppo.add_argument("--lr", type=float, default=3e-5)
+    ppo.add_argument("--lr", type=float, default=1e-4)
     ppo.add_argument("--kl-coef", type=float, default=0.05, help="beta (the start value when --kl-target is set)")
     ppo.add_argument("--kl-target", type=float, help="adapt beta towards this KL per response (Ziegler et al. 2019)")
     ppo.add_argument("--kl-horizon", type=int, default=10_000)

@@ -56,7 +56,7 @@ ZOO: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     **{("ppo", name): MUJOCO_PPO for name in NORMALIZE - {"Acrobot-v1"}},
     # the response game: one response per step, so a rollout of 32 envs x 4 steps is 128
     # responses; no discounting (an episode is one step); a small learning rate for an LM
-    ("ppo", "ResponseGame-v0"): (32, dict(n_steps=4, batch_size=64, n_epochs=4, learning_rate=3e-5, gamma=1.0,
+    ("ppo", "ResponseGame-v0"): (32, dict(n_steps=4, batch_size=64, n_epochs=4, learning_rate=1e-4, gamma=1.0,
                                           gae_lambda=1.0, ent_coef=0.0)),
 }
 

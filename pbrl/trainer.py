@@ -100,6 +100,8 @@ class TrainConfig:
     """the response game: beta of the KL penalty to the SFT policy (the start value with kl_target)"""
     kl_target: float | None = None
     """the response game: adapt beta towards this KL per response (Ziegler et al. 2019)"""
+    kl_horizon: int = 10_000
+    """the response game: the adaptive controller's horizon, in responses"""
 
     def __post_init__(self) -> None:
         entry = entry_for(self.env_id)
@@ -443,7 +445,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     if entry.family == TEXT:  # the learned reward minus beta * KL to the SFT policy
         from pbrl.text.rl import KLController, KLPenalty, frozen_reference
 
-        venv = KLPenalty(venv, frozen_reference(config.sft), KLController(config.kl_coef, config.kl_target))
+        venv = KLPenalty(venv, frozen_reference(config.sft), KLController(config.kl_coef, config.kl_target, config.kl_horizon))
     agent = rl.make_algo(config.algo, venv, config.env_id, seed, lm_path=config.sft)
     if entry.family == TEXT:
         venv.policy = agent.policy

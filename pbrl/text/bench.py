@@ -27,9 +27,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pbrl.files import atomic_write
+
 ENV_ID = "pbrl/ResponseGame-v0"
-SFT_STEPS = 2000
-KL_TARGET = 2.0
+# SFT steps per task: sentiment's corpus is learned well; arithmetic's SFT model is left short
+# of perfect (a fully trained one answers ~99% of sums and leaves the verifier nothing to teach)
+SFT_STEPS = {"sentiment": 2000, "arithmetic": 1000}
+KL_TARGET, KL_COEF, KL_HORIZON = 2.0, 0.1, 2000  # the horizon fits runs of thousands of responses
 EVAL_PROMPTS = 256
 
 
@@ -51,7 +55,7 @@ def ensure_sft(out: Path, task: str) -> Path:
     path = out / "runs" / f"sft-{task}"
     with _locked(path):
         if not (path / "lm.json").exists():
-            train_sft(SFTConfig(task=task, steps=SFT_STEPS, seed=0), path)
+            train_sft(SFTConfig(task=task, steps=SFT_STEPS[task], seed=0), path)
     return path
 
 
@@ -66,7 +70,8 @@ def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int
 
             RunDir.set_aside(path)  # an interrupted run starts again
             train(TrainConfig(env_id=ENV_ID, env_kwargs={"task": task}, sft=str(sft), labels=labels, steps=responses,
-                              seed=seed, kl_target=KL_TARGET, video=False, eval_episodes=32), path)
+                              seed=seed, kl_coef=KL_COEF, kl_target=KL_TARGET, kl_horizon=KL_HORIZON, video=False,
+                              eval_episodes=32), path)
     return path
 
 
@@ -91,7 +96,8 @@ def run_text_cell(task_key: str, method: str, labels: int, seed: int, responses:
         policy = ref
     elif method == "ppo":
         run = out_path / "runs" / f"ppo-{task}-s{seed}"
-        summary = train_text(TextRLConfig(task=task, sft=str(sft), responses=responses, kl_coef=0.05, kl_target=KL_TARGET,
+        summary = train_text(TextRLConfig(task=task, sft=str(sft), responses=responses, kl_coef=KL_COEF, kl_target=KL_TARGET,
+                                          kl_horizon=KL_HORIZON,
                                           seed=seed, eval_prompts=16), run)
         policy, extra = TinyCausalLM.load(run / "policy"), {"responses_per_second": summary["responses_per_second"]}
     elif method == "pbrl":
@@ -111,3 +117,71 @@ def run_text_cell(task_key: str, method: str, labels: int, seed: int, responses:
     return {"true_return_mean": result["score_sampled"], "true_return_std": result["score_sampled_std"],
             "score_greedy": result["score_greedy"], "kl": result.get("kl_sampled", 0.0), "train_seconds": seconds,
             "curve": [], **extra}
+
+
+
+def measure_speed(sft: str | Path, task: str, batches: tuple[int, ...] = (32, 128), repeats: int = 5,
+                  device: str = "cpu") -> list[dict[str, Any]]:
+    """Responses per second of the text policy: its rollout (``forward``: sample a response,
+    its summed log-probability and the value of the prompt) and a PPO update (one
+    teacher-forced pass with gradients, backward and an Adam step), at each batch size; the
+    best of ``repeats`` timings (after one warm-up), on ``device``."""
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    from pbrl.text.policy import TextPolicy
+
+    meta = json.loads((Path(sft) / "lm.json").read_text())
+    env = gym.make(ENV_ID, task=task, max_prompt_tokens=meta["prompt_tokens"], max_response_tokens=meta["response_tokens"])
+    policy = TextPolicy(env.observation_space, env.action_space, lambda _: 1e-4, lm_path=str(sft)).to(device)
+    rng = np.random.default_rng(0)
+    rows = []
+    for batch in batches:
+        obs = torch.as_tensor(np.stack([env.reset(seed=int(rng.integers(1 << 30)))[0] for _ in range(batch)]), device=device)
+
+        def best(fn: Any) -> float:
+            fn()
+            times = []
+            for _ in range(repeats):
+                if device != "cpu":
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                fn()
+                if device != "cpu":
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+            return min(times)
+
+        with torch.no_grad():
+            actions = policy(obs)[0]
+            rollout = best(lambda: policy(obs))
+
+        def update() -> None:
+            values, logp, entropy = policy.evaluate_actions(obs, actions)
+            loss = -(logp.mean() + 0.01 * entropy.mean()) + values.pow(2).mean()
+            policy.optimizer.zero_grad()
+            loss.backward()
+            policy.optimizer.step()
+
+        rows.append({"task": task, "batch": batch, "device": device, "threads": torch.get_num_threads(),
+                     "rollout_per_second": batch / rollout, "update_per_second": batch / best(update)})
+    return rows
+
+
+def write_speed(out: str | Path, rows: list[dict[str, Any]], machine: str) -> Path:
+    """``OUT/speed.md``: the speed table the suite's report shows."""
+    lines = [f"### Speed of the text policy ({machine})", "",
+             "Responses per second of the built-in policy's rollout (sample a response, its log-probability and the "
+             "prompt's value) and of a PPO update (teacher-forced pass, backward, Adam step); best of 5. Measured by "
+             "`pbrl bench text --speed`.", "",
+             "| task | device | torch threads | batch | rollout (responses/s) | PPO update (responses/s) |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['task']} | {r['device']} | {r['threads']} | {r['batch']} | {r['rollout_per_second']:,.0f} | "
+              f"{r['update_per_second']:,.0f} |" for r in rows]
+    from pbrl.bench_report import SPEED_FILE
+
+    path = Path(out) / SPEED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+    return path

@@ -136,7 +136,7 @@ class TextRLConfig:
     n_steps: int = 4  # responses per env per rollout
     batch_size: int = 64
     n_epochs: int = 4
-    learning_rate: float = 3e-5
+    learning_rate: float = 1e-4
     ent_coef: float = 0.0
     kl_coef: float = 0.05
     kl_target: float | None = None  # adaptive beta towards this KL per response

@@ -186,7 +186,7 @@ def test_the_text_suite_runs_sft_ppo_pbrl_and_dpo_cells(tmp_path, monkeypatch):
     from pbrl.bench import SUITES, cells, run_suite
     from pbrl.bench_report import summary_table
 
-    monkeypatch.setattr(text_bench, "SFT_STEPS", 30)
+    monkeypatch.setattr(text_bench, "SFT_STEPS", {"arithmetic": 30})
     monkeypatch.setattr(text_bench, "EVAL_PROMPTS", 8)
     grid = cells(SUITES["text"], (0,), (6,), 256, ("text/arithmetic",))
     assert [c.method for c in grid] == ["sft", "ppo", "pbrl", "dpo"]
@@ -198,3 +198,17 @@ def test_the_text_suite_runs_sft_ppo_pbrl_and_dpo_cells(tmp_path, monkeypatch):
     assert not rows["dpo"].get("error") or "no comparisons" in rows["dpo"]["error"]
     table = summary_table(list(rows.values()))
     assert "| arithmetic | SFT policy | 1 |" in table and "| arithmetic | pbrl 6 labels | 1 |" in table
+
+
+def test_the_speed_measurement_writes_a_table_the_report_shows(sft_dir, tmp_path):
+    from pbrl.bench_report import section
+    from pbrl.cli import main
+    from pbrl.text.bench import measure_speed, write_speed
+
+    rows = measure_speed(sft_dir, "arithmetic", batches=(4, 8), repeats=1)
+    assert [r["batch"] for r in rows] == [4, 8]
+    assert all(r["rollout_per_second"] > 0 and r["update_per_second"] > 0 for r in rows)
+    write_speed(tmp_path, rows, "this machine")
+    report = section([], tmp_path, "suite text", "text")
+    assert "Speed of the text policy (this machine)" in report and "| arithmetic | cpu |" in report
+    assert main(["bench", "classic", "--speed"]) == 2  # the text policy's measurement only
