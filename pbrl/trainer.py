@@ -109,6 +109,10 @@ class TrainConfig:
         if entry.family == TEXT and not self.sft:
             raise ValueError(f"{self.env_id} trains a language model: give --sft DIR, the SFT model it starts from "
                              "(pbrl text sft --task TASK --out DIR)")
+        if entry.family == TEXT:  # the env's lengths (and tokenizer) are the model's unless given
+            from pbrl.text.model import lm_env_kwargs
+
+            object.__setattr__(self, "env_kwargs", {**lm_env_kwargs(self.sft), **self.env_kwargs})  # frozen
         if self.teacher.startswith("judge:"):
             if entry.family != TEXT:
                 raise ValueError(f"a judge teacher ({self.teacher}) compares responses: use it with pbrl/ResponseGame-v0")
@@ -459,9 +463,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
         source: PreferenceSource = HumanQueue(store, MediaWriter(run.path, config.env_id), config.queue)
     elif config.teacher.startswith("judge:"):  # AI feedback: a judge callable compares the responses
         from pbrl.text.judge import JudgeTeacher, load_judge
+        from pbrl.text.model import load_tokenizer
 
         name, judge = load_judge(config.teacher)
-        source = JudgeTeacher(judge, name)
+        source = JudgeTeacher(judge, name, load_tokenizer(config.sft))
     else:
         source = SyntheticTeacher(teacher_config(config.teacher, **config.teacher_params), seed=config.seed + resumes)
     learner = PreferenceLearner(replace(config, seed=seed) if resumes else config, recorder, model, source, store, schedule)

@@ -30,15 +30,16 @@ import torch
 from torch.nn import functional as F
 
 from pbrl.files import atomic_write
-from pbrl.text.model import TinyCausalLM, seed_everything
+from pbrl.text.model import CausalLM, lm_env_kwargs, load_lm, load_tokenizer, seed_everything
 from pbrl.text.tokenizer import CharTokenizer
 
 METHODS = ("dpo", "ipo", "kto")
 Pair = tuple[str, str, str]  # prompt, chosen, rejected
 
 
-def pairs_from_store(path: str | Path) -> list[Pair]:
-    """(prompt, chosen, rejected) of every directed label in a run's ``labels.sqlite``."""
+def pairs_from_store(path: str | Path, tokenizer: Any = None) -> list[Pair]:
+    """(prompt, chosen, rejected) of every directed label in a run's ``labels.sqlite``;
+    ``tokenizer``: the run's (default: the built-in character tokenizer)."""
     from pbrl.store import PreferenceStore
 
     path = Path(path)
@@ -47,7 +48,7 @@ def pairs_from_store(path: str | Path) -> list[Pair]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no label store; pass a run directory of `pbrl train pbrl/ResponseGame-v0` or a JSONL file")
     store = PreferenceStore(path, create=False)
-    tok, pairs = CharTokenizer(), []
+    tok, pairs = tokenizer or CharTokenizer(), []
     try:
         for record in store.label_records():
             ids = json.loads(record["clip_ids"])
@@ -115,7 +116,7 @@ class AlignConfig:
             raise ValueError(f"align: beta > 0, epochs >= 1 and batch_size >= 1, got {self.beta}, {self.epochs}, {self.batch_size}")
 
 
-def _logratios(policy: TinyCausalLM, ref_logp: torch.Tensor, prompts: torch.Tensor, responses: torch.Tensor
+def _logratios(policy: CausalLM, ref_logp: torch.Tensor, prompts: torch.Tensor, responses: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed and per-token-averaged log pi/ref of each response."""
     logp, mask, _ = policy.response_logprobs(prompts, responses)
@@ -143,11 +144,11 @@ def align(config: AlignConfig, pairs: list[Pair], out: str | Path) -> dict[str, 
     out = Path(out)
     generator = seed_everything(config.seed)
     torch.set_num_threads(1)
-    ref = TinyCausalLM.load(config.sft).eval()
-    policy = TinyCausalLM.load(config.sft)
+    ref = load_lm(config.sft).eval()
+    policy = load_lm(config.sft)
     meta = json.loads((Path(config.sft) / "lm.json").read_text())
     plen, rlen = meta.get("prompt_tokens", 48), meta.get("response_tokens", 24)
-    tok = CharTokenizer()
+    tok = load_tokenizer(config.sft)
     prompts = torch.as_tensor(np.stack([tok.encode_prompt(p, plen)[0] for p, _, _ in pairs]))
     chosen = torch.as_tensor(np.stack([tok.encode_response(c, rlen) for _, c, _ in pairs]))
     rejected = torch.as_tensor(np.stack([tok.encode_response(r, rlen) for _, _, r in pairs]))
@@ -156,7 +157,7 @@ def align(config: AlignConfig, pairs: list[Pair], out: str | Path) -> dict[str, 
         ref_r, _, _ = ref.response_logprobs(prompts, rejected)
         ref_m, _, _ = ref.response_logprobs(prompts, chosen.roll(1, 0))
     optimizer = torch.optim.AdamW(policy.parameters(), lr=config.learning_rate, weight_decay=0.0)
-    env_kwargs = {"max_prompt_tokens": plen, "max_response_tokens": rlen}
+    env_kwargs = {"max_prompt_tokens": plen, "max_response_tokens": rlen, **lm_env_kwargs(config.sft)}
     before = evaluate_text(ref, config.task, config.eval_prompts, config.seed, ref, env_kwargs)
     print(f"align {config.method}: {len(pairs)} comparisons; SFT policy score {before['score_sampled']:.3f} sampled", flush=True)
     start, losses, accuracy = time.perf_counter(), [], []

@@ -59,10 +59,10 @@ def load_judge(spec: str) -> tuple[str, Judge]:
 class JudgeTeacher(AnsweringSource):
     """A preference source whose answers come from ``judge`` (see the module docstring)."""
 
-    def __init__(self, judge: Judge, name: str = "judge") -> None:
+    def __init__(self, judge: Judge, name: str = "judge", tokenizer: CharTokenizer | None = None) -> None:
         super().__init__()
         self.judge, self.name = judge, name
-        self.tokenizer = CharTokenizer()
+        self.tokenizer = tokenizer or CharTokenizer()  # the env's (a Hugging Face model's, for one)
 
     def texts(self, clip: Clip) -> tuple[str, str]:
         if clip.obs.ndim != 2 or clip.obs.dtype.kind not in "iu":

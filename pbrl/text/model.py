@@ -23,6 +23,7 @@ from pbrl.text.tokenizer import EOS, PAD, CharTokenizer
 
 FORMAT_VERSION = 1
 WEIGHTS, META = "lm.pt", "lm.json"
+HF_KIND = "pbrl-hf-causal-lm"
 
 
 @dataclass(frozen=True)
@@ -64,32 +65,20 @@ class Block(nn.Module):
         return x + self.ff(self.ln2(x))
 
 
-class TinyCausalLM(nn.Module):
-    """The built-in LM. ``forward(ids) -> (logits [B, T, V], hidden [B, T, D])``."""
+class CausalLM(nn.Module):
+    """What the text policy, the KL penalty and DPO ask of a language model, over pbrl's token
+    ids (PAD 0 and EOS 2 whatever the tokenizer): ``forward(ids, caches) -> (logits, hidden)``,
+    ``_next`` (one more token on a cached sequence) and ``new_caches``; sampling and teacher-
+    forced log-probabilities are built on them here. :class:`TinyCausalLM` is the built-in one,
+    :class:`pbrl.text.hf.HFCausalLM` a Hugging Face model behind the same interface."""
 
-    def __init__(self, config: LMConfig | None = None) -> None:
-        super().__init__()
-        self.config = c = config or LMConfig()
-        self.embed, self.pos = nn.Embedding(c.vocab_size, c.d_model), nn.Embedding(c.max_len, c.d_model)
-        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layers))
-        self.ln = nn.LayerNorm(c.d_model)
-        self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+    config: LMConfig
 
-    def forward(self, ids: torch.Tensor, caches: list[list] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = ids.long()
-        b, t = ids.shape
-        if t > self.config.max_len:
-            raise ValueError(f"{t} tokens exceed the model's max_len {self.config.max_len}; shorten prompts or responses")
-        real = ids != PAD
-        positions = (real.cumsum(1) - 1).clamp(min=0)
-        causal = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
-        # a query sees earlier non-PAD keys, and always itself (a PAD row must see something)
-        mask = (causal & real[:, None, :]) | torch.eye(t, dtype=torch.bool, device=ids.device)
-        x = self.embed(ids) + self.pos(positions)
-        for i, block in enumerate(self.blocks):
-            x = block(x, mask[:, None], None if caches is None else caches[i])
-        hidden = self.ln(x)
-        return self.head(hidden), hidden
+    def new_caches(self) -> list[list]:
+        raise NotImplementedError
+
+    def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
+        raise NotImplementedError
 
     # --- what a policy needs -------------------------------------------------------------
 
@@ -125,7 +114,7 @@ class TinyCausalLM(nn.Module):
         out = torch.full((b, length), PAD, dtype=torch.long, device=prompts.device)
         done = torch.zeros(b, dtype=torch.bool, device=prompts.device)
         # a key-value cache: the prompt in one pass, then one position per new token
-        caches: list[list] = [[] for _ in self.blocks]
+        caches = self.new_caches()
         logits, _ = self(prompts, caches)
         real = prompts != PAD
         for i in range(length):
@@ -145,6 +134,9 @@ class TinyCausalLM(nn.Module):
             real = torch.cat([real, token[:, None] != PAD], 1)
         return out
 
+    def new_caches(self) -> list[list]:
+        return [[] for _ in self.blocks]
+
     def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
         """Logits [B, 1, V] after appending ``token`` [B] to the cached sequence whose non-PAD
         positions are ``real`` [B, T]; the same as a full :meth:`forward` of the longer sequence."""
@@ -155,6 +147,34 @@ class TinyCausalLM(nn.Module):
         for block, cache in zip(self.blocks, caches):
             x = block(x, keys[:, None, None, :], cache)
         return self.head(self.ln(x))
+
+
+class TinyCausalLM(CausalLM):
+    """The built-in LM. ``forward(ids) -> (logits [B, T, V], hidden [B, T, D])``."""
+
+    def __init__(self, config: LMConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or LMConfig()
+        self.embed, self.pos = nn.Embedding(c.vocab_size, c.d_model), nn.Embedding(c.max_len, c.d_model)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layers))
+        self.ln = nn.LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+
+    def forward(self, ids: torch.Tensor, caches: list[list] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = ids.long()
+        b, t = ids.shape
+        if t > self.config.max_len:
+            raise ValueError(f"{t} tokens exceed the model's max_len {self.config.max_len}; shorten prompts or responses")
+        real = ids != PAD
+        positions = (real.cumsum(1) - 1).clamp(min=0)
+        causal = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
+        # a query sees earlier non-PAD keys, and always itself (a PAD row must see something)
+        mask = (causal & real[:, None, :]) | torch.eye(t, dtype=torch.bool, device=ids.device)
+        x = self.embed(ids) + self.pos(positions)
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask[:, None], None if caches is None else caches[i])
+        hidden = self.ln(x)
+        return self.head(hidden), hidden
 
     # --- checkpoints -----------------------------------------------------------------------
 
@@ -182,6 +202,44 @@ class TinyCausalLM(nn.Module):
         model = cls(LMConfig(**meta["config"]))
         model.load_state_dict(torch.load(directory / WEIGHTS, weights_only=True))
         return model
+
+
+def load_lm(directory: str | Path) -> CausalLM:
+    """The LM a directory holds: the built-in model (``pbrl text sft``) or a Hugging Face one
+    (``pbrl text import-hf``, which needs the ``hf`` extra)."""
+    kind = _kind(directory)
+    if kind == HF_KIND:
+        from pbrl.text.hf import HFCausalLM
+
+        return HFCausalLM.load(directory)
+    return TinyCausalLM.load(directory)
+
+
+def load_tokenizer(directory: str | Path | None):  # noqa: ANN201  (CharTokenizer or HFTokenizer)
+    """The tokenizer of an LM directory (None or "char": the built-in character tokenizer)."""
+    if directory in (None, "char", CharTokenizer.name) or _kind(directory) != HF_KIND:
+        return CharTokenizer()
+    from pbrl.text.hf import HFTokenizer
+
+    return HFTokenizer.load(directory)
+
+
+def lm_env_kwargs(directory: str | Path) -> dict:
+    """The response game's keyword arguments that fit an LM directory: its prompt and response
+    lengths and, for a Hugging Face model, its tokenizer."""
+    meta = json.loads((Path(directory) / META).read_text()) if (Path(directory) / META).exists() else {}
+    kwargs = {"max_prompt_tokens": meta.get("prompt_tokens"), "max_response_tokens": meta.get("response_tokens")}
+    if meta.get("kind") == HF_KIND:
+        kwargs["tokenizer"] = str(directory)
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _kind(directory: str | Path) -> str | None:
+    path = Path(directory) / META
+    if not path.exists():
+        raise FileNotFoundError(f"{directory}: no {META}; pass a model directory written by `pbrl text sft` or "
+                                "`pbrl text import-hf`")
+    return json.loads(path.read_text()).get("kind")
 
 
 def response_mask(responses: torch.Tensor) -> torch.Tensor:

