@@ -32,25 +32,26 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a tiny run: checks the wiring, learns little")
     args = parser.parse_args()
     out, small = Path(args.out), args.small
-    sft_steps, labels, responses = (300, 60, 768) if small else (2000, 1000, 20_000)
+    sft_steps, labels, responses = (300, 60, 768) if small else (2000, 1000, 8000)  # as `pbrl bench text`
 
     sft = out / "sft"
     train_sft(SFTConfig(task="sentiment", steps=sft_steps, seed=args.seed, corpus_size=5000 if small else 20_000), sft)
 
     reward = RewardModelConfig(n_members=1, min_steps=10, epochs=1.0, lr=1e-3, l2=1e-6) if small else RewardModelConfig()
     config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "sentiment"}, sft=str(sft), labels=labels,
-                         steps=responses, seed=args.seed, kl_target=2.0, video=False, eval_episodes=32, reward=reward)
+                         steps=responses, seed=args.seed, kl_coef=0.1, kl_target=2.0, kl_horizon=2000, video=False,
+                         eval_episodes=32, reward=reward)
     ppo_run = out / "ppo"
     train(config, ppo_run)
 
     dpo = align(AlignConfig(method="dpo", sft=str(sft), task="sentiment", epochs=1 if small else 3, seed=args.seed,
                             eval_prompts=32 if small else 256), pairs_from_store(ppo_run), out / "dpo")
 
-    from pbrl.text.model import TinyCausalLM
+    from pbrl.text.model import load_lm
 
-    ref = TinyCausalLM.load(sft)
+    ref = load_lm(sft)
     n = 32 if small else 256
-    ppo_policy = TinyCausalLM.load(ppo_run / "text_policy") if (ppo_run / "text_policy").exists() else None
+    ppo_policy = load_lm(ppo_run / "text_policy") if (ppo_run / "text_policy").exists() else None
     rows = {"SFT": evaluate_text(ref, "sentiment", n, args.seed, ref), "DPO": dpo["final"]}
     if ppo_policy is not None:
         rows["PPO, learned reward"] = evaluate_text(ppo_policy, "sentiment", n, args.seed, ref)

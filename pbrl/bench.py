@@ -115,6 +115,9 @@ def _failed(error: str, start: float) -> dict[str, Any]:
             "train_seconds": time.perf_counter() - start}
 
 
+DEPENDENT = ("dpo",)
+
+
 def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     """Run one cell and write its result file; returns the result."""
     from pbrl.baseline import BaselineConfig, run_baseline
@@ -218,7 +221,9 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
         c = clashes[0]
         raise ValueError(f"{out}/cells/{c.name}.json ran {int(finished[c.name]['steps'])} env steps, this grid asks "
                          f"{c.steps} ({len(clashes)} such cells); pass another --out, or delete those files to rerun them")
-    todo = [c for c in grid if c.name not in finished]
+    # a cell that reads another's output (DPO reads the pbrl cell's labels) waits for it: those
+    # go last, so that parallel workers do not sit on a lock
+    todo = sorted((c for c in grid if c.name not in finished), key=lambda c: c.method in DEPENDENT)
     print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run with {workers} worker(s) -> {out}",
           flush=True)
     if workers <= 1:

@@ -213,12 +213,37 @@ def provenance(rows: list[dict[str, Any]]) -> str:
     return text
 
 
+def _plot_text(plt: Any, rows: list[dict[str, Any]], task: str, path: Path) -> None:
+    groups = [(label(g[0]), _ok(g)) for g in _groups(rows, task).values() if _ok(g)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4))
+    x = np.arange(len(groups))
+    for ax, key, title in ((left, "true_return_mean", "hidden score of sampled responses"), (right, "kl", "KL to the SFT policy")):
+        values = [[r.get(key, 0.0) for r in g] for _, g in groups]
+        ax.bar(x, [np.mean(v) for v in values], yerr=[np.std(v) for v in values], capsize=4, color="tab:blue", alpha=0.8)
+        for i, v in enumerate(values):
+            ax.scatter([i] * len(v), v, color="black", s=10, zorder=3)  # every seed
+        ax.set_xticks(x, [f"{name}\n({len(g)} seeds)" for name, g in groups], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    from pbrl.text.bench import KL_TARGET
+
+    right.axhline(KL_TARGET, color="tab:red", linestyle="--", label=f"KL target {KL_TARGET:g}")
+    right.legend(loc="upper left", fontsize=8)
+    fig.suptitle(task)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot_task(rows: list[dict[str, Any]], task: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if task.startswith("text/"):  # no learning curves: each method's final score and KL, bars over seeds
+        _plot_text(plt, rows, task, path)
+        return
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for key, group in _groups([r for r in rows if r.get("curve")], task).items():
         grid = np.linspace(0, max(p["steps"] for r in group for p in r["curve"]), 100)
