@@ -27,7 +27,8 @@ def _rate_while_training(out, seed):
     """``pbrl train --teacher human`` in one process, the scripted rater in the app in another,
     until the trainer finishes; returns the run's summary and the rater's log."""
     trainer = subprocess.Popen([PBRL, "train", "pbrl/CartPole-v1", "--teacher", "human", "--labels", "100",
-                                "--steps", "50000", "--no-video", "--seed", str(seed), "--out", str(out)],
+                                "--steps", "50000", "--no-video", "--seed", str(seed), "--out", str(out),
+                                "--learn-absorbing"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
     while not (out / "labels.sqlite").exists():
         assert trainer.poll() is None, trainer.stdout.read()
@@ -45,8 +46,9 @@ def _rate_while_training(out, seed):
 def test_a_scripted_rater_in_the_app_teaches_a_real_trainer(tmp_path):
     """CartPole from 100 labels given through the app's key events reaches >= 90% of
     true-reward PPO (same steps). Preference learning on CartPole fails on some seeds (the
-    policy drifts off the track: BENCHMARKS.md counts them), so up to three seeds are tried
-    and the first that gets there passes; the label path is checked on every one."""
+    policy drifts off the track: BENCHMARKS.md counts them; with the learned absorbing state
+    used here 2 of 8 seeds, by default 4 of 8), so up to three seeds are tried and the first
+    that gets there passes; the label path is checked on every one."""
     from pbrl.baseline import BaselineConfig, run_baseline
 
     ppo = run_baseline(BaselineConfig("pbrl/CartPole-v1", "ppo", 50_000, 0))["true_return_mean"]
