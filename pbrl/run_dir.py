@@ -16,6 +16,7 @@ from pbrl.files import atomic_write
 
 PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
 CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement", "time")
+TEXT_FIELDS = ("score", "kl", "entropy", "beta")  # the response game's: learned reward, KL to SFT, entropy, beta
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -79,7 +80,8 @@ class RunDir:
         and labels beside."""
         tmp = self.path / "curves.csv.tmp"
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CURVE_FIELDS, extrasaction="ignore")
+            fields = CURVE_FIELDS + tuple(k for k in TEXT_FIELDS if any(k in r for r in rows))
+            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         os.replace(tmp, self.path / "curves.csv")

@@ -347,11 +347,13 @@ class _LabelCallback(BaseCallback):
                  after: Any = None) -> None:
         super().__init__()
         self.learner, self.learned, self.offset, self.curves, self.after = learner, learned, offset, curves, after
+        self._text: list[tuple[float, float, float, float]] = []  # the response game's (score, KL, entropy, beta)
 
     def _on_rollout_start(self) -> None:
         self.learner.step(self.offset + self.num_timesteps)
 
     def _on_step(self) -> bool:
+        self._text += [(i["score"], i["kl"], i["entropy"], i["beta"]) for i in self.locals.get("infos", ()) if "kl" in i]
         return True
 
     def _on_rollout_end(self) -> None:
@@ -368,9 +370,13 @@ class _LabelCallback(BaseCallback):
             "disagreement": self.learner.last_disagreement,
             "time": time.perf_counter(),
         }
+        if self._text:  # the response game: learned reward (before the penalty), KL to SFT, entropy, beta
+            row.update(zip(("score", "kl", "entropy", "beta"), (float(np.mean(v)) for v in zip(*self._text))))
+            self._text = []
         self.curves.append(row)
-        for key in ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement"):
-            if not np.isnan(row[key]):
+        for key in ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement",
+                    "score", "kl", "entropy", "beta"):
+            if key in row and not np.isnan(row[key]):
                 self.logger.record(f"pbrl/{key}", row[key])
         if self.after is not None:
             self.after(row["steps"])

@@ -153,6 +153,8 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
                          video=False, eval_episodes=20, kl_target=2.0)
     summary = train(config, tmp_path / "run")
     assert summary["labels"] == 12 and 0.0 <= summary["true_return_mean"] <= 1.0
+    header = (tmp_path / "run" / "curves.csv").read_text().splitlines()[0].split(",")
+    assert {"learned_return", "score", "kl", "entropy", "beta"} <= set(header)  # learned reward and KL, logged
     assert RewardEnsemble.load(tmp_path / "run" / "reward_model").text  # a text reward model was learned
     texts = [t for (t,) in sqlite3.connect(tmp_path / "run" / "labels.sqlite").execute("select text from clips")]
     assert texts and all("=\n" in t for t in texts)  # queried clips carry prompt and response for people
