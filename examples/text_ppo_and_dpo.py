@@ -39,7 +39,7 @@ def main() -> None:
 
     reward = RewardModelConfig(n_members=1, min_steps=10, epochs=1.0, lr=1e-3, l2=1e-6) if small else RewardModelConfig()
     config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "sentiment"}, sft=str(sft), labels=labels,
-                         steps=responses, seed=args.seed, kl_coef=0.1, kl_target=2.0, kl_horizon=2000, video=False,
+                         steps=responses, seed=args.seed, kl_coef=0.2, kl_target=2.0, kl_horizon=500, video=False,
                          eval_episodes=32, reward=reward)
     ppo_run = out / "ppo"
     train(config, ppo_run)

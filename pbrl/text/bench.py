@@ -33,7 +33,7 @@ ENV_ID = "pbrl/ResponseGame-v0"
 # SFT steps per task: sentiment's corpus is learned well; arithmetic's SFT model is left short
 # of perfect (a fully trained one answers ~99% of sums and leaves the verifier nothing to teach)
 SFT_STEPS = {"sentiment": 2000, "arithmetic": 1000}
-KL_TARGET, KL_COEF, KL_HORIZON = 2.0, 0.1, 2000  # the horizon fits runs of thousands of responses
+KL_TARGET, KL_COEF, KL_HORIZON = 2.0, 0.2, 500  # beta adapts within a few thousand responses
 EVAL_PROMPTS = 256
 
 
