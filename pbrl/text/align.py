@@ -39,12 +39,16 @@ Pair = tuple[str, str, str]  # prompt, chosen, rejected
 
 def pairs_from_store(path: str | Path, tokenizer: Any = None) -> list[Pair]:
     """(prompt, chosen, rejected) of every directed label in a run's ``labels.sqlite``;
-    ``tokenizer``: the run's (default: the built-in character tokenizer)."""
+    ``tokenizer``: the one its ids are in (default: the run's own, from its config.json: a
+    Hugging Face model's when it trained one, else the built-in character tokenizer)."""
     from pbrl.store import PreferenceStore
 
     path = Path(path)
     if path.is_dir():
         path = path / "labels.sqlite"
+    if tokenizer is None and (path.parent / "config.json").exists():
+        env_kwargs = json.loads((path.parent / "config.json").read_text()).get("env_kwargs") or {}
+        tokenizer = load_tokenizer(env_kwargs.get("tokenizer"))
     if not path.exists():
         raise FileNotFoundError(f"{path}: no label store; pass a run directory of `pbrl train pbrl/ResponseGame-v0` or a JSONL file")
     store = PreferenceStore(path, create=False)

@@ -85,3 +85,21 @@ def test_ppo_with_the_kl_penalty_and_dpo_run_on_the_hugging_face_model(smol, tmp
 def test_sources_that_are_not_local_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="downloads nothing"):
         hf.import_model("HuggingFaceTB/SmolLM2-135M", tmp_path / "x")
+
+
+def test_preference_learning_and_the_judge_run_on_the_hugging_face_model(smol, tmp_path):
+    from pbrl.reward_model import RewardModelConfig
+    from pbrl.text.align import pairs_from_store
+    from pbrl.text.tasks import review_openings
+    from pbrl.trainer import TrainConfig, train
+
+    config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "sentiment"}, sft=str(smol), labels=6,
+                         steps=128, teacher="judge:pbrl.text.judge:lexicon_judge", video=False, eval_episodes=4,
+                         reward=RewardModelConfig(n_members=1, min_steps=5, epochs=1.0), kl_target=2.0)
+    assert config.env_kwargs["tokenizer"] == str(smol)  # the env speaks the model's tokens
+    summary = train(config, tmp_path / "run")
+    assert 1 <= summary["labels"] <= 6 and -1.0 <= summary["true_return_mean"] <= 1.0  # the judge may skip
+    assert (tmp_path / "run" / "text_policy" / "hf").is_dir()
+    # the stored comparisons decode with the run's own tokenizer: the prompts come back as written
+    pairs = pairs_from_store(tmp_path / "run")
+    assert pairs and all(prompt in review_openings() for prompt, _, _ in pairs)
