@@ -320,9 +320,10 @@ def headline(suites: dict[str, list[dict[str, Any]]]) -> str:
                 theirs = _ok(groups.get(("imitation", budget), []))
                 their_score = scores(theirs, ppo, random)
                 imitation = f"{np.mean(their_score):.2f}" if their_score else ("failed" if groups.get(("imitation", budget)) else "-")
-                ppo_ret = f"{np.mean([r['true_return_mean'] for r in _ok(ppo)]):.1f}" if _ok(ppo) else "-"
+                d = _digits(task)
+                ppo_ret = f"{np.mean([r['true_return_mean'] for r in _ok(ppo)]):.{d}f}" if _ok(ppo) else "-"
                 lines.append(f"| {name} | {_short(task)} | {budget} | {len(mine)} | "
-                             f"{np.mean([r['true_return_mean'] for r in mine]):.1f} | {ppo_ret} | "
+                             f"{np.mean([r['true_return_mean'] for r in mine]):.{d}f} | {ppo_ret} | "
                              f"{f'{np.mean(score):.2f} ({min(score):.2f})' if score else '-'} | {imitation} | "
                              f"{f'{np.median(ratios):.2f}' if ratios else '-'} |")
     return "\n".join(lines)

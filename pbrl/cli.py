@@ -230,7 +230,7 @@ def _bench(args: argparse.Namespace) -> int:
         if not with_imitation and not args.report:
             print("imitation is not installed: its cells are left out (bash scripts/setup-imitation.sh adds them)")
     if args.speed:
-        return _text_speed(suite.name, out, tuple(args.task or ()))
+        return _text_speed(suite.name, out, tuple(args.task or ()), tuple(args.model or ()))
     grid = cells(suite, tuple(args.seeds), labels, int(args.steps) if args.steps else None, tuple(args.task or ()),
                  imitation=with_imitation or args.report)
     if args.report:
@@ -246,7 +246,7 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _text_speed(suite: str, out: str, tasks: tuple[str, ...]) -> int:
+def _text_speed(suite: str, out: str, tasks: tuple[str, ...], models: tuple[str, ...] = ()) -> int:
     if suite != "text":
         raise ValueError(f"--speed measures the text policy: use it with `pbrl bench text`, not {suite}")
     import platform
@@ -263,8 +263,17 @@ def _text_speed(suite: str, out: str, tasks: tuple[str, ...]) -> int:
         rows += measure_speed(ensure_sft(Path(out), text_task(key)), text_task(key))
         print(f"{key}: " + ", ".join(f"batch {r['batch']}: rollout {r['rollout_per_second']:,.0f}/s, "
                                       f"update {r['update_per_second']:,.0f}/s" for r in rows if r["task"] == text_task(key)))
+    for model in models:  # e.g. a Hugging Face model of pbrl text import-hf, on its own task
+        import json
+
+        meta = json.loads((Path(model) / "lm.json").read_text())
+        measured = measure_speed(model, meta.get("task", "sentiment"), batches=(8, 32))
+        for r in measured:
+            r["task"] = f"{r['task']} ({meta.get('tokenizer', model)}, {meta['prompt_tokens']}+{meta['response_tokens']} tokens)"
+        rows += measured
     machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-    print(f"written to {write_speed(out, rows, machine)}; `pbrl bench text --report` puts it in the report")
+    path = write_speed(out, rows, machine, shlex.join(["pbrl", *sys.argv[1:]]))
+    print(f"written to {path}; `pbrl bench text --report` puts it in the report")
     return 0
 
 
@@ -434,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-imitation", action="store_true", help="leave out imitation's cells even when it is installed")
     bench.add_argument("--speed", action="store_true",
                        help="text suite only: measure the text policy's responses/s (rollout and PPO update) into OUT/speed.md")
+    bench.add_argument("--model", action="append", help="with --speed: also this model directory (repeatable), e.g. "
+                                                        "one of pbrl text import-hf")
     bench.set_defaults(func=_bench)
 
     cmp = sub.add_parser("compare", help="preferences vs true-reward RL vs random over seeds, timed in one run (resumable)")

@@ -130,10 +130,10 @@ def measure_speed(sft: str | Path, task: str, batches: tuple[int, ...] = (32, 12
     import numpy as np
     import torch
 
+    from pbrl.text.model import lm_env_kwargs
     from pbrl.text.policy import TextPolicy
 
-    meta = json.loads((Path(sft) / "lm.json").read_text())
-    env = gym.make(ENV_ID, task=task, max_prompt_tokens=meta["prompt_tokens"], max_response_tokens=meta["response_tokens"])
+    env = gym.make(ENV_ID, task=task, **lm_env_kwargs(sft))
     policy = TextPolicy(env.observation_space, env.action_space, lambda _: 1e-4, lm_path=str(sft)).to(device)
     rng = np.random.default_rng(0)
     rows = []
@@ -169,12 +169,12 @@ def measure_speed(sft: str | Path, task: str, batches: tuple[int, ...] = (32, 12
     return rows
 
 
-def write_speed(out: str | Path, rows: list[dict[str, Any]], machine: str) -> Path:
+def write_speed(out: str | Path, rows: list[dict[str, Any]], machine: str, command: str = "pbrl bench text --speed") -> Path:
     """``OUT/speed.md``: the speed table the suite's report shows."""
     lines = [f"### Speed of the text policy ({machine})", "",
-             "Responses per second of the built-in policy's rollout (sample a response, its log-probability and the "
-             "prompt's value) and of a PPO update (teacher-forced pass, backward, Adam step); best of 5. Measured by "
-             "`pbrl bench text --speed`.", "",
+             "Responses per second of the text policy's rollout (sample a response, its log-probability and the "
+             "prompt's value) and of a PPO update (teacher-forced pass, backward, Adam step); best of 5 after a "
+             f"warm-up. Measured by `{command}`.", "",
              "| task | device | torch threads | batch | rollout (responses/s) | PPO update (responses/s) |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['task']} | {r['device']} | {r['threads']} | {r['batch']} | {r['rollout_per_second']:,.0f} | "

@@ -9,9 +9,9 @@ in Hugging Face's layout. Nothing is downloaded: transformers is called with
 
 pbrl's code reads token ids with PAD 0 and EOS 2 (:mod:`pbrl.text.tokenizer`). A Hugging Face
 vocabulary has its own, so the model and its tokenizer see pbrl ids through a permutation that
-swaps the model's end-of-sequence id with 2 and a padding id with 0 (for SmolLM2 the identity:
-``<|endoftext|>`` is 0 and ``<|im_end|>`` is 2). PAD is never emitted; padding positions are
-left out of attention, and positions count from each row's first real token, as in the
+swaps the model's end-of-sequence id with 2 and a padding id with 0 (SmolLM2's ``<|im_end|>``
+is already 2; it pads with EOS, so ``<|im_start|>`` stands in as the pad). PAD is never
+emitted; padding positions are left out of attention, and positions count from each row's first real token, as in the
 built-in model, so a left-padded prompt means what it says unpadded.
 """
 
