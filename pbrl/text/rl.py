@@ -27,6 +27,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from pbrl.files import atomic_write
@@ -227,6 +228,7 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
     model = PPO(TextPolicy, venv, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
                 learning_rate=config.learning_rate, ent_coef=config.ent_coef, gamma=1.0, gae_lambda=1.0,
                 policy_kwargs={"lm_path": config.sft}, seed=config.seed, device="cpu", verbose=0)
+    model.set_logger(configure(str(out / "logs"), ["csv", "tensorboard"]))  # text/score, kl, entropy, beta; train/*
     venv.policy = model.policy
     mix = None
     if config.ptx_coef > 0:

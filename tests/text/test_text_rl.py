@@ -114,6 +114,8 @@ def test_ppo_from_the_sft_policy_runs_logs_kl_and_writes_its_outputs(sft_dir, tm
     assert set(summary["final"]) >= {"score_sampled", "score_greedy", "kl_sampled"}
     assert 0.0 <= summary["final"]["score_sampled"] <= 1.0 and np.isfinite(summary["final"]["kl_sampled"])
     assert (tmp_path / "policy" / "lm.pt").exists() and (tmp_path / "curves.csv").read_text().startswith("responses,")
+    logged = (tmp_path / "logs" / "progress.csv").read_text().splitlines()[0].split(",")
+    assert {"text/score", "text/kl", "text/entropy", "text/beta", "train/approx_kl"} <= set(logged)
     assert json.loads((tmp_path / "summary.json").read_text())["config"]["sft"] == str(sft_dir)
     with pytest.raises(ValueError, match="needs --sft"):
         TextRLConfig(task="arithmetic")
