@@ -210,6 +210,35 @@ def record_command(out: str | Path, command: str) -> None:
         atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
+    """The cells in ``workers`` spawned processes. Stopped (Ctrl-C, or SIGTERM from ``kill`` or a
+    scheduler), it takes the running cells with it: orphaned workers would go on writing result
+    files; a finished cell's file is already written, and an interrupted one starts again."""
+    import multiprocessing as mp
+    import signal
+    import threading
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    try:
+        futures = {pool.submit(run_cell, cell, out): cell for cell in todo}
+        for i, future in enumerate(as_completed(futures), 1):
+            future.result()
+            print(f"== [{i}/{len(todo)}] finished {futures[future].name}", flush=True)
+    except (KeyboardInterrupt, SystemExit):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    pool.shutdown()
+
+
 def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None = None) -> list[dict[str, Any]]:
     """Run the cells without a result file (in ``workers`` processes); every finished row.
     ``command``: the invocation, recorded in OUT/commands.txt for the report."""
@@ -231,12 +260,6 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
             print(f"== [{i}/{len(todo)}] {cell.name}", flush=True)
             run_cell(cell, out)
     else:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(run_cell, cell, out): cell for cell in todo}
-            for i, future in enumerate(as_completed(futures), 1):
-                future.result()
-                print(f"== [{i}/{len(todo)}] finished {futures[future].name}", flush=True)
+        _run_parallel(todo, out, workers)
     names = {c.name for c in grid}
     return [row for name, row in done(out).items() if name in names]

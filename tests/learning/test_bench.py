@@ -131,3 +131,53 @@ def test_an_imitation_cell_trains_on_the_hidden_reward_env_and_writes_its_result
     assert row["steps"] <= 4096 + 1  # one PPO rollout (4 envs x 1024): no more env steps than asked, rounded up
     assert row["versions"]["imitation"] == "1.0.1" and -2000 < row["true_return_mean"] < 0
     assert json.loads((tmp_path / "cells" / "Pendulum-v1__imitation__10__s0.json").read_text())["method"] == "imitation"
+
+
+def _children(pid: int) -> set[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(stat))
+    return found
+
+
+def _running() -> set[int]:
+    """Process ids that are not zombies."""
+    alive = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.add(int(pid))
+            except OSError:
+                continue
+    return alive
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_a_suite_stopped_with_sigterm_takes_its_running_cells_with_it(tmp_path):
+    import signal
+    import time
+
+    args = [PBRL, "bench", "queries", "--seeds", "0", "--steps", "200000", "--labels", "8", "--workers", "2",
+            "--out", str(tmp_path)]
+    suite = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while len(list((tmp_path / "runs").glob("*"))) < 2 and time.time() < deadline:  # two cells under way
+        time.sleep(0.5)
+    workers = _children(suite.pid)
+    assert len(workers) >= 2, suite.stdout.read() if suite.poll() is not None else workers
+    suite.send_signal(signal.SIGTERM)
+    assert suite.wait(timeout=60) != 0
+    written = set((tmp_path / "cells").glob("*.json"))
+    time.sleep(3)
+    assert not workers & _children(1) and not any(os.path.exists(f"/proc/{p}") and p in _running() for p in workers), \
+        "workers left running"
+    assert set((tmp_path / "cells").glob("*.json")) == written and len(written) < 5  # nothing finishes after the stop
