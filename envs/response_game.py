@@ -22,9 +22,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pbrl.text.tasks import TextTask, make_task
 from pbrl.text.model import load_tokenizer
-from pbrl.text.tokenizer import CharTokenizer
+from pbrl.text.tasks import TextTask, make_task
 
 
 class ResponseGameEnv(gym.Env):
@@ -59,7 +58,7 @@ class ResponseGameEnv(gym.Env):
             raise ValueError(f"pbrl/ResponseGame-v0: long_prompts must be 'truncate' or 'error', got {long_prompts!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"pbrl/ResponseGame-v0: render_mode must be one of {self.metadata['render_modes']}")
-        self.tokenizer = CharTokenizer() if tokenizer == "char" else load_tokenizer(tokenizer)
+        self.tokenizer = load_tokenizer(tokenizer)
         self.max_prompt_tokens, self.max_response_tokens = max_prompt_tokens, max_response_tokens
         self.long_prompts, self.render_mode = long_prompts, render_mode
         vocab = self.tokenizer.vocab_size

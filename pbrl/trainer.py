@@ -37,7 +37,7 @@ from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
 from pbrl.progress import Progress
 from pbrl.query import STRATEGIES, select_queries
 from pbrl.reward_model import RewardEnsemble, RewardModelConfig
-from pbrl.run_dir import PROGRESS_FILE, RunDir, write_json_atomic
+from pbrl.run_dir import PROGRESS_FILE, TEXT_FIELDS, RunDir, write_json_atomic
 from pbrl.schedule import LabelSchedule
 from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Query
@@ -347,13 +347,13 @@ class _LabelCallback(BaseCallback):
                  after: Any = None) -> None:
         super().__init__()
         self.learner, self.learned, self.offset, self.curves, self.after = learner, learned, offset, curves, after
-        self._text: list[tuple[float, float, float, float]] = []  # the response game's (score, KL, entropy, beta)
+        self._text: list[tuple[float, ...]] = []  # the response game's TEXT_FIELDS: score, KL, entropy, beta
 
     def _on_rollout_start(self) -> None:
         self.learner.step(self.offset + self.num_timesteps)
 
     def _on_step(self) -> bool:
-        self._text += [(i["score"], i["kl"], i["entropy"], i["beta"]) for i in self.locals.get("infos", ()) if "kl" in i]
+        self._text += [tuple(i[k] for k in TEXT_FIELDS) for i in self.locals.get("infos", ()) if "kl" in i]
         return True
 
     def _on_rollout_end(self) -> None:
@@ -371,11 +371,10 @@ class _LabelCallback(BaseCallback):
             "time": time.perf_counter(),
         }
         if self._text:  # the response game: learned reward (before the penalty), KL to SFT, entropy, beta
-            row.update(zip(("score", "kl", "entropy", "beta"), (float(np.mean(v)) for v in zip(*self._text))))
+            row.update(zip(TEXT_FIELDS, (float(np.mean(v)) for v in zip(*self._text))))
             self._text = []
         self.curves.append(row)
-        for key in ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement",
-                    "score", "kl", "entropy", "beta"):
+        for key in ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement", *TEXT_FIELDS):
             if key in row and not np.isnan(row[key]):
                 self.logger.record(f"pbrl/{key}", row[key])
         if self.after is not None:

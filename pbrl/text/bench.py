@@ -77,14 +77,12 @@ def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int
 
 def run_text_cell(task_key: str, method: str, labels: int, seed: int, responses: int, out: str) -> dict[str, Any]:
     """One cell of the text suite; the row's result part."""
-    from pbrl.text.model import TinyCausalLM
+    from pbrl.text.model import lm_env_kwargs, load_lm
     from pbrl.text.rl import TextRLConfig, evaluate_text, train_text
 
     out_path, task = Path(out), text_task(task_key)
     sft = ensure_sft(out_path, task)
-    ref = TinyCausalLM.load(sft)
-    meta = json.loads((sft / "lm.json").read_text())
-    lengths = {"max_prompt_tokens": meta["prompt_tokens"], "max_response_tokens": meta["response_tokens"]}
+    ref = load_lm(sft)
     pairs = None
     if method == "dpo":  # its comparisons come from the pbrl cell's run (made first if need be); not timed
         from pbrl.text.align import pairs_from_store
@@ -99,25 +97,24 @@ def run_text_cell(task_key: str, method: str, labels: int, seed: int, responses:
         summary = train_text(TextRLConfig(task=task, sft=str(sft), responses=responses, kl_coef=KL_COEF, kl_target=KL_TARGET,
                                           kl_horizon=KL_HORIZON,
                                           seed=seed, eval_prompts=16), run)
-        policy, extra = TinyCausalLM.load(run / "policy"), {"responses_per_second": summary["responses_per_second"]}
+        policy, extra = load_lm(run / "policy"), {"responses_per_second": summary["responses_per_second"]}
     elif method == "pbrl":
         run = ensure_pbrl_run(out_path, task, labels, responses, seed)
         summary = json.loads((run / "summary.json").read_text())
-        policy, extra = TinyCausalLM.load(run / "text_policy"), {"labels": summary["labels"]}
+        policy, extra = load_lm(run / "text_policy"), {"labels": summary["labels"]}
     elif method == "dpo":
         from pbrl.text.align import AlignConfig, align
 
         run = out_path / "runs" / f"dpo-{task}-{labels}-s{seed}"
         align(AlignConfig(method="dpo", sft=str(sft), task=task, seed=seed, eval_prompts=16), pairs, run)
-        policy, extra = TinyCausalLM.load(run / "policy"), {"labels": len(pairs)}
+        policy, extra = load_lm(run / "policy"), {"labels": len(pairs)}
     else:
         raise ValueError(f"the text suite has no method {method!r}")
     seconds = time.perf_counter() - start
-    result = evaluate_text(policy, task, EVAL_PROMPTS, seed, ref, lengths)
+    result = evaluate_text(policy, task, EVAL_PROMPTS, seed, ref, lm_env_kwargs(sft))
     return {"true_return_mean": result["score_sampled"], "true_return_std": result["score_sampled_std"],
             "score_greedy": result["score_greedy"], "kl": result.get("kl_sampled", 0.0), "train_seconds": seconds,
             "curve": [], **extra}
-
 
 
 def measure_speed(sft: str | Path, task: str, batches: tuple[int, ...] = (32, 128), repeats: int = 5,

@@ -28,7 +28,7 @@ import torch
 
 from pbrl.files import atomic_write
 from pbrl.text.model import HF_KIND, META, CausalLM, LMConfig
-from pbrl.text.tokenizer import EOS, PAD
+from pbrl.text.tokenizer import EOS, PAD, Tokenizer
 
 FORMAT_VERSION = 1
 HF_DIR = "hf"
@@ -85,8 +85,8 @@ def _special_ids(tokenizer: Any) -> tuple[int, int]:
     return int(pad), int(eos)
 
 
-class HFTokenizer:
-    """A Hugging Face tokenizer over pbrl ids; the interface of :class:`CharTokenizer`."""
+class HFTokenizer(Tokenizer):
+    """A Hugging Face tokenizer over pbrl ids, behind :class:`pbrl.text.tokenizer.Tokenizer`."""
 
     def __init__(self, tokenizer: Any, vocab_size: int, hf_pad: int, hf_eos: int, name: str) -> None:
         self.tokenizer, self.vocab_size, self.name = tokenizer, vocab_size, name
@@ -116,15 +116,6 @@ class HFTokenizer:
         row[length - min(len(body), length):] = body[-length:]
         return row, cut
 
-    def encode_response(self, text: str, length: int) -> np.ndarray:
-        """The response then ``EOS``, right-padded to ``length`` (cut to fit, EOS kept if room)."""
-        body = self.ids(text)[:length]
-        row = np.full(length, PAD, dtype=np.int64)
-        row[: len(body)] = body
-        if len(body) < length:
-            row[len(body)] = EOS
-        return row
-
     def decode(self, ids: Sequence[int] | np.ndarray, stop_at_eos: bool = True) -> str:
         out = []
         for i in np.asarray(ids, dtype=np.int64).ravel().tolist():
@@ -133,16 +124,6 @@ class HFTokenizer:
             if i != PAD and 0 <= i < self.vocab_size:
                 out.append(int(self.to_hf[i]))
         return self.tokenizer.decode(out, skip_special_tokens=True)
-
-    def finished(self, ids: Sequence[int] | np.ndarray) -> bool:
-        return bool(np.any(np.asarray(ids) == EOS))
-
-    def check_ids(self, ids: np.ndarray, what: str) -> None:
-        ids = np.asarray(ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"{what} holds token id {int(ids.max() if ids.max() >= self.vocab_size else ids.min())}, "
-                             f"outside this tokenizer's vocabulary 0..{self.vocab_size - 1} ({self.name}): the model "
-                             "and the tokenizer do not match")
 
 
 class HFCausalLM(CausalLM):
@@ -187,10 +168,8 @@ class HFCausalLM(CausalLM):
 
     def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
         past, mask = caches[0]
-        is_real = token != PAD
-        position = (real.sum(1) - (~is_real).long()).clamp(min=0)
-        mask = torch.cat([mask, torch.ones_like(is_real)[:, None]], 1)
-        out, cache = self._run(token[:, None], mask, position[:, None], past, use_cache=True)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+        out, cache = self._run(token[:, None], mask, self._next_position(token, real)[:, None], past, use_cache=True)
         caches[0][:] = [cache, mask]
         return out.logits.float()[..., self.to_hf]
 

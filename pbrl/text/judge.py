@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pbrl.oracle import AnsweringSource
-from pbrl.text.tokenizer import CharTokenizer
+from pbrl.text.tokenizer import CharTokenizer, Tokenizer
 from pbrl.types import Clip, Label, Outcome, Query
 
 Judge = Callable[[str, list[str]], Any]
@@ -59,7 +59,7 @@ def load_judge(spec: str) -> tuple[str, Judge]:
 class JudgeTeacher(AnsweringSource):
     """A preference source whose answers come from ``judge`` (see the module docstring)."""
 
-    def __init__(self, judge: Judge, name: str = "judge", tokenizer: CharTokenizer | None = None) -> None:
+    def __init__(self, judge: Judge, name: str = "judge", tokenizer: Tokenizer | None = None) -> None:
         super().__init__()
         self.judge, self.name = judge, name
         self.tokenizer = tokenizer or CharTokenizer()  # the env's (a Hugging Face model's, for one)

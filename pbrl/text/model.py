@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from pbrl.files import atomic_write
-from pbrl.text.tokenizer import EOS, PAD, CharTokenizer
+from pbrl.text.tokenizer import EOS, PAD, CharTokenizer, Tokenizer
 
 FORMAT_VERSION = 1
 WEIGHTS, META = "lm.pt", "lm.json"
@@ -78,7 +78,15 @@ class CausalLM(nn.Module):
         raise NotImplementedError
 
     def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
+        """Logits [B, 1, V] after appending ``token`` [B] to the cached sequence whose non-PAD
+        positions are ``real`` [B, T]; the same as a full :meth:`forward` of the longer sequence."""
         raise NotImplementedError
+
+    @staticmethod
+    def _next_position(token: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """The position [B] of ``token`` after the non-PAD positions ``real`` [B, T]: as a full
+        pass counts it (real tokens before it; a PAD shares the previous position)."""
+        return (real.sum(1) - (token == PAD).long()).clamp(min=0)
 
     # --- what a policy needs -------------------------------------------------------------
 
@@ -134,20 +142,6 @@ class CausalLM(nn.Module):
             real = torch.cat([real, token[:, None] != PAD], 1)
         return out
 
-    def new_caches(self) -> list[list]:
-        return [[] for _ in self.blocks]
-
-    def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
-        """Logits [B, 1, V] after appending ``token`` [B] to the cached sequence whose non-PAD
-        positions are ``real`` [B, T]; the same as a full :meth:`forward` of the longer sequence."""
-        is_real = token != PAD
-        position = (real.sum(1) - (~is_real).long()).clamp(min=0)  # as forward's cumsum - 1
-        keys = torch.cat([real, torch.ones_like(is_real)[:, None]], 1)  # earlier non-PAD keys, and itself
-        x = self.embed(token[:, None]) + self.pos(position[:, None])
-        for block, cache in zip(self.blocks, caches):
-            x = block(x, keys[:, None, None, :], cache)
-        return self.head(self.ln(x))
-
 
 class TinyCausalLM(CausalLM):
     """The built-in LM. ``forward(ids) -> (logits [B, T, V], hidden [B, T, D])``."""
@@ -175,6 +169,16 @@ class TinyCausalLM(CausalLM):
             x = block(x, mask[:, None], None if caches is None else caches[i])
         hidden = self.ln(x)
         return self.head(hidden), hidden
+
+    def new_caches(self) -> list[list]:
+        return [[] for _ in self.blocks]
+
+    def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
+        keys = torch.cat([real, torch.ones_like(real[:, :1])], 1)  # earlier non-PAD keys, and itself
+        x = self.embed(token[:, None]) + self.pos(self._next_position(token, real)[:, None])
+        for block, cache in zip(self.blocks, caches):
+            x = block(x, keys[:, None, None, :], cache)
+        return self.head(self.ln(x))
 
     # --- checkpoints -----------------------------------------------------------------------
 
@@ -215,7 +219,7 @@ def load_lm(directory: str | Path) -> CausalLM:
     return TinyCausalLM.load(directory)
 
 
-def load_tokenizer(directory: str | Path | None):  # noqa: ANN201  (CharTokenizer or HFTokenizer)
+def load_tokenizer(directory: str | Path | None) -> Tokenizer:
     """The tokenizer of an LM directory (None or "char": the built-in character tokenizer)."""
     if directory in (None, "char", CharTokenizer.name) or _kind(directory) != HF_KIND:
         return CharTokenizer()

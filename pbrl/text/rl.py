@@ -235,7 +235,7 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
         lengths = (venv.observation_space.shape[0], venv.action_space.shape[0])
         prompts, responses = encode_pairs(corpus(config.task, 5000, config.seed), *lengths, load_tokenizer(config.sft))
         mix = PretrainMix(model.policy.optimizer, model.policy.lm, prompts, responses, config.ptx_coef, seed=config.seed)
-    eval_kwargs = {k: v for k, v in env_kwargs.items() if k in ("max_prompt_tokens", "max_response_tokens", "tokenizer")}
+    eval_kwargs = lm_env_kwargs(config.sft)
     before = evaluate_text(ref, config.task, config.eval_prompts, config.seed, ref, eval_kwargs)
     print(f"text ppo {config.task}: SFT policy score {before['score_sampled']:.3f} sampled, {before['score_greedy']:.3f} greedy",
           flush=True)

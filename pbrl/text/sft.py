@@ -22,7 +22,7 @@ import torch
 
 from pbrl.text.model import LMConfig, TinyCausalLM, count_parameters, seed_everything
 from pbrl.text.tasks import ArithmeticTask, review_openings
-from pbrl.text.tokenizer import CharTokenizer
+from pbrl.text.tokenizer import CharTokenizer, Tokenizer
 
 POSITIVE = ("great.", "wonderful!", "a real delight.", "fun and moving.", "better than I hoped.", "beautiful.",
             "excellent, I loved it.", "pretty good.", "charming and warm.", "a joy.")
@@ -49,7 +49,7 @@ def corpus(task: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def encode_pairs(pairs: list[tuple[str, str]], prompt_len: int, response_len: int,
-                 tokenizer: CharTokenizer | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 tokenizer: Tokenizer | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     tok = tokenizer or CharTokenizer()
     prompts = np.stack([tok.encode_prompt(p, prompt_len)[0] for p, _ in pairs])
     responses = np.stack([tok.encode_response(r, response_len) for _, r in pairs])

@@ -16,7 +16,40 @@ PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIAL = 4
 
 
-class CharTokenizer:
+class Tokenizer:
+    """What every tokenizer of the response game shares, over pbrl's ids (PAD 0, EOS 2): the
+    response encoding, the EOS test and the id check. A subclass gives ``name``,
+    ``vocab_size``, ``ids(text)``, ``encode_prompt`` and ``decode``."""
+
+    name: str
+    vocab_size: int
+
+    def ids(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def encode_response(self, text: str, length: int) -> np.ndarray:
+        """The response then ``EOS``, right-padded to ``length`` (cut to fit, EOS kept if room)."""
+        body = self.ids(text)[:length]
+        row = np.full(length, PAD, dtype=np.int64)
+        row[: len(body)] = body
+        if len(body) < length:
+            row[len(body)] = EOS
+        return row
+
+    def finished(self, ids: Sequence[int] | np.ndarray) -> bool:
+        """Whether a response emitted EOS."""
+        return bool(np.any(np.asarray(ids) == EOS))
+
+    def check_ids(self, ids: np.ndarray, what: str) -> None:
+        """A clear error for ids a model of another vocabulary produced."""
+        ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"{what} holds token id {int(ids.max() if ids.max() >= self.vocab_size else ids.min())}, "
+                             f"outside this tokenizer's vocabulary 0..{self.vocab_size - 1} ({self.name}): the model "
+                             "and the tokenizer do not match")
+
+
+class CharTokenizer(Tokenizer):
     """Printable-ASCII characters as ids; no vocabulary file, nothing to download.
 
     :param alphabet: the characters with ids (default newline + printable ASCII).
@@ -46,15 +79,6 @@ class CharTokenizer:
         row[length - len(body) - 1:] = [BOS, *body]
         return row, cut
 
-    def encode_response(self, text: str, length: int) -> np.ndarray:
-        """The response then ``EOS``, right-padded to ``length`` (cut to fit, EOS kept if room)."""
-        body = self.ids(text)[:length]
-        row = np.full(length, PAD, dtype=np.int64)
-        row[: len(body)] = body
-        if len(body) < length:
-            row[len(body)] = EOS
-        return row
-
     def decode(self, ids: Sequence[int] | np.ndarray, stop_at_eos: bool = True) -> str:
         """Text of ``ids``: special ids are dropped, and with ``stop_at_eos`` nothing after
         the first EOS counts."""
@@ -65,15 +89,3 @@ class CharTokenizer:
             if SPECIAL <= i < self.vocab_size:
                 out.append(self.alphabet[i - SPECIAL])
         return "".join(out)
-
-    def finished(self, ids: Sequence[int] | np.ndarray) -> bool:
-        """Whether a response emitted EOS."""
-        return bool(np.any(np.asarray(ids) == EOS))
-
-    def check_ids(self, ids: np.ndarray, what: str) -> None:
-        """A clear error for ids a model of another vocabulary produced."""
-        ids = np.asarray(ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"{what} holds token id {int(ids.max() if ids.max() >= self.vocab_size else ids.min())}, "
-                             f"outside this tokenizer's vocabulary 0..{self.vocab_size - 1} ({self.name}): the model "
-                             "and the tokenizer do not match")
