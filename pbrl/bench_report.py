@@ -75,6 +75,14 @@ def _order(key: tuple[str, int]) -> tuple[int, str, int]:
     return ({"random": 0, "sft": 0, "ppo": 1, "imitation": 3}.get(method, 2), method, labels)
 
 
+ZEROS = ("random", "sft")  # the normalised score's 0: a uniformly random policy, or (text) the SFT policy
+
+
+def _yardsticks(groups: dict[tuple[str, int], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(true-reward PPO's rows, the zero policy's rows) of one task's groups."""
+    return groups.get(("ppo", 0), []), next((groups[(z, 0)] for z in ZEROS if groups.get((z, 0))), [])
+
+
 def _groups(rows: list[dict[str, Any]], task: str) -> dict[tuple[str, int], list[dict[str, Any]]]:
     mine = [r for r in rows if r["task"] == task]
     keys = sorted({(r["method"], r["labels"]) for r in mine}, key=_order)
@@ -120,7 +128,7 @@ def summary_table(rows: list[dict[str, Any]], target: tuple[float, int] | None =
     lines = [head, rule]
     for task in sorted({r["task"] for r in rows}):
         groups = _groups(rows, task)
-        ppo, random = groups.get(("ppo", 0), []), groups.get(("random", 0)) or groups.get(("sft", 0), [])
+        ppo, random = _yardsticks(groups)
         for key, group in groups.items():
             failed = [r for r in group if r.get("error")]
             cells = [_short(task), label(group[0]), str(len(group))]
@@ -136,7 +144,7 @@ def summary_table(rows: list[dict[str, Any]], target: tuple[float, int] | None =
             shown = f"{np.mean(score):.2f} ({min(score):.2f})" if score else "-"
             used = f"{np.mean([r['labels_used'] for r in group]):.0f}" if key[1] else "-"
             ratios = time_ratios(group, ppo)
-            timing = ["-", "-"] if key[0] in ("random", "sft") else [f"{np.mean([_seconds(r) for r in group]):.0f} s",
+            timing = ["-", "-"] if key[0] in ZEROS else [f"{np.mean([_seconds(r) for r in group]):.0f} s",
                                                              f"{np.median(ratios):.2f}" if ratios else "-"]
             d = _digits(task)
             cells += [f"{np.mean(returns):.{d}f} +- {np.std(returns):.{d}f}", shown, used, *timing]
@@ -154,7 +162,7 @@ def imitation_table(rows: list[dict[str, Any]]) -> str:
              "pbrl >= imitation and faster |", "|---|---:|---:|---:|---:|---:|---|"]
     for task in sorted({r["task"] for r in rows}):
         groups = _groups(rows, task)
-        ppo, random = groups.get(("ppo", 0), []), groups.get(("random", 0)) or groups.get(("sft", 0), [])
+        ppo, random = _yardsticks(groups)
         for (method, budget), theirs in groups.items():
             ours = groups.get(("pbrl", budget))
             if method != "imitation" or not ours:
@@ -311,7 +319,7 @@ def headline(suites: dict[str, list[dict[str, Any]]]) -> str:
     for name, rows in suites.items():
         for task in sorted({r["task"] for r in rows}):
             groups = _groups(rows, task)
-            ppo, random = groups.get(("ppo", 0), []), groups.get(("random", 0)) or groups.get(("sft", 0), [])
+            ppo, random = _yardsticks(groups)
             for (method, budget), group in groups.items():
                 if method not in ("pbrl", "pbrl:teacher=perfect", "pbrl:query=disagreement") or not _ok(group):
                     continue

@@ -31,6 +31,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from pbrl.files import atomic_write
+from pbrl.run_dir import TEXT_FIELDS
 from pbrl.text.model import CausalLM, lm_env_kwargs, load_lm, load_tokenizer
 from pbrl.text.policy import TextPolicy
 from pbrl.text.sft import corpus, encode_pairs, nll
@@ -189,24 +190,23 @@ class _Log(BaseCallback):
         self.start, self.next = time.perf_counter(), max(config.responses // 10, 1)
 
     def _on_step(self) -> bool:
-        self.buffer += [(i["score"], i["kl"], i["entropy"], i["beta"]) for i in self.locals["infos"]]
+        self.buffer += [tuple(i[k] for k in TEXT_FIELDS) for i in self.locals["infos"]]
         return True
 
     def _on_rollout_end(self) -> None:
         if not self.buffer:
             return
-        score, kl, entropy, beta = (float(np.mean(v)) for v in zip(*self.buffer))
-        row = {"responses": self.num_timesteps, "score": score, "kl": kl, "entropy": entropy, "beta": beta,
+        row = {"responses": self.num_timesteps, **dict(zip(TEXT_FIELDS, (float(np.mean(v)) for v in zip(*self.buffer)))),
                "ptx_nll": self.mix.last if self.mix else float("nan")}
         self.rows.append(row)
-        for key in ("score", "kl", "entropy", "beta"):
+        for key in TEXT_FIELDS:
             self.logger.record(f"text/{key}", row[key])
         self.buffer = []
         if self.num_timesteps >= self.next:
             self.next += max(self.config.responses // 10, 1)
             rate = self.num_timesteps / (time.perf_counter() - self.start)
-            print(f"  {self.num_timesteps:>7,}/{self.config.responses:,} responses  {rate:,.0f}/s  score {score:.3f}  "
-                  f"KL {kl:.2f}  beta {beta:.3f}  entropy {entropy:.2f}", flush=True)
+            print(f"  {self.num_timesteps:>7,}/{self.config.responses:,} responses  {rate:,.0f}/s  score {row['score']:.3f}  "
+                  f"KL {row['kl']:.2f}  beta {row['beta']:.3f}  entropy {row['entropy']:.2f}", flush=True)
 
 
 def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
