@@ -1,0 +1,56 @@
+"""Files written by pbrl 0.1 before the family redesign (tests/fixtures/v0_1, made with commit
+9c18b56) still load: run directories, label stores, reward models and policies, with the same
+predictions and evaluation returns as the code that wrote them (tests/fixtures/v0_1/expected.json)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pbrl import rl
+from pbrl.reward_model import RewardEnsemble
+from pbrl.run_dir import RunDir
+from pbrl.store import PreferenceStore
+from pbrl.trainer import TrainConfig, train
+
+FIXTURES = Path(__file__).parent / "fixtures" / "v0_1"
+EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
+RUNS = {"cartpole": "pbrl/CartPole-v1", "halfcheetah": "pbrl/HalfCheetah-v5"}
+
+
+@pytest.mark.parametrize("name", ["cartpole", "halfcheetah", "text_reward_model"])
+def test_an_old_reward_model_predicts_what_it_did(name, require):
+    if name == "halfcheetah":
+        require("pbrl/HalfCheetah-v5")
+    expected = EXPECTED[name]
+    model = RewardEnsemble.load(FIXTURES / name)
+    obs, actions = np.array(expected["obs"]), np.array(expected["actions"])
+    np.testing.assert_allclose(model.predict_reward(obs, actions), expected["reward"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_an_old_run_directory_opens_and_its_policy_returns_what_it_did(name, require):
+    require(RUNS[name])
+    run = RunDir.open(FIXTURES / name)
+    config = TrainConfig.from_json(run.config)
+    assert config.env_id == RUNS[name]
+    store = PreferenceStore(FIXTURES / name / "labels.sqlite")
+    try:
+        assert store.count_labels() == EXPECTED[name]["labels"]
+        assert store.count_queries() == EXPECTED[name]["queries"]
+    finally:
+        store.close()
+    model, norm, env_id = rl.load_policy(FIXTURES / name)
+    returns, _ = rl.evaluate(model, env_id, 3, 0, rl.obs_normaliser(norm))
+    np.testing.assert_allclose(returns, EXPECTED[name]["eval_returns"], rtol=1e-6)
+
+
+def test_an_old_run_resumes(tmp_path):
+    run = tmp_path / "cartpole"
+    shutil.copytree(FIXTURES / "cartpole", run)
+    config = TrainConfig.from_json(json.loads((run / "config.json").read_text()))
+    summary = train(config, run, resume=True)
+    assert summary["labels"] == EXPECTED["cartpole"]["labels"]
+    assert (run / "summary.json").exists()
