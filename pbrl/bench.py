@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pbrl.files import atomic_write
+from pbrl.io import atomic_write
 from pbrl.run_dir import RunDir
 
 # task -> env steps (PPO with the RL Zoo's per-env settings converges within them)

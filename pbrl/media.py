@@ -11,7 +11,6 @@ stacked observation, scored areas blanked). Text clips carry their text and need
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from pbrl.envs.registry import ATARI, entry_for
+from pbrl.io import atomic_path
 from pbrl.types import Clip
 
 ATARI_FPS = 15.0  # 60 emulator frames per second, one agent step per 4 frames
@@ -153,15 +153,12 @@ def write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:
     import cv2
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".part.mp4")
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for frame in frames:
-        writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-    writer.release()
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".mp4") as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        for frame in frames:
+            writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+        writer.release()
 
 
 def read_mp4(path: Path) -> tuple[list[np.ndarray], float]:

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from pbrl.dataset import PreferenceDataset
-from pbrl.files import atomic_write
+from pbrl.io import atomic_write
 from pbrl.preference_loss import bradley_terry_loss, plackett_luce_loss
 from pbrl.types import Clip
 

@@ -18,7 +18,7 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import pbrl  # noqa: F401  (registers the ids)
-from pbrl.files import atomic_write
+from pbrl.io import atomic_write
 from pbrl.hyperparams import defaults, normalize
 
 # PPO and A2C carry tuned per-env defaults; the off-policy algorithms run with SB3's defaults

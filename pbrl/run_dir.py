@@ -4,6 +4,7 @@ logs/ (SB3 CSV + TensorBoard), final.mp4 and summary.json."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -12,16 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from pbrl.files import atomic_write
+from pbrl.io import write_json, write_text
 
 PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
 CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement", "time")
 TEXT_FIELDS = ("score", "kl", "entropy", "beta")  # the response game's: learned reward, KL to SFT, entropy, beta
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, default=str).encode()
-    atomic_write(path, lambda f: f.write(text))
 
 
 @dataclass(frozen=True)
@@ -34,7 +30,7 @@ class RunDir:
         if (path / "config.json").exists() or (path / "labels.sqlite").exists():
             raise FileExistsError(f"{path} already holds a run; choose another --out (nothing was changed)")
         path.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path / "config.json", config)
+        write_json(path / "config.json", config)
         return cls(path)
 
     @staticmethod
@@ -72,19 +68,18 @@ class RunDir:
             return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        write_json_atomic(self.path / "summary.json", summary)
+        write_json(self.path / "summary.json", summary)
 
     def write_curves(self, rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None = None,
                      plot: bool = True) -> None:
         """curves.csv and (with ``plot``) curves.png: true return vs env steps; learned return
         and labels beside."""
-        tmp = self.path / "curves.csv.tmp"
-        with open(tmp, "w", newline="") as f:
-            fields = CURVE_FIELDS + tuple(k for k in TEXT_FIELDS if any(k in r for r in rows))
-            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, self.path / "curves.csv")
+        buffer = io.StringIO(newline="")
+        fields = CURVE_FIELDS + tuple(k for k in TEXT_FIELDS if any(k in r for r in rows))
+        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(self.path / "curves.csv", buffer.getvalue())
         if not rows or not plot:
             return
         import matplotlib

@@ -31,13 +31,14 @@ from pbrl.envs import entry_for
 from pbrl.envs.registry import MUJOCO, TEXT
 from pbrl.human import DEFAULT_QUEUE, HumanQueue
 from pbrl.hyperparams import defaults
+from pbrl.io import write_json
 from pbrl.learned_reward import LearnedReward
 from pbrl.media import MediaWriter, SimState, frame_rate
 from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
 from pbrl.progress import Progress
 from pbrl.query import STRATEGIES, select_queries
 from pbrl.reward_model import RewardEnsemble, RewardModelConfig
-from pbrl.run_dir import PROGRESS_FILE, TEXT_FIELDS, RunDir, write_json_atomic
+from pbrl.run_dir import PROGRESS_FILE, TEXT_FIELDS, RunDir
 from pbrl.schedule import LabelSchedule
 from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Query
@@ -438,7 +439,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
     resumes = state["resumes"] + 1
     lock = _lock(run.path)  # one trainer per run directory
     # the resume count is on disk before any clip is cut, so a second stop never reuses clip ids
-    write_json_atomic(run.path / PROGRESS_FILE, {**state, "resumes": resumes})
+    write_json(run.path / PROGRESS_FILE, {**state, "resumes": resumes})
     seed = config.seed + 1000 * resumes  # a resumed run does not replay the clips it had
 
     base = rl.make_env(config.env_id, seed, n_envs, config.env_kwargs, wrapper_class=SimState if human else None)
@@ -506,7 +507,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, on_ready: 
                                                             "prompt_tokens": obs_space.shape[0],
                                                             "response_tokens": act_space.shape[0]})
         run.write_curves(curves, plot=False)
-        write_json_atomic(run.path / PROGRESS_FILE, {"env_steps": env_steps, "resumes": resumes,
+        write_json(run.path / PROGRESS_FILE, {"env_steps": env_steps, "resumes": resumes,
                                                      "model_version": learner.model_version})
         saved_version[0] = learner.model_version
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from pbrl.files import atomic_write
+from pbrl.io import atomic_write
 from pbrl.text.model import CausalLM, lm_env_kwargs, load_lm, load_tokenizer, seed_everything
 from pbrl.text.tokenizer import CharTokenizer
 

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pbrl.files import atomic_write
+from pbrl.io import atomic_write
 
 ENV_ID = "pbrl/ResponseGame-v0"
 # SFT steps per task: sentiment's corpus is learned well; arithmetic's SFT model is left short

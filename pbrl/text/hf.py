@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from pbrl.files import atomic_write
+from pbrl.io import atomic_write
 from pbrl.text.model import HF_KIND, META, CausalLM, LMConfig
 from pbrl.text.tokenizer import EOS, PAD, Tokenizer
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pbrl.files import atomic_write
+from pbrl.io import atomic_write
 from pbrl.text.tokenizer import EOS, PAD, CharTokenizer, Tokenizer
 
 FORMAT_VERSION = 1

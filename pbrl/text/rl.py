@@ -30,7 +30,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from pbrl.files import atomic_write
+from pbrl.io import atomic_write
 from pbrl.run_dir import TEXT_FIELDS
 from pbrl.text.model import CausalLM, lm_env_kwargs, load_lm, load_tokenizer
 from pbrl.text.policy import TextPolicy
