@@ -1,0 +1,203 @@
+"""Environment families as plug-ins.
+
+Everything that differs between classic control, MuJoCo, Atari and language models is a
+method of a :class:`Family`; the core (the run, the learner, the reward model, the RL
+plumbing) asks the family of its env id and never branches on a family's name. Families are
+found through a registry of ``"module:attr"`` strings, the mechanism gymnasium uses for
+entry points, so the core imports no family's code and a third-party family plugs in the
+same way as pbrl's own::
+
+    from pbrl.family import register_family
+    register_family("grid", "my_package.grid:GRID", env_ids=("my/Grid-v0",))
+
+pbrl's ids know their family from their suite entry (``pbrl.envs.registry``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: nothing here imports learning code at run time
+    import gymnasium as gym
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.vec_env import VecEnv
+
+    from pbrl.oracle import PreferenceSource
+    from pbrl.types import Clip
+
+# family name -> "module:attr" of its Family object
+FAMILIES: dict[str, str] = {
+    "classic": "pbrl.families:CLASSIC",
+    "mujoco": "pbrl.families:MUJOCO",
+    "atari": "pbrl.families:ATARI",
+    "text": "pbrl.text.family:TEXT",
+}
+# env ids of other packages -> family name (pbrl's own ids: their suite entry's family)
+_ENV_FAMILIES: dict[str, str] = {}
+
+
+def load_attr(spec: str) -> Any:
+    """The object a ``"module:attr"`` string names (``attr`` may be dotted)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"{spec!r} is not of the form 'module:attr'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ImportError(f"{spec!r}: cannot import {module_name} ({exc})") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ImportError(f"{spec!r}: {module_name} has no attribute {attr}") from None
+    return obj
+
+
+def register_family(name: str, entry_point: str, env_ids: tuple[str, ...] = ()) -> None:
+    """Make the family ``name`` (a :class:`Family` at ``entry_point``, ``"module:attr"``)
+    known, and the family of ``env_ids`` (ids registered with gymnasium by another package).
+    """
+    if ":" not in entry_point:
+        raise ValueError(f"a family's entry point is 'module:attr', got {entry_point!r}")
+    FAMILIES[name] = entry_point
+    for env_id in env_ids:
+        _ENV_FAMILIES[env_id] = name
+
+
+def family_name(env_id: str) -> str:
+    """The name of ``env_id``'s family; a KeyError naming the registered ids otherwise."""
+    key = env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id
+    if key in _ENV_FAMILIES:
+        return _ENV_FAMILIES[key]
+    from pbrl.envs.registry import entry_for  # the env table (gymnasium only, no learning code)
+
+    return entry_for(key).family
+
+
+def family_for(env_id: str) -> Family:
+    """The :class:`Family` of ``env_id``."""
+    name = family_name(env_id)
+    if name not in FAMILIES:
+        raise KeyError(f"{env_id} is of family {name!r}, which is not registered; known: {', '.join(FAMILIES)}")
+    family = load_attr(FAMILIES[name])
+    if not isinstance(family, Family):
+        raise TypeError(f"{FAMILIES[name]} is not a pbrl.family.Family")
+    return family
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """What a run needs to know of its env, read once from a probe instance."""
+
+    env_id: str
+    observation_space: gym.Space
+    action_space: gym.Space
+    max_episode_steps: int | None
+    dt: float | None
+    fps: float
+
+
+class Family:
+    """The answers a family gives the core. The defaults are those of vector-observation
+    control tasks; a family overrides what differs.
+
+    :cvar name: the family's name, as in :data:`FAMILIES`.
+    :cvar reward_kind: the member networks of its reward model, a key of
+        ``pbrl.reward_nets.MEMBERS`` (``mlp``, ``cnn``, ``text``, or one registered there).
+    :cvar reward_defaults: reward-model settings of this family, layered under the user's:
+        a field the user left at ``None`` takes the family's value.
+    :cvar clip_steps: default steps per clip (see :meth:`clip_length`).
+    :cvar video: write an MP4 of the final policy.
+    :cvar curve_fields: extra columns of curves.csv this family's runs log (:meth:`step_metrics`).
+    """
+
+    name = "base"
+    reward_kind = "mlp"
+    reward_defaults: Mapping[str, Any] = {"use_actions": False}
+    clip_steps = 25
+    video = True
+    curve_fields: tuple[str, ...] = ()
+
+    # --- the run's configuration -------------------------------------------------------------
+
+    def check_config(self, config: Any) -> Any:
+        """Validate ``config`` (a TrainConfig) for this family and fill what it derives; returns
+        the config to run (the same object when nothing changes)."""
+        if config.teacher.startswith("judge:"):
+            raise ValueError(f"a judge teacher ({config.teacher}) compares responses: use it with pbrl/ResponseGame-v0")
+        return config
+
+    def clip_length(self, env: EnvInfo) -> int:
+        """Steps per clip when the user gives none."""
+        return self.clip_steps
+
+    def terminates(self, env_id: str) -> bool:
+        """Whether episodes can end early (the learned reward then keeps its level: the
+        reward after the end is 0)."""
+        from pbrl.envs.registry import BY_ID
+
+        entry = BY_ID.get(env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id)
+        return bool(entry and entry.terminates)
+
+    # --- the agent -----------------------------------------------------------------------------
+
+    def policy_class(self, observation_space: gym.Space) -> Any:
+        """The SB3 policy (a name or a class) for this family's observations."""
+        return "MlpPolicy"
+
+    def policy_kwargs(self, config: Any) -> dict[str, Any]:
+        """Extra ``policy_kwargs`` of the SB3 algorithm."""
+        return {}
+
+    def wrap_agent_env(self, venv: VecEnv, config: Any) -> VecEnv:
+        """Wrappers between the learned reward and the agent (text: the KL penalty)."""
+        return venv
+
+    def attach(self, agent: BaseAlgorithm, venv: VecEnv) -> None:
+        """Connect what :meth:`wrap_agent_env` added to the built agent."""
+
+    def save_artifacts(self, agent: BaseAlgorithm, run_dir: Path, config: Any, env: EnvInfo) -> None:
+        """Files beside policy.pt that other tools read (text: the policy's language model)."""
+
+    def agent_build_options(self, run_dir: Path) -> dict[str, Any]:
+        """What :meth:`policy_kwargs` needs to rebuild a saved agent of a run (``pbrl evaluate``)."""
+        return {}
+
+    # --- people and teachers --------------------------------------------------------------------
+
+    def recording_wrapper(self, people: bool) -> type[gym.Wrapper] | None:
+        """A wrapper that records what clip media need (simulator states for people)."""
+        if not people:
+            return None
+        from pbrl.media import SimState
+
+        return SimState
+
+    def teacher(self, name: str, config: Any) -> PreferenceSource | None:
+        """A source of labels this family adds (text: ``judge:MODULE:FUNCTION``), or None."""
+        return None
+
+    def frames_from_obs(self) -> bool:
+        """Clips are shown from their observations (Atari frames) rather than re-rendered."""
+        return False
+
+    def frame_rate(self, env: gym.Env) -> float:
+        return float(env.metadata.get("render_fps") or 30)
+
+    # --- the learned reward ---------------------------------------------------------------------
+
+    def reference_zero(self) -> bool:
+        """The reward's zero is set once on the reference (first) policy's clips and kept;
+        otherwise it follows recent behaviour at each refit."""
+        return False
+
+    def step_metrics(self, infos: list[dict[str, Any]]) -> list[tuple[float, ...]]:
+        """Values of :attr:`curve_fields` in this step's infos (one tuple per info that has them)."""
+        return []
+
+    def eval_clips(self, clips: list[Clip]) -> list[Clip]:
+        return clips
