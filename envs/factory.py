@@ -12,11 +12,8 @@ import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
 from pbrl.envs.hidden_reward import HiddenReward
+from pbrl.errors import MissingDependencyError
 from pbrl.envs.registry import ATARI, BY_ID, CLASSIC, MUJOCO, TEXT, SuiteEntry
-
-
-class MissingDependencyError(ImportError):
-    """An id's optional dependency is not installed; the message names the extra."""
 
 
 # pbrl's own keywords, per family, with their defaults. Everything else goes to the base env.

@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pbrl.text.model import load_tokenizer
+from pbrl.text.model_dir import load_tokenizer
 from pbrl.text.tasks import TextTask, make_task
 
 

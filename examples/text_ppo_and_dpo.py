@@ -47,7 +47,7 @@ def main() -> None:
     dpo = align(AlignConfig(method="dpo", sft=str(sft), task="sentiment", epochs=1 if small else 3, seed=args.seed,
                             eval_prompts=32 if small else 256), pairs_from_store(ppo_run), out / "dpo")
 
-    from pbrl.text.model import load_lm
+    from pbrl.text.load import load_lm
 
     ref = load_lm(sft)
     n = 32 if small else 256

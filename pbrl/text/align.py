@@ -30,7 +30,9 @@ import torch
 from torch.nn import functional as F
 
 from pbrl.io import atomic_write
-from pbrl.text.model import CausalLM, lm_env_kwargs, load_lm, load_tokenizer, seed_everything
+from pbrl.text.load import load_lm
+from pbrl.text.model import CausalLM, seed_everything
+from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer
 from pbrl.text.tokenizer import CharTokenizer
 
 METHODS = ("dpo", "ipo", "kto")

@@ -77,7 +77,8 @@ def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int
 
 def run_text_cell(task_key: str, method: str, labels: int, seed: int, responses: int, out: str) -> dict[str, Any]:
     """One cell of the text suite; the row's result part."""
-    from pbrl.text.model import lm_env_kwargs, load_lm
+    from pbrl.text.load import load_lm
+    from pbrl.text.model_dir import lm_env_kwargs
     from pbrl.text.rl import TextRLConfig, evaluate_text, train_text
 
     out_path, task = Path(out), text_task(task_key)
@@ -127,7 +128,7 @@ def measure_speed(sft: str | Path, task: str, batches: tuple[int, ...] = (32, 12
     import numpy as np
     import torch
 
-    from pbrl.text.model import lm_env_kwargs
+    from pbrl.text.model_dir import lm_env_kwargs
     from pbrl.text.policy import TextPolicy
 
     env = gym.make(ENV_ID, task=task, **lm_env_kwargs(sft))

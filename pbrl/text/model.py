@@ -19,11 +19,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from pbrl.io import atomic_write
+from pbrl.text.formats import META
 from pbrl.text.tokenizer import EOS, PAD, CharTokenizer, Tokenizer
 
 FORMAT_VERSION = 1
-WEIGHTS, META = "lm.pt", "lm.json"
-HF_KIND = "pbrl-hf-causal-lm"
+WEIGHTS = "lm.pt"
 
 
 @dataclass(frozen=True)
@@ -206,44 +206,6 @@ class TinyCausalLM(CausalLM):
         model = cls(LMConfig(**meta["config"]))
         model.load_state_dict(torch.load(directory / WEIGHTS, weights_only=True))
         return model
-
-
-def load_lm(directory: str | Path) -> CausalLM:
-    """The LM a directory holds: the built-in model (``pbrl text sft``) or a Hugging Face one
-    (``pbrl text import-hf``, which needs the ``hf`` extra)."""
-    kind = _kind(directory)
-    if kind == HF_KIND:
-        from pbrl.text.hf import HFCausalLM
-
-        return HFCausalLM.load(directory)
-    return TinyCausalLM.load(directory)
-
-
-def load_tokenizer(directory: str | Path | None) -> Tokenizer:
-    """The tokenizer of an LM directory (None or "char": the built-in character tokenizer)."""
-    if directory in (None, "char", CharTokenizer.name) or _kind(directory) != HF_KIND:
-        return CharTokenizer()
-    from pbrl.text.hf import HFTokenizer
-
-    return HFTokenizer.load(directory)
-
-
-def lm_env_kwargs(directory: str | Path) -> dict:
-    """The response game's keyword arguments that fit an LM directory: its prompt and response
-    lengths and, for a Hugging Face model, its tokenizer."""
-    meta = json.loads((Path(directory) / META).read_text()) if (Path(directory) / META).exists() else {}
-    kwargs = {"max_prompt_tokens": meta.get("prompt_tokens"), "max_response_tokens": meta.get("response_tokens")}
-    if meta.get("kind") == HF_KIND:
-        kwargs["tokenizer"] = str(directory)
-    return {k: v for k, v in kwargs.items() if v is not None}
-
-
-def _kind(directory: str | Path) -> str | None:
-    path = Path(directory) / META
-    if not path.exists():
-        raise FileNotFoundError(f"{directory}: no {META}; pass a model directory written by `pbrl text sft` or "
-                                "`pbrl text import-hf`")
-    return json.loads(path.read_text()).get("kind")
 
 
 def response_mask(responses: torch.Tensor) -> torch.Tensor:

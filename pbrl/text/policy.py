@@ -20,7 +20,8 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-from pbrl.text.model import LMConfig, TinyCausalLM, load_lm
+from pbrl.text.load import load_lm
+from pbrl.text.model import LMConfig, TinyCausalLM
 
 
 class TextPolicy(ActorCriticPolicy):

@@ -32,7 +32,9 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from pbrl.io import atomic_write
 from pbrl.run_dir import TEXT_FIELDS
-from pbrl.text.model import CausalLM, lm_env_kwargs, load_lm, load_tokenizer
+from pbrl.text.load import load_lm
+from pbrl.text.model import CausalLM
+from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer
 from pbrl.text.policy import TextPolicy
 from pbrl.text.sft import corpus, encode_pairs, nll
 

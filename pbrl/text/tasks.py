@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from pbrl.errors import MissingDependencyError
+
 # review openings: subject + verb phrase, combined deterministically (no data file)
 _SUBJECTS = ("The movie", "This film", "The acting", "The plot", "The soundtrack", "The ending", "The sequel",
              "The cast", "The script", "The story", "This book", "The first chapter", "The restaurant",
@@ -74,8 +76,6 @@ class SentimentTask(TextTask):
         try:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         except ImportError as exc:
-            from pbrl.envs.factory import MissingDependencyError
-
             raise MissingDependencyError(f"the sentiment task scores with vaderSentiment, which is not installed ({exc}). "
                                          'Install it with: pip install "pbrl[text]"') from exc
         self._analyzer = SentimentIntensityAnalyzer()

@@ -39,7 +39,7 @@ def test_the_env_speaks_the_models_tokens_and_passes_check_env(smol):
 
 
 def test_cached_sampling_and_teacher_forced_logprobs_agree_with_full_passes(smol):
-    from pbrl.text.model import load_lm
+    from pbrl.text.load import load_lm
 
     lm = load_lm(smol).eval()
     env = gym.make("pbrl/ResponseGame-v0", task="sentiment", tokenizer=str(smol), max_prompt_tokens=12,
@@ -68,7 +68,7 @@ def test_cached_sampling_and_teacher_forced_logprobs_agree_with_full_passes(smol
 
 def test_ppo_with_the_kl_penalty_and_dpo_run_on_the_hugging_face_model(smol, tmp_path):
     from pbrl.text.align import AlignConfig, align
-    from pbrl.text.model import load_lm
+    from pbrl.text.load import load_lm
     from pbrl.text.rl import TextRLConfig, train_text
 
     summary = train_text(TextRLConfig(task="sentiment", sft=str(smol), responses=16, n_envs=4, n_steps=4, batch_size=8,
@@ -91,7 +91,7 @@ def test_preference_learning_and_the_judge_run_on_the_hugging_face_model(smol, t
     from pbrl.reward_model import RewardModelConfig
     from pbrl.store import PreferenceStore
     from pbrl.text.align import pairs_from_store
-    from pbrl.text.model import load_tokenizer
+    from pbrl.text.model_dir import load_tokenizer
     from pbrl.text.tasks import review_openings
     from pbrl.trainer import TrainConfig, train
 
