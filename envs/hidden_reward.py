@@ -11,6 +11,7 @@ kept beside it as ``info["episode"]["agent_r"]``.
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 import os
 from collections.abc import Callable
@@ -85,9 +86,8 @@ def load_reward_model(path: str | os.PathLike[str]) -> Any:
             "written by `pbrl train`, a reward-model checkpoint, or an object with "
             "predict_reward(obs, actions)."
         )
-    from pbrl.reward_model import load_reward_model as _load  # torch is imported only here
-
-    return _load(path)
+    # named by string and imported only here: envs/ import no learning code (torch) at module level
+    return importlib.import_module("pbrl.reward_model").load_reward_model(path)
 
 
 def as_reward_fn(reward_model: Any) -> RewardFn:

@@ -1,5 +1,7 @@
 """The reward-model ensemble: learning, normalisation, persistence, and clear errors."""
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -66,7 +68,8 @@ def test_outputs_are_normalised_per_member_then_combined(pendulum_clips):
     for combine, sign in (("pessimistic", -1), ("optimistic", 1)):
         other = make_model(n_members=3, combine=combine, k=2.0)
         other.net.load_state_dict(model.net.state_dict())
-        other.out_mean, other.out_std, other.obs_mean, other.obs_std = model.out_mean, model.out_std, model.obs_mean, model.obs_std
+        other.out_mean, other.out_std = model.out_mean, model.out_std
+        other.encoder.obs_mean, other.encoder.obs_std = model.encoder.obs_mean, model.encoder.obs_std
         np.testing.assert_allclose(other.predict_reward(obs, acts), mean + sign * 2.0 * z.std(0), atol=1e-4)
 
 
@@ -78,7 +81,7 @@ def test_numpy_inference_matches_torch(pendulum_clips, use_actions):
     model.fit(labelled(pendulum_clips, 30), pendulum_clips)
     obs = np.concatenate([c.obs for c in pendulum_clips[:5]])
     acts = np.concatenate([c.actions for c in pendulum_clips[:5]])
-    x = model.features(obs, acts)
+    x = model.encoder.features(obs, acts)
     with torch.no_grad():
         reference = model.net(x.unsqueeze(0).expand(3, *x.shape)).numpy()
     np.testing.assert_allclose(model.member_rewards(obs, acts), reference, rtol=1e-4, atol=1e-5)
@@ -186,14 +189,16 @@ def test_the_papers_cnn_for_atari_frames_trains_saves_and_loads(tmp_path, requir
         query = Query(f"q{i}", (str(i), str(i + 1)))
         data.add(query, Label(query.query_id, Outcome.RIGHT), clips)
     model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(n_members=2, min_steps=80, batch_size=4),
-                           env_id="pbrl/Pong-v5", seed=0)
-    assert model.image and model.metadata()["kind"] == "cnn"
+                           env_id="pbrl/Pong-v5", seed=0, kind="cnn")
+    assert model.kind == "cnn"
     report = model.fit(data, list(clips.values()))
     assert report.train_loss < 0.6  # ln 2 = 0.69 is chance
     bright, dark = clips["1"], clips["0"]
     assert model.predict_reward(bright.obs, bright.actions).mean() > model.predict_reward(dark.obs, dark.actions).mean()
     model.save(tmp_path)
+    assert json.loads((tmp_path / "reward_model.json").read_text())["kind"] == "cnn"
     loaded = RewardEnsemble.load(tmp_path)
+    assert loaded.kind == "cnn"
     np.testing.assert_allclose(loaded.predict_reward(bright.obs, bright.actions), model.predict_reward(bright.obs, bright.actions), rtol=1e-5)
 
 
@@ -222,3 +227,74 @@ def test_terminal_states_are_rated_and_worth_zero_to_the_agent():
     assert r_alive.mean() > 0.5  # staying alive is rewarded
     fixed = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(), center=False)
     assert not fixed.absorbing and fixed.scored_obs(short)[1].sum() == short.length
+
+
+def test_settings_left_at_none_take_the_familys_then_pbrls_values(pendulum_clips, tmp_path):
+    from pbrl.reward_model import BASE_REWARD_DEFAULTS
+
+    base = RewardModelConfig().resolved()
+    assert {name: getattr(base, name) for name in BASE_REWARD_DEFAULTS} == dict(BASE_REWARD_DEFAULTS)
+    family = RewardModelConfig(lr=1e-2).resolved({"use_actions": True, "lr": 5e-4, "min_steps": None})
+    assert family.use_actions is True and family.lr == 1e-2 and family.min_steps == 50  # user, family, pbrl
+    with pytest.raises(ValueError, match="not hidden"):
+        RewardModelConfig().resolved({"hidden": (8,)})
+    model = make_model()  # built from RewardModelConfig(): saved with the values it used
+    assert model.config == base
+    model.fit(labelled(pendulum_clips, 20), pendulum_clips)
+    model.save(tmp_path)
+    saved = json.loads((tmp_path / "reward_model.json").read_text())["config"]
+    assert all(saved[name] is not None for name in BASE_REWARD_DEFAULTS) and saved["l2"] == 1e-3
+
+
+PLUGIN = '''
+from torch import nn
+
+from pbrl.reward_encoders import VectorEncoder
+from pbrl.reward_nets import Members, MemberStack
+
+
+class LinearStack(MemberStack):
+    def __init__(self, n_members, width):
+        super().__init__()
+        self.members = nn.ModuleList(nn.Sequential(nn.Linear(width, 1), nn.Flatten(0)) for _ in range(n_members))
+
+
+def linear_members(observation_space, action_space, config):
+    encoder = VectorEncoder(observation_space, action_space, config)
+    return Members(LinearStack(config.n_members, encoder.width), encoder)
+'''
+
+
+def test_a_member_kind_of_another_package_is_built_saved_and_loaded(pendulum_clips, tmp_path, monkeypatch):
+    from pbrl import reward_nets
+
+    (tmp_path / "pbrl_test_linear_members.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(reward_nets, "MEMBERS", dict(reward_nets.MEMBERS))
+    monkeypatch.delitem(__import__("sys").modules, "pbrl_test_linear_members", raising=False)
+    reward_nets.register_members("linear", "pbrl_test_linear_members:linear_members")
+    env = gym.make("pbrl/Pendulum-v1")
+    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(use_actions=True), seed=0, kind="linear")
+    assert type(model.net).__name__ == "LinearStack"
+    model.fit(labelled(pendulum_clips, 30), pendulum_clips)
+    model.save(tmp_path / "rm")
+    assert json.loads((tmp_path / "rm" / "reward_model.json").read_text())["kind"] == "linear"
+    loaded = RewardEnsemble.load(tmp_path / "rm")
+    assert loaded.kind == "linear" and type(loaded.net).__name__ == "LinearStack"
+    obs = np.concatenate([c.obs for c in pendulum_clips[:3]])
+    acts = np.concatenate([c.actions for c in pendulum_clips[:3]])
+    np.testing.assert_array_equal(loaded.predict_reward(obs, acts), model.predict_reward(obs, acts))
+    del reward_nets.MEMBERS["linear"]  # a checkpoint of a kind nobody registered: a clear error
+    with pytest.raises(ValueError, match="no reward member kind 'linear'.*register_members"):
+        RewardEnsemble.load(tmp_path / "rm")
+    with pytest.raises(ValueError, match="'module:attr'"):
+        reward_nets.register_members("bad", "no_colon")
+
+
+def test_a_kind_that_cannot_read_the_spaces_is_a_clear_error():
+    env = gym.make("pbrl/Pendulum-v1")
+    with pytest.raises(ValueError, match="stacked uint8 frames"):
+        RewardEnsemble(env.observation_space, env.action_space, kind="cnn")
+    with pytest.raises(ValueError, match="prompt ids"):
+        RewardEnsemble(env.observation_space, env.action_space, kind="text")
+

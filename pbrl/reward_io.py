@@ -1,0 +1,162 @@
+"""Reward-model checkpoints: a ``state_dict`` file (``reward_model.pt``, loaded with
+``weights_only=True``, so loading runs no pickled code) plus JSON metadata with a format
+version (``reward_model.json``): the spaces, the settings, the member kind (``mlp``, ``cnn``,
+``text`` or one registered with :func:`pbrl.reward_nets.register_members`) and the L2 weights.
+
+This module is the format: what a checkpoint holds, written and read. It sits below
+:mod:`pbrl.reward_model` (which it never imports, so the two form no cycle):
+``RewardEnsemble.save`` writes with :func:`save`, and ``RewardEnsemble.load`` reads with
+:func:`read`, rebuilds the ensemble, its members of the recorded kind through the registry,
+from the metadata, and puts the learned state back with :func:`restore`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from pbrl.io import atomic_write
+
+if TYPE_CHECKING:  # annotations only: the model imports this module, which sits below it
+    from pbrl.reward_model import RewardEnsemble
+
+FORMAT_VERSION = 1
+CHECKPOINT = "reward_model.pt"
+METADATA = "reward_model.json"
+
+
+def describe_space(space: gym.Space) -> dict[str, Any]:
+    """``space`` as JSON (see :func:`_space_from`); a TypeError for spaces a reward model cannot read."""
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n)}
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": [int(v) for v in space.nvec.ravel()]}
+    if isinstance(space, gym.spaces.Box):
+        desc = {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype)}
+        if np.issubdtype(space.dtype, np.integer) and space.dtype != np.uint8:  # token ids: the bounds are the vocabulary
+            desc.update(low=int(np.min(space.low)), high=int(np.max(space.high)))
+        return desc
+    raise TypeError(f"pbrl reward models support Box, Discrete and MultiDiscrete spaces, not {space}")
+
+
+def _space_from(desc: dict[str, Any]) -> gym.Space:
+    if desc["type"] == "Discrete":
+        return gym.spaces.Discrete(desc["n"])
+    if desc["type"] == "MultiDiscrete":
+        return gym.spaces.MultiDiscrete(np.array(desc["nvec"], dtype=np.int64))
+    dtype = np.dtype(desc["dtype"])
+    low, high = (0, 255) if dtype == np.uint8 else (-np.inf, np.inf)
+    if "low" in desc:
+        low, high = desc["low"], desc["high"]
+    return gym.spaces.Box(low, high, tuple(desc["shape"]), dtype)
+
+
+def metadata(model: RewardEnsemble) -> dict[str, Any]:
+    """The JSON half of ``model``'s checkpoint."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": model.kind,
+        "env_id": model.env_id,
+        "observation_space": model.obs_desc,
+        "action_space": model.act_desc,
+        "config": asdict(model.config),
+        "center": model.center,
+        "absorbing": model.absorbing,
+        "l2": model.l2,
+        "labels_seen": model.labels_seen,
+        "saved_at": time.time(),
+    }
+
+
+def save(model: RewardEnsemble, directory: str | os.PathLike[str]) -> Path:
+    """Write ``reward_model.pt`` and ``reward_model.json`` atomically into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {f"net.{k}": v for k, v in model.net.state_dict().items()}
+    # the statistics of the input (every kind's checkpoint has them) and of the output
+    arrays = {"obs_mean": model.encoder.obs_mean, "obs_std": model.encoder.obs_std,
+              "out_mean": model.out_mean, "out_std": model.out_std}
+    state.update({name: torch.from_numpy(value.copy()) for name, value in arrays.items()})
+    atomic_write(directory / CHECKPOINT, lambda f: torch.save(state, f))
+    atomic_write(directory / METADATA, lambda f: f.write(json.dumps(metadata(model), indent=2).encode()))
+    return directory
+
+
+class Checkpoint(NamedTuple):
+    """A checkpoint as read from disk."""
+
+    directory: Path
+    meta: dict[str, Any]
+    """the JSON metadata"""
+    state: dict[str, torch.Tensor]
+    """the tensors: ``net.*`` (the members' ``state_dict``) and the input / output statistics"""
+
+    @property
+    def observation_space(self) -> gym.Space:
+        return _space_from(self.meta["observation_space"])
+
+    @property
+    def action_space(self) -> gym.Space:
+        return _space_from(self.meta["action_space"])
+
+
+def _checkpoint_dir(path: str | os.PathLike[str]) -> Path:
+    """The directory holding the checkpoint: ``path``, its ``reward_model/`` folder (a run
+    directory) or the folder of a checkpoint file."""
+    directory = Path(path)
+    if directory.is_file():
+        directory = directory.parent
+    if (directory / "reward_model" / METADATA).exists():
+        directory = directory / "reward_model"
+    if not (directory / METADATA).exists() or not (directory / CHECKPOINT).exists():
+        raise FileNotFoundError(
+            f"{path}: no reward-model checkpoint ({METADATA} + {CHECKPOINT}); pass a run directory "
+            "written by `pbrl train` or its reward_model/ folder"
+        )
+    return directory
+
+
+def read(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read the checkpoint in a run directory, a directory holding one, or either file; clear
+    errors for missing or corrupt files and other format versions."""
+    directory = _checkpoint_dir(path)
+    meta_path = directory / METADATA
+    try:
+        meta = json.loads(meta_path.read_text())
+        version = meta["format_version"]
+        state = torch.load(directory / CHECKPOINT, weights_only=True)
+    except (json.JSONDecodeError, KeyError, RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+        raise ValueError(
+            f"{directory}: the reward-model checkpoint is corrupt or unreadable ({type(exc).__name__}: {exc}); "
+            "retrain it, or restore the files from a copy"
+        ) from exc
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{meta_path}: checkpoint format {version}, this pbrl reads format {FORMAT_VERSION}")
+    return Checkpoint(directory, meta, state)
+
+
+def restore(model: RewardEnsemble, saved: Checkpoint) -> None:
+    """Put the learned state of ``saved`` into ``model``, built from its metadata (spaces,
+    settings, kind) by :meth:`pbrl.reward_model.RewardEnsemble.load`."""
+    meta, state = saved.meta, saved.state
+    model.absorbing = bool(meta.get("absorbing", False))  # checkpoints from before it was learned: 0
+    try:
+        model.net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
+        model.net.eval()
+        model.encoder.obs_mean, model.encoder.obs_std = state["obs_mean"].numpy(), state["obs_std"].numpy()
+        model.out_mean, model.out_std = state["out_mean"].numpy(), state["out_std"].numpy()
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"{saved.directory / CHECKPOINT}: weights do not match the metadata in "
+                         f"{saved.directory / METADATA} ({exc}); the files are corrupt or from different runs") from exc
+    model.l2 = list(meta["l2"])
+    model.labels_seen = meta["labels_seen"]
+    model.fitted = True
