@@ -1,32 +1,40 @@
-"""Benchmark suites: ``pbrl bench SUITE``.
+"""Benchmark suites: ``pbrl bench SUITE``, and ``pbrl compare`` (a suite of one task).
 
-A suite is a grid of cells (task, method, label budget, seed). Methods: ``random`` (a
-uniformly random policy, the zero of the normalised score), ``ppo`` (true-reward RL, the
+A suite is a grid of cells (task, method, label budget, seed, options). Methods: ``random``
+(a uniformly random policy, the zero of the normalised score), ``ppo`` (true-reward RL, the
 ceiling), ``pbrl`` (preference learning with a synthetic teacher) at each budget, the
 suite's variants (teachers, query strategies) and ``imitation`` (its PreferenceComparisons,
 when installed). Every cell writes its own JSON file
 under ``OUT/cells/`` when it finishes (temporary name, fsync, rename), and a re-run skips
 the cells whose files exist, so a suite survives interruption and can be spread over
-sessions or machines; ``--workers N`` runs cells in N processes. The report (``--report``,
-also written after every run) is a CSV of curves, a PNG per task (true return vs env steps,
-mean over seeds with a band of +-1 std) and a markdown table.
+sessions or machines; ``--workers N`` runs cells in N processes. The report
+(:mod:`pbrl.bench_report`) is made from those files alone.
+
+A suite that is not RL on a pbrl env (the text suite) plugs in through ``"module:attr"``
+strings on its :class:`Suite`, its cell runner and its report; this module and the report
+import none of its code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pbrl.family import load_attr
 from pbrl.io import atomic_write
 from pbrl.run_dir import RunDir
+
+if TYPE_CHECKING:  # annotations only: the trainer (torch, SB3) is imported by the cells that run it
+    from pbrl.trainer import TrainConfig
 
 # task -> env steps (PPO with the RL Zoo's per-env settings converges within them)
 CLASSIC = {"pbrl/CartPole-v1": 50_000, "pbrl/Acrobot-v1": 100_000, "pbrl/MountainCarContinuous-v0": 100_000,
@@ -38,24 +46,43 @@ DEFAULT_STEPS = {**CLASSIC, **MUJOCO, **ATARI}
 TEACHERS = ("perfect", "boltzmann", "myopic", "mistake", "skip", "equal")
 QUERIES = ("uniform", "disagreement", "entropy")
 
+Option = tuple[str, Any]  # (TrainConfig field, value); "reward.n_members" for a field of the reward model's config
+
 
 @dataclass(frozen=True)
 class Cell:
-    """One run of a suite: a task, a method, a label budget (0 for true-reward RL), a seed."""
+    """One run of a suite: a task, a method, a label budget (0 for true-reward RL), a seed,
+    env steps and ``options``: overrides of TrainConfig fields (sorted, values frozen to
+    tuples), part of the cell's identity, so that a grid with other options never reuses its
+    result file."""
 
     task: str
     method: str  # "random", "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME", "imitation"; text: "sft", "dpo"
     labels: int
     seed: int
     steps: int
+    options: tuple[Option, ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{self.task.split('/')[-1]}__{self.method.replace(':', '-').replace('=', '-')}__{self.labels}__s{self.seed}"
+        """The result file's stem; with options, a stable digest of them is appended (the names
+        of cells without options, every committed one, are unchanged)."""
+        name = f"{self.task.split('/')[-1]}__{self.method.replace(':', '-').replace('=', '-')}__{self.labels}__s{self.seed}"
+        return f"{name}__o{options_digest(self.options)}" if self.options else name
+
+
+def options_digest(options: tuple[Option, ...]) -> str:
+    """8 hex digits of SHA-256 over the options as JSON: the same options, the same name, on
+    any machine and Python."""
+    return hashlib.sha256(json.dumps(options, default=str).encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
 class Suite:
+    """A grid's recipe: tasks and their env steps, label budgets, methods, and the hooks of a
+    suite that is not RL on a pbrl env (named by strings, so that this module imports none
+    of its code)."""
+
     name: str
     tasks: dict[str, int]
     labels: tuple[int, ...]
@@ -64,16 +91,23 @@ class Suite:
     imitation: bool = False  # imitation's PreferenceComparisons cells at each budget, when installed
     any_task: bool = False  # an ablation: --task may name any pbrl id, not only the suite's own
     zero: str = "random"  # the policy whose return is the normalised score's 0 (text: the SFT policy)
+    target: tuple[float, int] | None = None  # (normalised score, largest budget) pbrl's rows should meet
+    # "module:attr" of a cell runner ``(cell, out) -> result`` for tasks that are not RL on a pbrl
+    # env; it times its own method (its train_seconds is the cell's wall time)
+    runner: str | None = None
+    report: str | None = None  # "module:attr" of a pbrl.bench_report.SuiteReport: its tables, text and plots
+    dependent: tuple[str, ...] = ()  # methods whose cells read another cell's output (they run last)
 
 
 SUITES: dict[str, Suite] = {
-    "classic": Suite("classic", CLASSIC, (100,), imitation=True),
-    "mujoco": Suite("mujoco", MUJOCO, (700,), imitation=True),
+    "classic": Suite("classic", CLASSIC, (100,), imitation=True, target=(0.95, 200)),
+    "mujoco": Suite("mujoco", MUJOCO, (700,), imitation=True, target=(0.9, 700)),
     "atari": Suite("atari", ATARI, (5500,)),
     "teachers": Suite("teachers", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:teacher={t}" for t in TEACHERS),
                       any_task=True),
     # the response game (pbrl.text.bench): steps are responses; PPO on the hidden score is the ceiling
-    "text": Suite("text", {"text/sentiment": 8_000, "text/arithmetic": 20_000}, (1000,), ("pbrl", "dpo"), zero="sft"),
+    "text": Suite("text", {"text/sentiment": 8_000, "text/arithmetic": 20_000}, (1000,), ("pbrl", "dpo"), zero="sft",
+                  dependent=("dpo",), runner="pbrl.text.bench:run_text_cell", report="pbrl.text.bench:REPORT"),
     "queries": Suite("queries", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:query={q}" for q in QUERIES),
                      any_task=True),
 }
@@ -109,56 +143,98 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
     return grid
 
 
+# the cell's own fields, and fields that change none of a cell's numbers (cells record no video;
+# the queue is the human teacher's, which no cell has): neither is an option
+IDENTITY = ("env_id", "labels", "steps", "seed")
+UNSCORED = ("video", "queue")
+# the options the yardsticks take from a compare's TrainConfig: the random policy acts in the
+# same env; the ceiling is true-reward RL with the same algorithm
+YARDSTICK_OPTIONS = {"random": ("env_kwargs",), "ppo": ("algo",)}
+
+
+def train_overrides(config: TrainConfig) -> tuple[Option, ...]:
+    """The fields of ``config`` that differ from TrainConfig's defaults (the reward model's
+    too, as ``reward.FIELD``), sorted and frozen: a cell's options."""
+    return tuple(sorted(_overrides(config, "", IDENTITY + UNSCORED)))
+
+
+def _overrides(obj: Any, prefix: str, skip: tuple[str, ...] = ()) -> list[Option]:
+    found: list[Option] = []
+    for f in fields(obj):
+        if f.name in skip or not f.init:
+            continue
+        value = getattr(obj, f.name)
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if is_dataclass(value) and not isinstance(value, type):
+            found += _overrides(value, f"{prefix}{f.name}.")
+        elif default is MISSING or value != default:
+            found.append((prefix + f.name, _frozen(value)))
+    return found
+
+
+def _frozen(value: Any) -> Any:
+    """Dicts and lists as (sorted) tuples: a Cell is hashable, its options' JSON stable."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def with_overrides(config: Any, options: tuple[Option, ...]) -> Any:
+    """``config`` (a TrainConfig, or a nested config) with ``options`` applied."""
+    top: dict[str, Any] = {}
+    nested: dict[str, list[Option]] = {}
+    for name, value in options:
+        head, _, rest = name.partition(".")
+        if rest:
+            nested.setdefault(head, []).append((rest, value))
+        else:
+            current = getattr(config, head)
+            top[head] = dict(value) if isinstance(current, dict) else list(value) if isinstance(current, list) else value
+    top.update({head: with_overrides(getattr(config, head), tuple(items)) for head, items in nested.items()})
+    return replace(config, **top)
+
+
+def compare_cells(config: TrainConfig, seeds: tuple[int, ...]) -> list[Cell]:
+    """``pbrl compare``'s grid, a suite of one task: per seed the random policy, true-reward RL
+    and pbrl at ``config.labels``, with the same env steps; every option of ``config`` goes to
+    the pbrl cell (and the env's and algorithm to the yardsticks that use them)."""
+    options = train_overrides(config)
+    grid = []
+    for seed in seeds:
+        for method in ("random", "ppo"):
+            own = tuple(o for o in options if o[0] in YARDSTICK_OPTIONS[method])
+            grid.append(Cell(config.env_id, method, 0, seed, config.steps, own))
+        grid.append(Cell(config.env_id, "pbrl", config.labels, seed, config.steps, options))
+    return grid
+
+
 def _failed(error: str, start: float) -> dict[str, Any]:
     """The result of a cell that could not work: recorded with its error, the suite goes on."""
     return {"error": error, "true_return_mean": float("nan"), "labels": 0, "curve": [],
             "train_seconds": time.perf_counter() - start}
 
 
-DEPENDENT = ("dpo",)
+def runner_of(task: str) -> str | None:
+    """The ``"module:attr"`` of the cell runner of the suite that owns ``task``; None: RL on a
+    pbrl env (:func:`run_rl_cell`)."""
+    return next((s.runner for s in SUITES.values() if s.runner and task in s.tasks), None)
 
 
 def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     """Run one cell and write its result file; returns the result."""
-    from pbrl.baseline import BaselineConfig, run_baseline
-    from pbrl.trainer import TrainConfig, train
-
     start = time.perf_counter()
-    if cell.task.startswith("text/"):  # the response game
-        from pbrl.text.bench import run_text_cell
-
+    spec = runner_of(cell.task)
+    if spec is None:
+        result = run_rl_cell(cell, out)
+        wall = time.perf_counter() - start
+    else:
         try:
-            result = run_text_cell(cell.task, cell.method, cell.labels, cell.seed, cell.steps, out)
+            result = load_attr(spec)(cell, out)
         except (RuntimeError, ValueError) as exc:  # e.g. DPO with no directed comparison
             result = _failed(str(exc), start)
-    elif cell.method == "random":  # the zero of the normalised score: uniformly random actions, same evaluation
-        from pbrl import rl
-
-        returns, _ = rl.evaluate(None, cell.task, 10, cell.seed)
-        result = {"true_return_mean": float(np.mean(returns)), "true_return_std": float(np.std(returns)),
-                  "train_seconds": 0.0, "curve": []}
-    elif cell.method == "ppo":
-        result = run_baseline(BaselineConfig(cell.task, "ppo", cell.steps, cell.seed), label=f"ppo {cell.task} s{cell.seed}")
-    elif cell.method == "imitation":
-        from pbrl.imitation_pc import run_imitation
-
-        try:
-            result = run_imitation(cell.task, cell.labels, cell.steps, cell.seed, label=f"imitation {cell.task} s{cell.seed}")
-        except Exception as exc:  # third-party code on a stack it does not pin: recorded, the suite goes on
-            # (e.g. "no trajectory as long as a fragment": imitation cannot pad a short episode)
-            result = _failed(f"imitation: {exc}", start)
-    else:
-        options = dict(part.split("=", 1) for part in cell.method.split(":")[1:])
-        config = TrainConfig(env_id=cell.task, labels=cell.labels, steps=cell.steps, seed=cell.seed, video=False,
-                             teacher=options.get("teacher", "perfect"), query=options.get("query", "disagreement"))
-        run_path = Path(out) / "runs" / cell.name
-        RunDir.set_aside(run_path)  # an interrupted cell starts again
-        try:
-            result = train(config, run_path)
-        except (RuntimeError, ValueError) as exc:  # e.g. B-Pref's skip teacher on negative returns
-            result = _failed(str(exc), start)
-    # text cells time their own method (the SFT model they share is trained once, outside)
-    wall = result["train_seconds"] if cell.task.startswith("text/") else time.perf_counter() - start
+        wall = result["train_seconds"]  # the runner times its own method (not what its cells share)
     row = {**result, "labels_used": result.get("labels", 0), **cell.__dict__,  # "labels" is the cell's budget
            "wall_seconds": wall, "finished_at": time.time(),
            "machine": f"{os.cpu_count()} cores, {platform.machine()}", "versions": versions()}
@@ -167,6 +243,43 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
     text = json.dumps(row, indent=1).encode()
     atomic_write(path, lambda f: f.write(text))
     return row
+
+
+def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
+    """A cell on a pbrl env: the random policy, true-reward RL, imitation or pbrl (with the
+    method's variant and the cell's options)."""
+    from pbrl.baseline import BaselineConfig, run_baseline
+
+    options = dict(cell.options)
+    if cell.method == "random":  # the zero of the normalised score: uniformly random actions, same evaluation
+        from pbrl import rl
+
+        returns, _ = rl.evaluate(None, cell.task, 10, cell.seed, env_kwargs=dict(options.get("env_kwargs", ())))
+        return {"true_return_mean": float(np.mean(returns)), "true_return_std": float(np.std(returns)),
+                "train_seconds": 0.0, "curve": []}
+    if cell.method == "ppo":
+        algo = options.get("algo", "ppo")
+        return run_baseline(BaselineConfig(cell.task, algo, cell.steps, cell.seed), label=f"{algo} {cell.task} s{cell.seed}")
+    start = time.perf_counter()
+    if cell.method == "imitation":
+        from pbrl.imitation_pc import run_imitation
+
+        try:
+            return run_imitation(cell.task, cell.labels, cell.steps, cell.seed, label=f"imitation {cell.task} s{cell.seed}")
+        except Exception as exc:  # third-party code on a stack it does not pin: recorded, the suite goes on
+            # (e.g. "no trajectory as long as a fragment": imitation cannot pad a short episode)
+            return _failed(f"imitation: {exc}", start)
+    from pbrl.trainer import TrainConfig, train
+
+    variant: dict[str, Any] = dict(part.split("=", 1) for part in cell.method.split(":")[1:])  # teacher=NAME, query=NAME
+    config = TrainConfig(env_id=cell.task, labels=cell.labels, steps=cell.steps, seed=cell.seed, video=False, **variant)
+    config = with_overrides(config, cell.options)  # a bad option stops the suite: it is no result
+    run_path = Path(out) / "runs" / cell.name
+    RunDir.set_aside(run_path)  # an interrupted cell starts again
+    try:
+        return train(config, run_path)
+    except (RuntimeError, ValueError) as exc:  # e.g. B-Pref's skip teacher on negative returns
+        return _failed(str(exc), start)
 
 
 def versions() -> dict[str, str]:
@@ -252,7 +365,8 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
                          f"{c.steps} ({len(clashes)} such cells); pass another --out, or delete those files to rerun them")
     # a cell that reads another's output (DPO reads the pbrl cell's labels) waits for it: those
     # go last, so that parallel workers do not sit on a lock
-    todo = sorted((c for c in grid if c.name not in finished), key=lambda c: c.method in DEPENDENT)
+    dependent = {m for suite in SUITES.values() for m in suite.dependent}
+    todo = sorted((c for c in grid if c.name not in finished), key=lambda c: c.method in dependent)
     print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run with {workers} worker(s) -> {out}",
           flush=True)
     if workers <= 1:

@@ -17,7 +17,6 @@ from pbrl.io import write_json, write_text
 
 PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
 CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement", "time")
-TEXT_FIELDS = ("score", "kl", "entropy", "beta")  # the response game's: learned reward, KL to SFT, entropy, beta
 
 
 @dataclass(frozen=True)
@@ -75,38 +74,17 @@ class RunDir:
         """curves.csv and (with ``plot``) curves.png: true return vs env steps; learned return
         and labels beside."""
         buffer = io.StringIO(newline="")
-        fields = CURVE_FIELDS + tuple(k for k in TEXT_FIELDS if any(k in r for r in rows))
+        # a family's own columns (text: score, KL, entropy, beta) after the common ones
+        fields = CURVE_FIELDS + tuple(dict.fromkeys(k for r in rows for k in r if k not in CURVE_FIELDS))
         writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         write_text(self.path / "curves.csv", buffer.getvalue())
         if not rows or not plot:
             return
-        import matplotlib
+        from pbrl.plots import run_curves  # matplotlib only when a figure is drawn
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        steps = np.array([r["steps"] for r in rows])
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-        ax.plot(steps, [r["true_return"] for r in rows], label="preferences: true return")
-        if baseline:
-            ax.plot([r["steps"] for r in baseline], [r["true_return"] for r in baseline], label="true-reward RL", alpha=0.8)
-        ax.set_xlabel("env steps")
-        ax.set_ylabel("true return (mean of last 100 episodes)")
-        ax.legend(loc="best")
-        ax.grid(alpha=0.3)
-        ax2.plot(steps, [r["labels"] for r in rows], color="tab:green", label="labels")
-        ax2.set_xlabel("env steps")
-        ax2.set_ylabel("labels", color="tab:green")
-        acc = ax2.twinx()
-        acc.plot(steps, [r["val_accuracy"] for r in rows], color="tab:red", alpha=0.7, label="validation accuracy")
-        acc.set_ylim(0, 1.05)
-        acc.set_ylabel("reward-model validation accuracy", color="tab:red")
-        fig.suptitle(self.path.name)
-        fig.tight_layout()
-        fig.savefig(self.path / "curves.png", dpi=90)
-        plt.close(fig)
+        run_curves(rows, self.path / "curves.png", self.path.name, baseline)
 
     def write_video(self, frames: list[np.ndarray], fps: float) -> Path:
         """final.mp4 at the env's frame rate (the clip-media writer: mp4v, written atomically)."""

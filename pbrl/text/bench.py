@@ -16,6 +16,10 @@ task); a cell's "steps" are responses. Methods:
 
 Every cell's ``true_return_mean`` is the mean hidden score of the policy's sampled responses
 to 256 fixed prompts; ``kl`` its KL to the SFT policy.
+
+The suite plugs into :mod:`pbrl.bench` by name (``Suite.runner``: :func:`run_text_cell`;
+``Suite.report``: :data:`REPORT`, its explanation, seed table and bar plot): the generic
+runner and report import nothing of the language-model side.
 """
 
 from __future__ import annotations
@@ -27,6 +31,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pbrl import plots
+from pbrl.bench import Cell
+from pbrl.bench_report import (
+    SPEED_FILE,
+    SuiteReport,
+    cell_seconds,
+    label,
+    method_groups,
+    short_name,
+    succeeded,
+)
 from pbrl.io import atomic_write
 
 ENV_ID = "pbrl/ResponseGame-v0"
@@ -75,13 +90,15 @@ def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int
     return path
 
 
-def run_text_cell(task_key: str, method: str, labels: int, seed: int, responses: int, out: str) -> dict[str, Any]:
-    """One cell of the text suite; the row's result part."""
+def run_text_cell(cell: Cell, out: str) -> dict[str, Any]:
+    """One cell of the text suite (its ``Suite.runner``); the row's result part. Its
+    ``train_seconds``, the cell's wall time, is the method's training alone."""
     from pbrl.text.load import load_lm
     from pbrl.text.model_dir import lm_env_kwargs
     from pbrl.text.rl import TextRLConfig, evaluate_text, train_text
 
-    out_path, task = Path(out), text_task(task_key)
+    out_path, task = Path(out), text_task(cell.task)
+    method, labels, seed, responses = cell.method, cell.labels, cell.seed, cell.steps
     sft = ensure_sft(out_path, task)
     ref = load_lm(sft)
     pairs = None
@@ -177,9 +194,47 @@ def write_speed(out: str | Path, rows: list[dict[str, Any]], machine: str, comma
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['task']} | {r['device']} | {r['threads']} | {r['batch']} | {r['rollout_per_second']:,.0f} | "
               f"{r['update_per_second']:,.0f} |" for r in rows]
-    from pbrl.bench_report import SPEED_FILE
-
     path = Path(out) / SPEED_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
     return path
+
+
+EXPLAINED = (
+    "Final true return: the mean hidden score (sentiment: VADER compound in [-1, 1]; arithmetic: accuracy) of the "
+    "policy's sampled responses to 256 fixed prompts per seed, then mean +- std over seeds; the greedy score and "
+    "the KL to the SFT policy are in every seed's table. Normalised score: (R - R_SFT) / (R_PPO - R_SFT) per seed, "
+    "where PPO is KL-penalised PPO on the hidden score itself (for arithmetic the verifier: RLVR). Steps are "
+    "responses. Wall time: the method's training alone (the shared SFT model and DPO's labels, gathered by the pbrl "
+    "cell of the same seed, are not counted).")
+
+
+def text_table(rows: list[dict[str, Any]]) -> str:
+    """The text suite, seed by seed: sampled and greedy hidden score, KL to the SFT policy,
+    labels and training time."""
+    lines = ["| task | method | seed | score (sampled) | score (greedy) | KL to SFT | labels | training |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for task in sorted({r["task"] for r in rows}):
+        for group in method_groups(rows, task).values():
+            for r in group:
+                if r.get("error"):
+                    lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | failed: {r['error'][:100]} | | | | |")
+                    continue
+                lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | {r['true_return_mean']:.3f} | "
+                             f"{r.get('score_greedy', float('nan')):.3f} | {r.get('kl', 0.0):.2f} | "
+                             f"{r.get('labels_used') or '-'} | {cell_seconds(r):.0f} s |")
+    return "\n".join(lines)
+
+
+def plot_task(rows: list[dict[str, Any]], task: str, path: Path) -> None:
+    """No learning curves here: each method's final hidden score and KL to the SFT policy,
+    bars over seeds, with the KL target the penalty steers towards."""
+    groups = [succeeded(g) for g in method_groups(rows, task).values() if succeeded(g)]
+    values = {key: [[r.get(key, 0.0) for r in g] for g in groups] for key in ("true_return_mean", "kl")}
+    panels = [plots.BarPanel("hidden score of sampled responses", values["true_return_mean"]),
+              plots.BarPanel("KL to the SFT policy", values["kl"], (KL_TARGET, f"KL target {KL_TARGET:g}"))]
+    plots.seed_bars([f"{label(g[0])}\n({len(g)} seeds)" for g in groups], panels, path, task)
+
+
+# the suite's report hook (Suite.report): how its scores read, its seed table and bar plot
+REPORT = SuiteReport(explained=EXPLAINED, seed_table=text_table, plot_task=plot_task, digits=3)

@@ -181,3 +181,53 @@ def test_a_suite_stopped_with_sigterm_takes_its_running_cells_with_it(tmp_path):
     assert not workers & _children(1) and not any(os.path.exists(f"/proc/{p}") and p in _running() for p in workers), \
         "workers left running"
     assert set((tmp_path / "cells").glob("*.json")) == written and len(written) < 5  # nothing finishes after the stop
+
+
+def test_the_runner_and_its_report_import_no_suite_code_and_no_matplotlib():
+    """bench -> bench_report -> a suite's module (pbrl.text.bench), never back: the text
+    suite is named by strings on its Suite, and figures are drawn by pbrl.plots on demand."""
+    code = ("import sys, pbrl.bench, pbrl.bench_report; "
+            "print(sorted(m for m in sys.modules if m.startswith('pbrl.text') or m.startswith('matplotlib')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_only_the_plots_module_imports_matplotlib():
+    from pathlib import Path
+
+    import pbrl
+
+    root = Path(pbrl.__file__).parent
+    users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                   if "import matplotlib" in p.read_text() or "from matplotlib" in p.read_text())
+    assert users == ["plots.py"]
+
+
+def test_the_text_suite_plugs_in_by_name_and_draws_its_bars(tmp_path):
+    import pbrl.text.bench as text_bench
+    from pbrl.bench import runner_of
+    from pbrl.bench_report import report_of, section, write_report
+    from pbrl.family import load_attr
+
+    assert runner_of("text/arithmetic") == "pbrl.text.bench:run_text_cell" and runner_of("pbrl/CartPole-v1") is None
+    assert load_attr(runner_of("text/arithmetic")) is text_bench.run_text_cell
+    assert report_of("text") is text_bench.REPORT and report_of(None).plot_task is None
+    rows = [_row("text/arithmetic", m, labels, s, ret, 10.0, curve=[], kl=kl)
+            for m, labels, ret, kl in (("sft", 0, 0.2, 0.0), ("ppo", 0, 0.8, 1.5), ("pbrl", 100, 0.5, 2.5)) for s in (0, 1)]
+    write_report(rows, tmp_path, "text", "text")
+    assert (tmp_path / "arithmetic.png").read_bytes()[:4] == b"\x89PNG"  # the bars, through pbrl.plots
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arithmetic.png", "curves.csv", "summary.md"]  # no temporaries
+    text = section(rows, tmp_path, "text", "text")
+    assert "| arithmetic | pbrl 100 labels | 2 | 0.500 +- 0.000 | 0.50 (0.50) |" in text  # its digits, its seed table
+    assert "| arithmetic | pbrl 100 labels | 0 | 0.500 |" in text and "(R - R_SFT)" in text
+
+
+def test_a_run_writes_its_curves_png_atomically(tmp_path):
+    from pbrl.run_dir import RunDir
+
+    rows = [{"steps": s, "true_return": float(s), "learned_return": 0.0, "labels": s // 10, "val_accuracy": 0.9}
+            for s in (100, 200, 300)]
+    RunDir(tmp_path).write_curves(rows, baseline=[{"steps": 100, "true_return": 1.0}, {"steps": 300, "true_return": 2.0}])
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.csv", "curves.png"]
