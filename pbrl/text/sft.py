@@ -66,14 +66,22 @@ def nll(model: TinyCausalLM, prompts: torch.Tensor, responses: torch.Tensor) -> 
 class SFTConfig:
     """``pbrl text sft``: supervised training of the built-in LM on a task's corpus."""
 
-    task: str = "sentiment"
+    task: str = "arithmetic"
+    """the task whose generated corpus the model learns: sentiment or arithmetic"""
     steps: int = 2000
+    """gradient steps (AdamW, one-cycle learning-rate schedule)"""
     batch_size: int = 64
+    """(prompt, response) pairs per gradient step"""
     lr: float = 1e-3
+    """peak learning rate of the one-cycle schedule"""
     corpus_size: int = 20_000
-    prompt_tokens: int | None = None  # default: the task's (the env's observation length)
-    response_tokens: int | None = None  # default: the task's (the env's action length)
+    """generated (prompt, response) pairs, 5% of them held out"""
+    prompt_tokens: int | None = None
+    """prompt length in tokens (None: the task's, the env's observation length)"""
+    response_tokens: int | None = None
+    """response length in tokens (None: the task's, the env's action length)"""
     seed: int = 0
+    """seeds the corpus and the training"""
 
     def lengths(self) -> tuple[int, int]:
         from pbrl.text.tasks import TASKS
