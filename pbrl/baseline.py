@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pbrl import rl
-from pbrl.envs import entry_for
-from pbrl.hyperparams import defaults
+
+from pbrl.family import family_for, family_name
 from pbrl.progress import Progress
 
 
@@ -38,12 +38,12 @@ class BaselineConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.eval_episodes < 1:
             raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
-        entry_for(self.env_id)
+        family_name(self.env_id)
 
 
 def run_baseline(config: BaselineConfig, label: str = "true-reward") -> dict[str, float]:
     """Train ``config.algo`` on the true reward and report the final policy's true return."""
-    n_envs, kwargs = defaults(config.algo, config.env_id)
+    n_envs, kwargs = family_for(config.env_id).hyperparameters(config.algo, config.env_id)
     venv = rl.wrap_normalize(rl.make_env(config.env_id, config.seed, n_envs, {"reveal_true_reward": True}), config.env_id, kwargs)
     model = rl.make_algo(config.algo, venv, config.env_id, config.seed)
     start = time.perf_counter()

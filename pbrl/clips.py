@@ -9,25 +9,13 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from pbrl.envs.registry import ATARI, MUJOCO, TEXT, entry_for
+from pbrl.family import family_for
 from pbrl.types import Clip
 
-CLIP_SECONDS_MUJOCO = 1.5  # the paper's clip duration for the robotics tasks
-CLIP_STEPS_ATARI = 25
-CLIP_STEPS_CLASSIC = 25
-
-
 def default_clip_length(env_id: str, dt: float | None = None) -> int:
-    """Per-family default: ~1.5 s of simulated time for MuJoCo, 25 steps for Atari and classic,
-    1 for text (a response game's episode is one step: the clip is the response)."""
-    family = entry_for(env_id).family
-    if family == TEXT:
-        return 1
-    if family == MUJOCO:
-        if dt is None:
-            raise ValueError("the MuJoCo default clip length needs the env's dt")
-        return max(1, int(round(CLIP_SECONDS_MUJOCO / dt)))
-    return CLIP_STEPS_ATARI if family == ATARI else CLIP_STEPS_CLASSIC
+    """The family's default steps per clip: ~1.5 s of simulated time for MuJoCo, 25 steps for
+    Atari and classic control, 1 for text (a response game's episode is one step)."""
+    return family_for(env_id).clip_length(env_id, dt)
 
 
 class ClipRecorder(VecEnvWrapper):

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pbrl.envs.registry import BY_ID, entry_for  # the env table (gymnasium only, no learning code)
+from pbrl.hyperparams import defaults
+
 if TYPE_CHECKING:  # annotations only: nothing here imports learning code at run time
     import gymnasium as gym
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -73,8 +76,6 @@ def family_name(env_id: str) -> str:
     key = env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id
     if key in _ENV_FAMILIES:
         return _ENV_FAMILIES[key]
-    from pbrl.envs.registry import entry_for  # the env table (gymnasium only, no learning code)
-
     return entry_for(key).family
 
 
@@ -124,26 +125,32 @@ class Family:
 
     # --- the run's configuration -------------------------------------------------------------
 
-    def check_config(self, config: Any) -> Any:
-        """Validate ``config`` (a TrainConfig) for this family and fill what it derives; returns
-        the config to run (the same object when nothing changes)."""
+    def check_config(self, config: Any) -> None:
+        """Raise a clear error when ``config`` (a TrainConfig) cannot run in this family."""
         if config.teacher.startswith("judge:"):
             raise ValueError(f"a judge teacher ({config.teacher}) compares responses: use it with pbrl/ResponseGame-v0")
+
+    def resolve_config(self, config: Any) -> Any:
+        """The config to run: ``config`` with what the family derives filled in (the same
+        object when nothing changes); it is what the run directory's config.json records."""
         return config
 
-    def clip_length(self, env: EnvInfo) -> int:
-        """Steps per clip when the user gives none."""
+    def clip_length(self, env_id: str, dt: float | None) -> int:
+        """Steps per clip when the user gives none (``dt``: the env's seconds per step, if any)."""
         return self.clip_steps
 
     def terminates(self, env_id: str) -> bool:
         """Whether episodes can end early (the learned reward then keeps its level: the
         reward after the end is 0)."""
-        from pbrl.envs.registry import BY_ID
-
         entry = BY_ID.get(env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id)
         return bool(entry and entry.terminates)
 
     # --- the agent -----------------------------------------------------------------------------
+
+    def hyperparameters(self, algo: str, env_id: str) -> tuple[int, dict[str, Any]]:
+        """(sub-envs, the SB3 algorithm's keyword arguments): the RL Zoo's per-env settings
+        (:mod:`pbrl.hyperparams`), SB3's defaults for envs it does not list."""
+        return defaults(algo, env_id)
 
     def policy_class(self, observation_space: gym.Space) -> Any:
         """The SB3 policy (a name or a class) for this family's observations."""
@@ -163,19 +170,19 @@ class Family:
     def save_artifacts(self, agent: BaseAlgorithm, run_dir: Path, config: Any, env: EnvInfo) -> None:
         """Files beside policy.pt that other tools read (text: the policy's language model)."""
 
-    def agent_build_options(self, run_dir: Path) -> dict[str, Any]:
-        """What :meth:`policy_kwargs` needs to rebuild a saved agent of a run (``pbrl evaluate``)."""
+    def saved_policy_kwargs(self, run_dir: Path) -> dict[str, Any]:
+        """The ``policy_kwargs`` that rebuild the agent saved in ``run_dir`` (``pbrl evaluate``)."""
         return {}
 
     # --- people and teachers --------------------------------------------------------------------
 
     def recording_wrapper(self, people: bool) -> type[gym.Wrapper] | None:
         """A wrapper that records what clip media need (simulator states for people)."""
-        if not people:
-            return None
-        from pbrl.media import SimState
+        return None
 
-        return SimState
+    def has_teacher(self, name: str) -> bool:
+        """Whether ``name`` is a teacher this family adds (see :meth:`teacher`)."""
+        return False
 
     def teacher(self, name: str, config: Any) -> PreferenceSource | None:
         """A source of labels this family adds (text: ``judge:MODULE:FUNCTION``), or None."""

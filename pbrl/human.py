@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from pbrl.asking import AskRule, PacedAsk
 from pbrl.media import MediaWriter
 from pbrl.oracle import PreferenceSource
+from pbrl.schedule import LabelSchedule
 from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Label, Query
 
@@ -59,8 +61,16 @@ class HumanQueue(PreferenceSource):
             self._retraction_id = rows[-1][0]
         return [query_id for _, query_id, _ in rows]
 
+    stores_labels = True  # the app writes them; the trainer reads them back
+
+    def asking(self, schedule: LabelSchedule) -> AskRule:
+        return PacedAsk(schedule, self)
+
     def waiting(self) -> int:
         return self.store.unanswered()
+
+    def answered(self) -> int:
+        return self.store.count_labels()
 
     def seconds_per_label(self, recent: int = 10) -> float | None:
         """The raters' recent pace: median seconds a query was on screen before its answer."""

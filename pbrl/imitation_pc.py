@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from pbrl import rl
-from pbrl.hyperparams import defaults
+from pbrl.family import family_for
 from pbrl.progress import Progress
 
 def available() -> bool:
@@ -72,7 +72,7 @@ def run_imitation(env_id: str, labels: int, steps: int, seed: int, eval_episodes
     import torch
 
     torch.manual_seed(seed)
-    n_envs, kwargs = defaults("ppo", env_id)
+    n_envs, kwargs = family_for(env_id).hyperparameters("ppo", env_id)
     venv = rl.make_env(env_id, seed, n_envs, {"reveal_true_reward": True})
     probe = gym.make(env_id)
     fragment = default_clip_length(env_id, getattr(probe.unwrapped, "dt", None))

@@ -17,11 +17,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from pbrl.envs.registry import ATARI, entry_for
+from pbrl.family import family_for
 from pbrl.io import atomic_path
 from pbrl.types import Clip
 
-ATARI_FPS = 15.0  # 60 emulator frames per second, one agent step per 4 frames
 MEDIA_DIR = "media"
 
 
@@ -72,13 +71,12 @@ class SimState(gym.Wrapper):
 def frame_rate(env_id: str, env: gym.Env | None = None) -> float:
     """Frames per second at real speed, for one frame per agent step (``env``: an instance
     already made, to read its metadata from)."""
-    if entry_for(env_id).family == ATARI:
-        return ATARI_FPS
+    family = family_for(env_id)
     if env is not None:
-        return float(env.metadata.get("render_fps") or 30)
+        return family.frame_rate(env)
     env = gym.make(env_id)
     try:
-        return float(env.metadata.get("render_fps") or 30)
+        return family.frame_rate(env)
     finally:
         env.close()
 
@@ -99,7 +97,7 @@ class MediaWriter:
     def frames(self, clip: Clip) -> list[np.ndarray]:
         """RGB frames of the clip's real steps."""
         if clip.states is None:
-            if entry_for(clip.env_id).family != ATARI:
+            if not family_for(clip.env_id).frames_from_obs():
                 raise ValueError(f"clip {clip.clip_id} has no simulator states to render; record with SimState")
             return [np.repeat(obs[-1][:, :, None], 3, axis=2) for obs in clip.obs[: clip.length]]
         if self._env is None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pbrl.asking import AskRule, ScheduledAsk
+from pbrl.schedule import LabelSchedule
 from pbrl.types import Clip, Label, Outcome, Query
 
 
@@ -55,6 +57,16 @@ class PreferenceSource(ABC):
     def seconds_per_label(self) -> float | None:
         """How long an answer takes (None: at once, or not known yet)."""
         return None
+
+    #: the source writes its labels into the run's store itself (people, through the app)
+    stores_labels = False
+
+    def asking(self, schedule: LabelSchedule) -> AskRule:
+        """The rule for how many queries to ask: by default on the label schedule."""
+        return ScheduledAsk(schedule)
+
+    def observe_pool(self, pool: Sequence[Clip]) -> None:
+        """Called with the query candidates before each round of queries."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,10 @@ class SyntheticTeacher(AnsweringSource):
         self.config = config
         self.rng = np.random.default_rng(seed)
         self.margin = float(margin)
+
+    def observe_pool(self, pool: Sequence[Clip]) -> None:
+        # B-Pref: the thresholds scale with the average true return of a clip (signed)
+        self.set_margin(float(np.mean([c.true_rewards.sum() for c in pool])))
 
     def set_margin(self, margin: float) -> None:
         """B-Pref's margin: the average true return of a clip (signed, as in B-Pref; its skip

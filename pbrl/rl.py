@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -14,12 +15,12 @@ import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import pbrl  # noqa: F401  (registers the ids)
 from pbrl.io import atomic_write
-from pbrl.hyperparams import defaults, normalize
+from pbrl.family import family_for
+from pbrl.hyperparams import normalize
 
 # PPO and A2C carry tuned per-env defaults; the off-policy algorithms run with SB3's defaults
 # (the learned reward is a VecEnv wrapper, so any SB3 algorithm trains on it).
@@ -49,55 +50,99 @@ def wrap_normalize(venv: VecEnv, env_id: str, algo_kwargs: dict[str, Any]) -> Ve
     return venv
 
 
-def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int, lm_path: str | None = None) -> BaseAlgorithm:
-    """The algorithm with its per-env defaults; the response game's policy is a language model
-    (:class:`pbrl.text.policy.TextPolicy`, starting from the SFT model ``lm_path``)."""
-    check_algo(algo)
-    _, kwargs = defaults(algo, env_id)
-    if isinstance(venv.action_space, gym.spaces.MultiDiscrete) and lm_path is not None:
-        from pbrl.text.policy import TextPolicy
+def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int, policy_kwargs: dict[str, Any] | None = None) -> BaseAlgorithm:
+    """The algorithm with its per-env defaults and the env family's policy (an MLP, SB3's
+    CnnPolicy for Atari frames, a language model for the response game).
 
-        if algo not in ("ppo", "a2c"):
-            raise ValueError(f"the text policy trains with ppo or a2c, not {algo}")
-        return ALGOS[algo](TextPolicy, venv, seed=seed, device="cpu", verbose=0, policy_kwargs={"lm_path": lm_path},
-                           **kwargs)
-    policy = "CnnPolicy" if is_image_space(venv.observation_space) else "MlpPolicy"  # Atari frames
-    return ALGOS[algo](policy, venv, seed=seed, device="cpu", verbose=0, **kwargs)
+    :param policy_kwargs: the family's ``policy_kwargs`` (text: the SFT model's directory).
+    """
+    check_algo(algo)
+    family = family_for(env_id)
+    _, kwargs = family.hyperparameters(algo, env_id)
+    extra = {"policy_kwargs": policy_kwargs} if policy_kwargs else {}
+    return ALGOS[algo](family.policy_class(venv.observation_space), venv, seed=seed, device="cpu", verbose=0,
+                       **extra, **kwargs)
 
 
 def save_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, env_id: str) -> None:
-    """Policy weights as a state_dict plus JSON metadata, and VecNormalize statistics (npz)."""
+    """Policy weights as a state_dict plus JSON metadata, and VecNormalize's whole state (npz,
+    no pickle): observation and return statistics, the running returns, its settings."""
     # each file written under a temporary name and renamed: a run killed mid-save keeps its last checkpoint
     atomic_write(directory / POLICY_FILE, lambda f: torch.save(model.policy.state_dict(), f))
     meta = json.dumps({"format_version": 1, "algo": algo, "env_id": env_id}, indent=2).encode()
     atomic_write(directory / POLICY_META, lambda f: f.write(meta))
-    if isinstance(venv, VecNormalize):
-        rms = venv.obs_rms
-        atomic_write(directory / NORM_FILE, lambda f: np.savez(f, mean=rms.mean, var=rms.var, count=rms.count,
-                                                           clip_obs=venv.clip_obs, epsilon=venv.epsilon))
+    norm = find_normalize(venv)
+    if norm is not None:
+        atomic_write(directory / NORM_FILE, lambda f: np.savez(f, **normalize_state(norm)))
 
+
+def find_normalize(venv: VecEnv) -> VecNormalize | None:
+    """The VecNormalize in a stack of VecEnv wrappers (text's KL penalty sits above it)."""
+    while venv is not None:
+        if isinstance(venv, VecNormalize):
+            return venv
+        venv = getattr(venv, "venv", None)
+    return None
+
+
+def normalize_state(venv: VecNormalize) -> dict[str, np.ndarray]:
+    """Every number VecNormalize needs to go on as it was (the keys of the first format,
+    mean / var / count of the observations, kept)."""
+    obs, ret = venv.obs_rms, venv.ret_rms
+    return {"mean": obs.mean, "var": obs.var, "count": np.float64(obs.count), "clip_obs": np.float64(venv.clip_obs),
+            "epsilon": np.float64(venv.epsilon), "ret_mean": ret.mean, "ret_var": ret.var, "ret_count": np.float64(ret.count),
+            "returns": venv.returns, "clip_reward": np.float64(venv.clip_reward), "gamma": np.float64(venv.gamma),
+            "norm_obs": np.bool_(venv.norm_obs), "norm_reward": np.bool_(venv.norm_reward)}
+
+
+def restore_normalize(venv: VecNormalize, stats: Mapping[str, np.ndarray]) -> None:
+    """Put :func:`normalize_state`'s numbers back (a file of the first format holds only the
+    observation statistics: the return statistics then start afresh, as they did)."""
+    venv.obs_rms.mean, venv.obs_rms.var, venv.obs_rms.count = stats["mean"], stats["var"], float(stats["count"])
+    if "ret_mean" in stats:
+        venv.ret_rms.mean, venv.ret_rms.var = stats["ret_mean"], stats["ret_var"]
+        venv.ret_rms.count = float(stats["ret_count"])
+        if stats["returns"].shape == venv.returns.shape:
+            venv.returns = stats["returns"].copy()
 
 
 def restore_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path) -> None:
-    """Load the weights (and VecNormalize statistics) saved by :func:`save_policy` into a
-    freshly built ``model`` to go on training (a resumed run)."""
+    """Load the weights (and VecNormalize state) saved by :func:`save_policy` into a freshly
+    built ``model`` to go on training (a resumed run)."""
     model.policy.load_state_dict(torch.load(directory / POLICY_FILE, weights_only=True))
-    if isinstance(venv, VecNormalize) and (directory / NORM_FILE).exists():
-        stats = np.load(directory / NORM_FILE)
-        venv.obs_rms.mean, venv.obs_rms.var, venv.obs_rms.count = stats["mean"], stats["var"], float(stats["count"])
+    norm = find_normalize(venv)
+    if norm is not None and (directory / NORM_FILE).exists():
+        with np.load(directory / NORM_FILE) as stats:
+            restore_normalize(norm, dict(stats))
 
 
-def load_policy(directory: Path) -> tuple[BaseAlgorithm, dict[str, np.ndarray] | None, str]:
-    """Rebuild the policy saved by :func:`save_policy`: (model, obs normalisation or None, env_id)."""
+class SavedPolicy(NamedTuple):
+    """A run's policy rebuilt for evaluation."""
+
+    model: BaseAlgorithm
+    normalisation: dict[str, np.ndarray] | None  # VecNormalize's numbers (None: not normalised)
+    env_id: str
+    env_kwargs: dict[str, Any]  # the run's gym.make keywords (the response game's task and lengths)
+
+
+def load_policy(directory: Path) -> SavedPolicy:
+    """Rebuild the policy saved by :func:`save_policy` through its env's family (a language
+    model for the response game) with the run's env keywords (its config.json)."""
     meta_path = directory / POLICY_META
     if not meta_path.exists():
         raise FileNotFoundError(f"{directory}: no {POLICY_META}; pass a run directory written by `pbrl train`")
     meta = json.loads(meta_path.read_text())
-    venv = make_env(meta["env_id"], seed=0, n_envs=1)
-    model = make_algo(meta["algo"], venv, meta["env_id"], seed=0)
+    config_path = directory / "config.json"
+    env_kwargs = json.loads(config_path.read_text()).get("env_kwargs", {}) if config_path.exists() else {}
+    venv = make_env(meta["env_id"], seed=0, n_envs=1, env_kwargs=env_kwargs)
+    policy_kwargs = family_for(meta["env_id"]).saved_policy_kwargs(directory)
+    model = make_algo(meta["algo"], venv, meta["env_id"], seed=0, policy_kwargs=policy_kwargs)
     model.policy.load_state_dict(torch.load(directory / POLICY_FILE, weights_only=True))
-    norm = dict(np.load(directory / NORM_FILE)) if (directory / NORM_FILE).exists() else None
-    return model, norm, meta["env_id"]
+    norm = None
+    if (directory / NORM_FILE).exists():
+        with np.load(directory / NORM_FILE) as stats:
+            norm = dict(stats)
+    return SavedPolicy(model, norm, meta["env_id"], env_kwargs)
 
 
 def obs_normaliser(venv_or_stats: VecEnv | dict[str, np.ndarray] | None):

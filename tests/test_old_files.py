@@ -42,7 +42,7 @@ def test_an_old_run_directory_opens_and_its_policy_returns_what_it_did(name, req
         assert store.count_queries() == EXPECTED[name]["queries"]
     finally:
         store.close()
-    model, norm, env_id = rl.load_policy(FIXTURES / name)
+    model, norm, env_id, _ = rl.load_policy(FIXTURES / name)
     returns, _ = rl.evaluate(model, env_id, 3, 0, rl.obs_normaliser(norm))
     np.testing.assert_allclose(returns, EXPECTED[name]["eval_returns"], rtol=1e-6)
 

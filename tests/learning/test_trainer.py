@@ -193,10 +193,10 @@ def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
 def test_resume_takes_no_other_flags_and_one_trainer_holds_a_run(tmp_path):
     result = subprocess.run([PBRL, "train", "--resume", str(tmp_path), "--steps", "1000"], capture_output=True, text=True)
     assert result.returncode == 2 and "drop --steps" in result.stderr
-    from pbrl.trainer import _lock
+    from pbrl.run import lock_run_dir
 
-    first = _lock(tmp_path)
+    first = lock_run_dir(tmp_path)
     with pytest.raises(RuntimeError, match="another trainer is running"):
-        _lock(tmp_path)
+        lock_run_dir(tmp_path)
     first.close()
-    _lock(tmp_path).close()  # free again
+    lock_run_dir(tmp_path).close()  # free again

@@ -157,7 +157,7 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     assert summary["labels"] == 12 and 0.0 <= summary["true_return_mean"] <= 1.0
     header = (tmp_path / "run" / "curves.csv").read_text().splitlines()[0].split(",")
     assert {"learned_return", "score", "kl", "entropy", "beta"} <= set(header)  # learned reward and KL, logged
-    assert RewardEnsemble.load(tmp_path / "run" / "reward_model").text  # a text reward model was learned
+    assert RewardEnsemble.load(tmp_path / "run" / "reward_model").kind == "text"  # a text reward model was learned
     texts = [t for (t,) in sqlite3.connect(tmp_path / "run" / "labels.sqlite").execute("select text from clips")]
     assert texts and all("=\n" in t for t in texts)  # queried clips carry prompt and response for people
     # the reward's zero: the mean over the SFT policy's responses, recorded before the first fit and kept
@@ -169,6 +169,33 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     assert np.abs(z.mean(1)).max() < 1e-4 and z.std() > 0.1
     with pytest.raises(ValueError, match="give --sft DIR"):
         TrainConfig(env_id="pbrl/ResponseGame-v0")
+    # pbrl evaluate rebuilds the text policy (a language model, not an MlpPolicy) with the run's task
+    from pbrl import rl
+    from pbrl.cli import main
+
+    saved = rl.load_policy(tmp_path / "run")
+    assert saved.env_kwargs["task"] == "arithmetic" and type(saved.model.policy).__name__ == "TextPolicy"
+    returns, _ = rl.evaluate(saved.model, saved.env_id, 20, config.seed, env_kwargs=saved.env_kwargs)
+    assert np.mean(returns) == pytest.approx(summary["true_return_mean"])  # the same greedy responses
+    assert main(["evaluate", str(tmp_path / "run"), "--episodes", "3"]) == 0
+
+
+def test_reward_options_given_for_text_keep_the_family_defaults(sft_dir, tmp_path):
+    from pbrl.reward_model import RewardModelConfig
+    from pbrl.run import Run
+    from pbrl.trainer import TrainConfig
+
+    config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "arithmetic"}, sft=str(sft_dir), labels=12,
+                         steps=600, reward=RewardModelConfig(n_members=5), video=False)
+    with Run(config, tmp_path / "run") as run:
+        run.build()
+        reward = run.model.config
+    assert reward.n_members == 5  # the user's value
+    assert reward.l2 == 1e-6 and reward.lr == 1e-3 and reward.min_steps == 300  # the text family's, not the MLP's
+    config = TrainConfig(env_id="pbrl/ResponseGame-v0", sft=str(sft_dir), reward=RewardModelConfig(l2=1e-4))
+    with Run(config, tmp_path / "run2") as run:
+        run.build()
+        assert run.model.config.l2 == 1e-4 and run.model.config.lr == 1e-3  # a user's value wins over the family's
 
 
 def test_an_ai_judge_teaches_the_response_game(sft_dir, tmp_path):

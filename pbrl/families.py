@@ -1,0 +1,64 @@
+"""pbrl's control families: classic control, MuJoCo and Atari (the language-model family is
+``pbrl.text.family``). Each is a :class:`pbrl.family.Family` that overrides what differs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from pbrl.family import Family
+from pbrl.media import SimState
+
+CLIP_SECONDS_MUJOCO = 1.5  # the paper's clip duration for the robotics tasks
+ATARI_FPS = 15.0  # Atari clips play at 15 agent steps a second (60 Hz frames, frameskip 4)
+
+
+class ControlFamily(Family):
+    """Simulated control: people see clips re-rendered from the simulator states recorded
+    beside them (:class:`pbrl.media.SimState`)."""
+
+    def recording_wrapper(self, people: bool) -> type[gym.Wrapper] | None:
+        return SimState if people else None
+
+
+class ClassicFamily(ControlFamily):
+    """Classic control: 25-step clips; the reward model reads the observation alone, r(s),
+    because Pendulum's policy gamed an r(s, a) model (200 labels: 3 of 5 seeds failed;
+    BENCHMARKS.md)."""
+
+    name = "classic"
+
+
+class MujocoFamily(ControlFamily):
+    """MuJoCo: clips of ~1.5 s of simulated time (the paper), r(s, a) as in the paper."""
+
+    name = "mujoco"
+    reward_defaults = {"use_actions": True}
+
+    def clip_length(self, env_id: str, dt: float | None) -> int:
+        if dt is None:
+            raise ValueError(f"{env_id}: the MuJoCo default clip length needs the env's dt")
+        return max(1, int(round(CLIP_SECONDS_MUJOCO / dt)))
+
+
+class AtariFamily(ControlFamily):
+    """Atari: the paper's CNN reward model on stacked frames, SB3's CnnPolicy, 25-step clips
+    shown to people from their own observations at 15 frames a second."""
+
+    name = "atari"
+    reward_kind = "cnn"
+
+    def policy_class(self, observation_space: gym.Space) -> Any:
+        return "CnnPolicy"
+
+    def frames_from_obs(self) -> bool:
+        return True
+
+    def frame_rate(self, env: gym.Env) -> float:
+        return ATARI_FPS
+
+
+CLASSIC = ClassicFamily()
+MUJOCO = MujocoFamily()
+ATARI = AtariFamily()

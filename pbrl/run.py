@@ -1,0 +1,345 @@
+"""One preference-learning run as named steps (Christiano et al. 2017, section 2.2)::
+
+    with Run(config, out) as run:   # leaving the block releases store, envs, lock and fit thread
+        run.build()                 # env -> ClipRecorder -> LearnedReward -> [VecNormalize] -> agent
+        run.warm_up()               # the first policy's clips, the initial labels, the first fit
+        run.learn()                 # RL on the learned reward; labels asked and the model refit per rollout
+        summary = run.finish()      # checkpoint, evaluate the true return, write the summary
+
+What differs between classic control, MuJoCo, Atari and text comes from the env's family
+(:mod:`pbrl.family`); this module never names one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv
+
+from pbrl import rl
+from pbrl.callbacks import LabelCallback
+from pbrl.clips import ClipRecorder, default_clip_length
+from pbrl.config import HUMAN, TrainConfig
+from pbrl.family import EnvInfo, Family, family_for
+from pbrl.human import HumanQueue
+from pbrl.io import write_json
+from pbrl.learned_reward import LearnedReward
+from pbrl.learner import LearnerSettings, PreferenceLearner
+from pbrl.media import MediaWriter, frame_rate
+from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
+from pbrl.progress import Progress
+from pbrl.reward_model import RewardEnsemble
+from pbrl.run_dir import PROGRESS_FILE, RunDir
+from pbrl.schedule import LabelSchedule
+from pbrl.store import PreferenceStore
+
+STATUS_EVERY = 1.0  # seconds between trainer-status writes for the rating app
+
+
+def probe_env(env_id: str, env_kwargs: dict[str, Any], family: Family) -> EnvInfo:
+    """Spaces, episode limit, time step and frame rate of ``env_id``, from one instance."""
+    probe = gym.make(env_id, **env_kwargs)
+    try:
+        dt = getattr(probe.unwrapped, "dt", None)
+        return EnvInfo(env_id, probe.observation_space, probe.action_space, probe.spec.max_episode_steps,
+                       dt, frame_rate(env_id, probe))
+    finally:
+        probe.close()
+
+
+def warmup_steps(config: TrainConfig, schedule: LabelSchedule, clip_length: int) -> int:
+    """Steps of the first policy that yield enough clips for the initial labels."""
+    wanted = int(1.5 * config.k * schedule.initial * clip_length)
+    return int(min(max(wanted, clip_length * 2 * config.k), 0.05 * config.steps))
+
+
+@dataclass
+class RunProgress:
+    """What the run has done, kept in progress.json at every checkpoint (a resumed run reads it)."""
+
+    env_steps: int = 0
+    resumes: int = -1
+    model_version: int = 0
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunProgress:
+        path = run_dir / PROGRESS_FILE
+        return cls(**json.loads(path.read_text())) if path.exists() else cls(resumes=0)
+
+    def write(self, run_dir: Path) -> None:
+        write_json(run_dir / PROGRESS_FILE, {"env_steps": self.env_steps, "resumes": self.resumes,
+                                             "model_version": self.model_version})
+
+
+@dataclass
+class Run:
+    """A preference-learning run in the directory ``out``.
+
+    :param config: the run's configuration (a resumed run's own config.json).
+    :param out: the run directory.
+    :param resume: go on with the run in ``out`` (labels, queries, reward model and policy
+        carry over) instead of starting a new one.
+    """
+
+    config: TrainConfig
+    out: Path
+    resume: bool = False
+    curves: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.family = family_for(self.config.env_id)
+        self.config = self.family.resolve_config(self.config)
+        self._closers: list[Any] = []  # released in reverse order by close(), on every path
+        self._last_status = 0.0
+        self._saved_version = 0
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self.out
+
+    # --- build ----------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Everything the loop needs, in the order the data flows."""
+        config, family = self.config, self.family
+        self.env = probe_env(config.env_id, config.env_kwargs, family)
+        self.clip_length = self._clip_length()
+        self.run_dir = RunDir.open(self.out) if self.resume else RunDir.create(self.out, config.to_json())
+        self._closers.append(lock_run_dir(self.out))  # one trainer per run directory
+        self.state = RunProgress.read(self.out) if self.resume else RunProgress()
+        self.state.resumes += 1
+        # on disk before any clip is cut, so that a second stop never reuses clip ids
+        self.state.write(self.out)
+        self.seed = config.seed + 1000 * self.state.resumes  # a resumed run does not replay its clips
+        self._build_envs()
+        self._build_agent()
+        self._build_learner()
+
+    def _clip_length(self) -> int:
+        length = self.config.clip_length or default_clip_length(self.config.env_id, self.env.dt)
+        limit = self.env.max_episode_steps
+        if limit is not None and length > limit:
+            raise ValueError(f"clip_length {length} is longer than an episode of {self.config.env_id} ({limit} steps); "
+                             f"use --clip-length {limit} or less")
+        return length
+
+    def _build_envs(self) -> None:
+        config, resumes = self.config, self.state.resumes
+        n_envs, self.algo_kwargs = self.family.hyperparameters(config.algo, config.env_id)
+        wrapper = self.family.recording_wrapper(people=config.teacher == HUMAN)
+        base = rl.make_env(config.env_id, self.seed, n_envs, config.env_kwargs, wrapper_class=wrapper)
+        self._closers.append(base)
+        self.recorder = ClipRecorder(base, config.env_id, self.clip_length, pool_size=config.pool_size,
+                                     id_prefix=f"r{resumes}-" if resumes else "")
+        self.model = self._reward_model()
+        self.learned = LearnedReward(self.recorder, self.model)
+        self.venv: VecEnv = self.family.wrap_agent_env(rl.wrap_normalize(self.learned, config.env_id, self.algo_kwargs),
+                                                       config)
+
+    def _reward_model(self) -> RewardEnsemble:
+        saved = self.out / "reward_model"
+        if saved.is_dir():
+            return RewardEnsemble.load(saved)
+        reward = self.config.reward.resolved(self.family.reward_defaults)
+        return RewardEnsemble(self.env.observation_space, self.env.action_space, reward, env_id=self.config.env_id,
+                              center=not self.family.terminates(self.config.env_id), seed=self.config.seed,
+                              kind=self.family.reward_kind)
+
+    def _build_agent(self) -> None:
+        config = self.config
+        self.agent: BaseAlgorithm = rl.make_algo(config.algo, self.venv, config.env_id, self.seed,
+                                                 self.family.policy_kwargs(config))
+        self.family.attach(self.agent, self.venv)
+        if (self.out / rl.POLICY_FILE).exists():
+            rl.restore_policy(self.agent, self.venv, self.out)
+        self.agent.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
+        self._closers.append(self.agent.logger)
+
+    def _build_learner(self) -> None:
+        config = self.config
+        self.store = PreferenceStore(self.out / "labels.sqlite")
+        self._closers.append(self.store)
+        self.schedule = LabelSchedule(config.labels, max(1, int(config.label_horizon * config.steps)),
+                                      config.initial_fraction)
+        self.source = self._source()
+        settings = LearnerSettings(k=config.k, query=config.query, budget=config.labels,
+                                   refit_growth=config.refit_growth, fit_lag=config.fit_lag, seed=self.seed)
+        self.learner = PreferenceLearner(settings, self.recorder, self.model, self.source, self.store, self.schedule,
+                                         reference_zero=self.family.reference_zero())
+        self._closers.append(self.learner.background)
+        self.learner.on_new_model = lambda new: setattr(self.learned, "model", new)
+        if self.resume:
+            cursors = self.learner.restore()
+            if isinstance(self.source, HumanQueue):
+                self.source.start_after(*cursors)
+            self.learner.model_version = self.state.model_version
+        self._saved_version = self.learner.model_version
+        self.curves = self.run_dir.read_curves() if self.resume else []
+
+    def _source(self) -> PreferenceSource:
+        config = self.config
+        if config.teacher == HUMAN:
+            media = MediaWriter(self.out, config.env_id)
+            self._closers.append(media)
+            return HumanQueue(self.store, media, config.queue)
+        source = self.family.teacher(config.teacher, config)  # e.g. text's judge:MODULE:FUNCTION
+        if source is not None:
+            return source
+        return SyntheticTeacher(teacher_config(config.teacher, **config.teacher_params),
+                                seed=config.seed + self.state.resumes)
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """The first (random) policy's behaviour for the initial labels and the first fit.
+        People are waited for (the policy has nothing to learn from before the first fit);
+        a synthetic teacher answers at once."""
+        self._start = time.perf_counter()  # a run's time includes its warm-up
+        self.offset = self.state.env_steps
+        self._obs = self.venv.reset()
+        if self.model.fitted:
+            return
+        warm = warmup_steps(self.config, self.schedule, self.clip_length)
+        target, waited_since, told = warm, time.time(), 0.0
+        while True:  # until the first fit
+            self._act_until(target)
+            self.learner.step(0)
+            if self.learner.model.fitted:
+                if self.config.teacher == HUMAN:
+                    self.learner.step(self.recorder.total_steps)  # people rate on while the first rollout runs
+                self.offset = self.recorder.total_steps
+                return
+            if self.config.teacher == HUMAN:
+                told = self._wait_for_people(waited_since, told)
+                continue
+            if self.recorder.total_steps >= 0.25 * self.config.steps:
+                raise RuntimeError(
+                    f"the warm-up ({self.recorder.total_steps} steps, {len(self.recorder.pool)} clips) produced no usable "
+                    "label: every answer was skipped or too few clips were cut; raise --steps, shorten --clip-length "
+                    "or lower the skip threshold")
+            target = self.recorder.total_steps + warm  # every answer was skipped: more behaviour, ask again
+
+    def _act_until(self, target: int) -> None:
+        min_clips = 2 * self.config.k * self.schedule.initial
+        cap = 0.25 * self.config.steps
+        while self.recorder.total_steps < target or (len(self.recorder.pool) < min_clips and self.recorder.total_steps < cap):
+            actions, _ = self.agent.predict(self._obs, deterministic=False)
+            self._obs, *_ = self.venv.step(actions)
+
+    def _wait_for_people(self, since: float, told: float) -> float:
+        self.report(0, "waiting for the first labels")
+        if time.time() - told > 10:
+            told = time.time()
+            print(f"  waiting for people: {self.learner.labels}/{self.learner.min_first_fit} first labels "
+                  f"({time.time() - since:.0f} s; rate them with: pbrl rate {self.out})", flush=True)
+        time.sleep(0.2)
+        return told
+
+    def learn(self) -> None:
+        """RL on the learned reward; at each rollout's start the learner asks, reads and refits."""
+        family = self.family
+        metrics = (family.step_metrics, family.curve_fields) if family.curve_fields else None
+        labels = LabelCallback(self.learner, self.learned, self.offset, self.curves, metrics, self._after_rollout)
+        progress = Progress(self.config.steps, offset=self.offset, label="preferences", extra=self._status_line)
+        if self.config.steps > self.offset:
+            self.agent.learn(self.config.steps - self.offset, callback=CallbackList([labels, progress]))
+        self.learner.finish()
+        self.train_seconds = time.perf_counter() - self._start
+
+    def _status_line(self) -> str:
+        fit = self.learner.last_fit
+        acc = f"{fit.val_accuracy:.2f}" if fit and fit.val_accuracy is not None else "-"
+        return f"labels {self.learner.labels}/{self.config.labels}  val acc {acc}"
+
+    def _after_rollout(self, env_steps: int) -> None:
+        self.report(env_steps, "training")
+        if self.learner.model_version != self._saved_version:
+            self.checkpoint(env_steps)
+
+    def report(self, env_steps: int, phase: str, force: bool = False) -> None:
+        """The trainer's status for the rating app's status bar (people only; at most once a second)."""
+        if self.config.teacher != HUMAN or (not force and time.time() - self._last_status < STATUS_EVERY):
+            return
+        self._last_status = time.time()
+        learner = self.learner
+        self.store.set_status(policy_step=env_steps, total_steps=self.config.steps, model_version=learner.model_version,
+                              last_fit_at=learner.last_fit_at, labels=learner.labels, budget=self.config.labels,
+                              phase=phase, updated_at=self._last_status)
+
+    def checkpoint(self, env_steps: int) -> None:
+        """Reward model, policy, the family's artefacts and progress on disk, so that a stopped
+        run can resume."""
+        self.learner.model.save(self.out / "reward_model")
+        rl.save_policy(self.agent, self.venv, self.out, self.config.algo, self.config.env_id)
+        self.family.save_artifacts(self.agent, self.out, self.config, self.env)
+        self.run_dir.write_curves(self.curves, plot=False)
+        self.state.env_steps, self.state.model_version = env_steps, self.learner.model_version
+        self.state.write(self.out)
+        self._saved_version = self.learner.model_version
+
+    def finish(self) -> dict[str, Any]:
+        """Checkpoint, evaluate the final policy's true return, write curves, video and summary."""
+        config, learner = self.config, self.learner
+        steps = self.offset + self.agent.num_timesteps
+        self.checkpoint(steps)
+        self.report(steps, "finished", force=True)
+        returns, frames = rl.evaluate(self.agent, config.env_id, config.eval_episodes, config.seed,
+                                      rl.obs_normaliser(rl.find_normalize(self.venv)),
+                                      render=config.video and self.family.video, env_kwargs=config.env_kwargs)
+        summary = {
+            "env_id": config.env_id,
+            "true_return_mean": float(np.mean(returns)),
+            "true_return_std": float(np.std(returns)),
+            "eval_episodes": config.eval_episodes,
+            "labels": learner.labels,
+            "queries_asked": learner.asked,
+            "steps": steps,
+            "warmup_steps": self.recorder.total_steps - self.agent.num_timesteps if not self.resume else 0,
+            "train_seconds": self.train_seconds,
+            "val_accuracy": learner.last_fit.val_accuracy if learner.last_fit else None,
+            "reward_corr": learner.reward_correlation(),
+        }
+        self.run_dir.write_curves(self.curves)
+        if frames:
+            self.run_dir.write_video(frames, fps=self.env.fps)
+        self.run_dir.write_summary(summary)
+        return {**summary, "curve": [{"steps": r["steps"], "true_return": r["true_return"]} for r in self.curves]}
+
+    def close(self) -> None:
+        """Release what the run holds (fit thread, store, media renderer, envs, logger, lock),
+        on every path: a run that raised leaves nothing open in its process."""
+        while self._closers:
+            resource = self._closers.pop()
+            try:
+                resource.close()
+            except Exception:  # noqa: BLE001  (release the rest; the first error is the run's own)
+                pass
+
+
+def lock_run_dir(run_path: Path) -> IO[str]:
+    """An exclusive lock on the run directory for this trainer's life (released when closed,
+    or when the process ends, however it ends)."""
+    handle = open(run_path / "trainer.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(f"another trainer is running on {run_path}; stop it first (its labels are safe)") from None
+    return handle

@@ -1,0 +1,90 @@
+"""The language-model family: the response game (``pbrl/ResponseGame-v0``) in the same loop.
+
+What differs from control: the policy is a language model that starts from an SFT model
+(``TrainConfig.sft``) and is charged ``beta * KL`` to it (:class:`pbrl.text.rl.KLPenalty`);
+the reward model is a small transformer over (prompt, response) ids with its own defaults;
+the reward's zero is the SFT policy's responses; an AI judge can label (``judge:M:F``); the
+run logs score, KL, entropy and beta; the policy's LM is saved for ``pbrl text`` / ``align``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+from pbrl.family import EnvInfo, Family
+from pbrl.oracle import PreferenceSource
+from pbrl.text.judge import PREFIX as JUDGE_PREFIX
+from pbrl.text.judge import JudgeTeacher, load_judge
+from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer
+from pbrl.text.policy import TextPolicy
+from pbrl.text.reward import TEXT_REWARD_DEFAULTS
+from pbrl.text.rl import TEXT_FIELDS, KLController, KLPenalty, frozen_reference
+
+POLICY_LM = "text_policy"  # the policy's language model in a run directory, as pbrl text / align read it
+
+
+class TextFamily(Family):
+    name = "text"
+    reward_kind = "text"
+    reward_defaults = {**TEXT_REWARD_DEFAULTS, "use_actions": False}
+    clip_steps = 1  # a response game's episode is one step: the clip is the response
+    video = False
+    curve_fields = TEXT_FIELDS
+
+    def check_config(self, config: Any) -> None:
+        if not config.sft:
+            raise ValueError(f"{config.env_id} trains a language model: give --sft DIR, the SFT model it starts from "
+                             "(pbrl text sft --task TASK --out DIR)")
+        if config.algo not in ("ppo", "a2c"):
+            raise ValueError(f"the text policy trains with ppo or a2c, not {config.algo}")
+        if config.teacher.startswith(JUDGE_PREFIX):
+            load_judge(config.teacher)  # a bad name fails before anything is written
+
+    def resolve_config(self, config: Any) -> Any:
+        # the env's lengths (and tokenizer) are the model's unless given
+        env_kwargs = {**lm_env_kwargs(config.sft), **config.env_kwargs}
+        return config if env_kwargs == config.env_kwargs else replace(config, env_kwargs=env_kwargs)
+
+    def policy_class(self, observation_space: gym.Space) -> Any:
+        return TextPolicy
+
+    def policy_kwargs(self, config: Any) -> dict[str, Any]:
+        return {"lm_path": config.sft}
+
+    def saved_policy_kwargs(self, run_dir: Path) -> dict[str, Any]:
+        return {"lm_path": str(run_dir / POLICY_LM)}
+
+    def wrap_agent_env(self, venv: VecEnv, config: Any) -> VecEnv:
+        return KLPenalty(venv, frozen_reference(config.sft), KLController(config.kl_coef, config.kl_target, config.kl_horizon))
+
+    def attach(self, agent: BaseAlgorithm, venv: VecEnv) -> None:
+        venv.policy = agent.policy  # the KL penalty reads the policy's log-probabilities
+
+    def save_artifacts(self, agent: BaseAlgorithm, run_dir: Path, config: Any, env: EnvInfo) -> None:
+        agent.policy.lm.save(run_dir / POLICY_LM, {"task": config.env_kwargs.get("task", "sentiment"),
+                                                   "prompt_tokens": env.observation_space.shape[0],
+                                                   "response_tokens": env.action_space.shape[0]})
+
+    def has_teacher(self, name: str) -> bool:
+        return name.startswith(JUDGE_PREFIX)
+
+    def teacher(self, name: str, config: Any) -> PreferenceSource | None:
+        if not self.has_teacher(name):
+            return None
+        judge_name, judge = load_judge(name)
+        return JudgeTeacher(judge, judge_name, load_tokenizer(config.sft))
+
+    def reference_zero(self) -> bool:
+        return True
+
+    def step_metrics(self, infos: list[dict[str, Any]]) -> list[tuple[float, ...]]:
+        return [tuple(info[k] for k in TEXT_FIELDS) for info in infos if "kl" in info]
+
+
+TEXT = TextFamily()

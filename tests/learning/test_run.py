@@ -1,0 +1,77 @@
+"""A run releases what it holds on every path, and VecNormalize's whole state survives a checkpoint."""
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pbrl import rl
+from pbrl.hyperparams import defaults
+from pbrl.trainer import TrainConfig, train
+
+
+def _open_files_under(folder: Path) -> list[str]:
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            found.append(target)
+    return found
+
+
+def _assert_released(run: Path) -> None:
+    assert _open_files_under(run) == []  # labels.sqlite, trainer.lock, the logs: all closed
+    with open(run / "trainer.lock", "w") as handle:  # the lock is free for the next trainer
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert not [t for t in threading.enumerate() if t.name.startswith("pbrl-reward-fit")]
+
+
+def test_a_run_that_raises_after_it_is_built_leaves_nothing_open(tmp_path):
+    def fail(path):
+        raise RuntimeError("the caller's own error")
+
+    config = TrainConfig(env_id="pbrl/CartPole-v1", labels=8, steps=2000, video=False, fit_lag=64)
+    with pytest.raises(RuntimeError, match="the caller's own error"):
+        train(config, tmp_path / "run", on_ready=fail)
+    _assert_released(tmp_path / "run")
+
+
+def test_a_run_whose_teacher_skips_everything_fails_clearly_and_leaves_nothing_open(tmp_path):
+    # B-Pref's skip teacher on Pendulum's negative returns skips every query
+    config = TrainConfig(env_id="pbrl/Pendulum-v1", labels=8, steps=2000, video=False, teacher="skip",
+                         teacher_params={"eps_skip": 0.01})
+    with pytest.raises(RuntimeError, match="produced no usable label"):
+        train(config, tmp_path / "run")
+    _assert_released(tmp_path / "run")
+    assert (tmp_path / "run" / "labels.sqlite").exists()  # the queries asked are kept
+
+
+def test_vecnormalize_state_survives_a_checkpoint_whole(tmp_path, require):
+    env_id = "pbrl/HalfCheetah-v5"  # the Zoo normalises MuJoCo's observations and rewards
+    require(env_id)
+    _, kwargs = defaults("ppo", env_id)
+
+    def stepped(seed):
+        venv = rl.wrap_normalize(rl.make_env(env_id, seed, 2), env_id, kwargs)
+        venv.reset()
+        for _ in range(50):
+            venv.step(np.stack([venv.action_space.sample() for _ in range(2)]))
+        return venv
+
+    venv = stepped(0)
+    agent = rl.make_algo("ppo", venv, env_id, 0)
+    rl.save_policy(agent, venv, tmp_path, "ppo", env_id)
+    fresh = rl.wrap_normalize(rl.make_env(env_id, 1, 2), env_id, kwargs)
+    rl.restore_policy(rl.make_algo("ppo", fresh, env_id, 0), fresh, tmp_path)
+    assert fresh.ret_rms.count == venv.ret_rms.count > 1  # return statistics too: reward scaling goes on
+    np.testing.assert_allclose(fresh.ret_rms.var, venv.ret_rms.var)
+    np.testing.assert_allclose(fresh.returns, venv.returns)
+    np.testing.assert_allclose(fresh.obs_rms.mean, venv.obs_rms.mean)
+    with np.load(tmp_path / rl.NORM_FILE) as stats:
+        assert not any(stats[k].dtype == object for k in stats.files)  # numbers only, read without pickle
