@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame  # noqa: E402
+import pygame
 
-from pbrl.clip_ui.session import (  # noqa: E402
+from pbrl.clip_ui.session import (
     Clicked,
     KeyPressed,
     LabelRefused,
@@ -34,10 +34,10 @@ from pbrl.clip_ui.session import (  # noqa: E402
     Submit,
     WindowClosed,
 )
-from pbrl.clip_ui.views import ClipView, load_views, wrap_text  # noqa: E402
-from pbrl.media import MediaError  # noqa: E402
-from pbrl.run_dir import RunDir  # noqa: E402
-from pbrl.store import PreferenceStore  # noqa: E402
+from pbrl.clip_ui.views import ClipView, load_views, wrap_text
+from pbrl.media import MediaError
+from pbrl.run_dir import RunDir
+from pbrl.store import PreferenceStore
 
 KEYS = {
     pygame.K_LEFT: "left", pygame.K_RIGHT: "right", pygame.K_UP: "up", pygame.K_DOWN: "down",
@@ -49,9 +49,11 @@ KEYS = {
 }
 BACKGROUND, PANEL, TEXT, DIM, ACCENT = (24, 26, 30), (44, 47, 54), (230, 232, 236), (150, 154, 162), (90, 160, 255)
 STATUS_HEIGHT, BUTTON_HEIGHT, MARGIN = 30, 46, 12
-PAIR_BUTTONS = (("button:left", "< Left is better"), ("button:equal", "Equal (up)"), ("button:cant_tell", "Can't tell (down)"),
-                ("button:right", "Right is better >"), ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
-RANK_BUTTONS = (("button:cant_tell", "Can't tell (down)"), ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
+PAIR_BUTTONS = (("button:left", "< Left is better"), ("button:equal", "Equal (up)"),
+                ("button:cant_tell", "Can't tell (down)"), ("button:right", "Right is better >"),
+                ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
+RANK_BUTTONS = (("button:cant_tell", "Can't tell (down)"), ("button:undo", "Undo (backspace)"),
+                ("button:pause", "Pause (space)"))
 SHORT = {"< Left is better": "< Left", "Right is better >": "Right >"}  # for narrow windows
 
 
@@ -69,7 +71,8 @@ def layout(size: tuple[int, int], k: int, ranking: bool) -> Layout:
     button_top = height - STATUS_HEIGHT - BUTTON_HEIGHT
     names = RANK_BUTTONS if ranking else PAIR_BUTTONS
     bw = (width - MARGIN * (len(names) + 1)) // len(names)
-    buttons = {name: pygame.Rect(MARGIN + i * (bw + MARGIN), button_top + 6, bw, BUTTON_HEIGHT - 12) for i, (name, _) in enumerate(names)}
+    buttons = {name: pygame.Rect(MARGIN + i * (bw + MARGIN), button_top + 6, bw, BUTTON_HEIGHT - 12)
+               for i, (name, _) in enumerate(names)}
     cw = (width - MARGIN * (k + 1)) // k
     ch = max(10, button_top - 2 * MARGIN - 20)
     clips = [pygame.Rect(MARGIN + i * (cw + MARGIN), MARGIN + 20, cw, ch) for i in range(k)]
@@ -88,11 +91,12 @@ class RatingApp:
     :param log: where saved labels and skipped queries are reported (one line each).
     """
 
-    def __init__(self, run_dir: str | Path, rater: str, size: tuple[int, int] = (1100, 620), lease_seconds: float = 120.0,
-                 poll_seconds: float = 0.5, max_fps: int = 60, log=sys.stdout) -> None:
+    def __init__(self, run_dir: str | Path, rater: str, size: tuple[int, int] = (1100, 620),
+                 lease_seconds: float = 120.0, poll_seconds: float = 0.5, max_fps: int = 60, log=sys.stdout) -> None:
         self.run_dir = RunDir.open(Path(run_dir))
         self.store = PreferenceStore(self.run_dir.path / "labels.sqlite", create=False)
-        self.rater, self.lease, self.poll_seconds, self.max_fps, self.log = rater, lease_seconds, poll_seconds, max_fps, log
+        self.rater, self.lease, self.poll_seconds = rater, lease_seconds, poll_seconds
+        self.max_fps, self.log = max_fps, log
         self.session = RatingSession(rater)
         self.views: dict[str, list[ClipView]] = {}
         self.message = ""
@@ -186,7 +190,7 @@ class RatingApp:
                 label = command.label
                 self._next_poll = 0.0  # claim the next query at once, so one is always loaded ahead
                 if self.store.add_label(label, require_claim=True):
-                    what = label.outcome.value if label.outcome is not None else f"ranking {list(label.ranking)}"
+                    what = label.outcome.value if label.outcome is not None else f"ranking {list(label.ranking or ())}"
                     print(f"saved {label.query_id} {what}", file=self.log, flush=True)
                 else:
                     self.say(f"{label.query_id} was taken by another rater while this window stood still; not saved")
@@ -211,7 +215,7 @@ class RatingApp:
 
     def _forget_old_views(self) -> None:
         """Keep the media of queries still to answer and of the last few answered (for undo)."""
-        keep = {q.query_id for q in self.session.queue} | {l.query_id for l in self.session.history[-3:]}
+        keep = {q.query_id for q in self.session.queue} | {lab.query_id for lab in self.session.history[-3:]}
         if self.session.current is not None:
             keep.add(self.session.current.query_id)
         for query_id in [q for q in self.views if q not in keep]:
@@ -233,7 +237,8 @@ class RatingApp:
                     broken = True
         if fresh:
             self.execute(self.session.handle(QueriesAvailable(tuple(fresh), now)))
-        self.info = {"total": self.store.count_labels(include_skipped=True), "waiting": self.store.waiting(self.rater, now),
+        self.info = {"total": self.store.count_labels(include_skipped=True),
+                     "waiting": self.store.waiting(self.rater, now),
                      "trainer": self.store.status()}
 
     def _load(self, query) -> bool:
@@ -242,7 +247,7 @@ class RatingApp:
         try:
             views = load_views(self.store, self.run_dir.path, query.clip_ids)
             k = len(query.clip_ids)
-            for view, rect in zip(views, layout(self.screen.get_size(), k, k > 2).clips):
+            for view, rect in zip(views, layout(self.screen.get_size(), k, k > 2).clips, strict=True):
                 if view.text is None:
                     view.surfaces(rect.size)  # scaled now, not when the rater is waiting for it
             self.views[query.query_id] = views
@@ -275,12 +280,13 @@ class RatingApp:
         current = self.session.current
         if current is None:
             self._centered("Waiting for new clips...", self.big, screen.get_rect().center, TEXT)
-            self._centered(self._trainer_line(), self.font, (screen.get_width() // 2, screen.get_height() // 2 + 34), DIM)
+            self._centered(self._trainer_line(), self.font,
+                           (screen.get_width() // 2, screen.get_height() // 2 + 34), DIM)
         elif current.query_id not in self.views:  # its media went missing after it was answered
-            self._centered(f"{current.query_id}: clip media unavailable (undo again, or answer 'can't tell')", self.font,
-                           screen.get_rect().center, TEXT)
+            self._centered(f"{current.query_id}: clip media unavailable (undo again, or answer 'can't tell')",
+                           self.font, screen.get_rect().center, TEXT)
         else:
-            for i, (view, rect) in enumerate(zip(self.views[current.query_id], lay.clips)):
+            for i, (view, rect) in enumerate(zip(self.views[current.query_id], lay.clips, strict=True)):
                 self._draw_clip(i, view, rect, len(current.clip_ids))
         names = RANK_BUTTONS if len(lay.clips) > 2 else PAIR_BUTTONS
         for name, text in names:
@@ -292,7 +298,8 @@ class RatingApp:
             self._centered(text, self.font, rect.center, TEXT)
         pygame.draw.rect(screen, PANEL, lay.status)
         line = self._status_line()
-        font = next((f for f in self.status_fonts if f.size(line)[0] <= lay.status.width - 2 * MARGIN), self.status_fonts[-1])
+        font = next((f for f in self.status_fonts if f.size(line)[0] <= lay.status.width - 2 * MARGIN),
+                    self.status_fonts[-1])
         rendered = font.render(line, True, TEXT)
         screen.blit(rendered, rendered.get_rect(midleft=(MARGIN, lay.status.centery)))
         pygame.display.flip()
@@ -336,7 +343,8 @@ class RatingApp:
 
     def _status_line(self) -> str:
         history = self.session.history
-        pace = f"{sum(l.answered_at - l.shown_at for l in history) / len(history):.1f} s/label" if history else "- s/label"
+        pace = (f"{sum(lab.answered_at - lab.shown_at for lab in history) / len(history):.1f} s/label" if history
+                else "- s/label")
         state = "  PAUSED" if self.session.paused else ""
         speed = f"  speed {self.session.speed:g}x" if self.session.speed != 1 else ""
         message = f"  |  {self.message}" if self.message else ""

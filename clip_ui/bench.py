@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pbrl.clip_ui.app import BUTTON_HEIGHT, MARGIN, STATUS_HEIGHT
+from pbrl.io import write_json
 
 
 def window_for(clip: int, k: int = 2) -> tuple[int, int]:
@@ -38,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=int, default=256, help="side of each clip's box in pixels")
     parser.add_argument("--seconds", type=float, default=40.0, help="seconds of rating measured")
     parser.add_argument("--delay", type=float, default=1.0, help="seconds each pair is watched before the answer")
-    parser.add_argument("--labels", type=int, default=100, help="the trainer's label budget (it trains after the first 10%%)")
+    parser.add_argument("--labels", type=int, default=100,
+                        help="the trainer's label budget (it trains after the first 10%%)")
     parser.add_argument("--size", help="window WIDTHxHEIGHT (default: two --clip boxes)")
     parser.add_argument("--screenshot", help="save a PNG of the window at the end")
     parser.add_argument("--out", help="write the numbers as JSON here")
@@ -47,19 +49,26 @@ def main(argv: list[str] | None = None) -> int:
     from pbrl.clip_ui.app import RatingApp
     from pbrl.clip_ui.scripted import TeacherScript
 
-    size = tuple(int(v) for v in args.size.split("x")) if args.size else window_for(args.clip)
+    class KeptOpen(RatingApp):
+        def close(self) -> None:  # measured below, closed after
+            pass
+
+    size = window_for(args.clip)
+    if args.size:
+        width, height = (int(v) for v in args.size.split("x"))
+        size = (width, height)
     tmp = Path(tempfile.mkdtemp(prefix="pbrl-rate-bench-"))
     run = tmp / "run"
     pbrl = os.path.join(os.path.dirname(sys.executable), "pbrl")
-    trainer = subprocess.Popen([pbrl, "train", args.env, "--teacher", "human", "--labels", str(args.labels), "--steps", "2000000",
-                                "--no-video", "--out", str(run)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trainer = subprocess.Popen([pbrl, "train", args.env, "--teacher", "human", "--labels", str(args.labels),
+                                "--steps", "2000000", "--no-video", "--out", str(run)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while not (run / "labels.sqlite").exists():
             if trainer.poll() is not None:
                 raise RuntimeError("the trainer exited before it made its run directory")
             time.sleep(0.2)
-        app = RatingApp(run, "bench", size=size, log=open(os.devnull, "w"))
-        app.close = lambda: None  # measured below, closed after
+        app = KeptOpen(run, "bench", size=size, log=open(os.devnull, "w"))
         given = app.run(TeacherScript(delay=args.delay), max_seconds=args.seconds)
         if args.screenshot:
             import pygame
@@ -89,11 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         "labels": given, "latency_ms_median": round(float(np.median(latencies)), 1) if len(latencies) else None,
         "latency_ms_p90": round(float(np.percentile(latencies, 90)), 1) if len(latencies) else None,
         "trainer_phase_at_end": phase, "trainer_policy_step_at_end": policy_step,
-        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, SDL {os.environ['SDL_VIDEODRIVER']}",
+        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+                   f"SDL {os.environ['SDL_VIDEODRIVER']}",
     }
     print(json.dumps(result, indent=2))
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.out, result)
     return 0
 
 

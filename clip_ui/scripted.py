@@ -17,9 +17,9 @@ import sys
 import time
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame  # noqa: E402
+import pygame
 
-from pbrl.oracle import SyntheticTeacher, teacher_config  # noqa: E402
+from pbrl.oracle import SyntheticTeacher, teacher_config
 
 OUTCOME_KEYS = {"left": pygame.K_LEFT, "right": pygame.K_RIGHT, "equal": pygame.K_UP, "skip": pygame.K_DOWN}
 
@@ -58,6 +58,7 @@ class TeacherScript:
         if label.ranking is not None:
             keys = [pygame.K_1 + i for i in label.ranking[:-1]]
         else:
+            assert label.outcome is not None  # a Label holds exactly one of outcome and ranking
             keys = [OUTCOME_KEYS[label.outcome.value]]
         stamp = time.perf_counter()
         for key in keys:
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher", default="perfect")
     parser.add_argument("--delay", type=float, default=0.05, help="seconds before each answer")
     parser.add_argument("--seconds", type=float, help="stop after this long")
-    parser.add_argument("--until-finished", action="store_true", help="stop when the trainer reports that it has finished")
+    parser.add_argument("--until-finished", action="store_true",
+                        help="stop when the trainer reports that it has finished")
     args = parser.parse_args(argv)
     app = RatingApp(args.run_dir, args.rater)
     finished = (lambda: app.info["trainer"].get("phase") == "finished") if args.until_finished else None

@@ -18,7 +18,8 @@ from pbrl.types import Label, Outcome
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 PAIR_KEYS = {"left": Outcome.LEFT, "right": Outcome.RIGHT, "up": Outcome.EQUAL, "down": Outcome.SKIP}
-PAIR_CLICKS = {"clip:0": Outcome.LEFT, "clip:1": Outcome.RIGHT, "button:equal": Outcome.EQUAL, "button:cant_tell": Outcome.SKIP}
+PAIR_CLICKS = {"clip:0": Outcome.LEFT, "clip:1": Outcome.RIGHT, "button:equal": Outcome.EQUAL,
+               "button:cant_tell": Outcome.SKIP}
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ class RatingSession:
         return []
 
     def _rank(self, position: int, now: float) -> list[Command]:
+        assert self.current is not None  # a click ranks the query on screen
         k = len(self.current.clip_ids)
         if not 0 <= position < k or position in self.ranking:
             return []
@@ -201,7 +203,9 @@ class RatingSession:
         return []
 
     def _answer(self, outcome: Outcome | None, ranking: tuple[int, ...] | None, now: float) -> list[Command]:
-        label = Label(self.current.query_id, outcome, ranking, rater=self.rater, shown_at=self.shown_at, answered_at=now)
+        assert self.current is not None  # an answer is to the query on screen
+        label = Label(self.current.query_id, outcome, ranking, rater=self.rater, shown_at=self.shown_at,
+                      answered_at=now)
         self.history.append(label)
         self.current = None
         return [Submit(label), *self._advance(now)]

@@ -33,6 +33,7 @@ class BlankRegions(gym.ObservationWrapper):
         frame_shape: tuple[int, int] = (210, 160),
     ) -> None:
         super().__init__(env)
+        assert isinstance(env.observation_space, gym.spaces.Box)  # the emulator's frames
         h, w = env.observation_space.shape[:2]
         sy, sx = h / frame_shape[0], w / frame_shape[1]
         self.slices = [

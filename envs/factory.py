@@ -5,16 +5,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
 from pbrl.envs.hidden_reward import HiddenReward
-from pbrl.errors import MissingDependencyError
 from pbrl.envs.registry import ATARI, BY_ID, CLASSIC, MUJOCO, TEXT, SuiteEntry
-
+from pbrl.errors import MissingDependencyError
 
 # pbrl's own keywords, per family, with their defaults. Everything else goes to the base env.
 COMMON_OPTIONS: dict[str, Any] = {"reward_model": None, "reveal_true_reward": False}
@@ -68,19 +67,21 @@ def _base_spec(entry: SuiteEntry) -> gym.envs.registration.EnvSpec:
     return gym.spec(entry.base_id)
 
 
-@lru_cache(maxsize=None)
+@cache
 def base_parameters(env_id: str) -> frozenset[str]:
     """Keyword arguments the base env of ``env_id`` accepts (from its constructor signatures)."""
     entry = BY_ID[env_id]
     if entry.family == TEXT:
         from pbrl.envs.response_game import ResponseGameEnv
 
-        creator = ResponseGameEnv
-    else:
-        creator = load_env_creator(_base_spec(entry).entry_point)
+        creator: Any = ResponseGameEnv
+    else:  # as gym.make reads an entry point
+        entry_point = _base_spec(entry).entry_point
+        creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
     names: set[str] = set()
-    for owner in creator.__mro__ if isinstance(creator, type) else (creator,):
-        init = owner.__init__ if isinstance(owner, type) else owner
+    owners: tuple[Any, ...] = creator.__mro__ if isinstance(creator, type) else (creator,)  # classes, or a function
+    for owner in owners:
+        init = owner.__init__ if inspect.isclass(owner) else owner
         if init is object.__init__:
             break
         params = inspect.signature(init).parameters.values()

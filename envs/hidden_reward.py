@@ -162,7 +162,7 @@ class HiddenReward(gym.Wrapper):
         if self._reveal:
             reward = true_reward
         elif self._reward_fn is not None:
-            args = (np.asarray(self._last_obs)[None], np.asarray(action)[None])
+            args: tuple[np.ndarray, ...] = (np.asarray(self._last_obs)[None], np.asarray(action)[None])
             if self._needs_next_obs:  # a model that rates the observation the step led to
                 args = (*args, np.asarray(obs)[None])
             predicted = np.asarray(self._reward_fn(*args))

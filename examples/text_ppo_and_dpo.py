@@ -37,7 +37,8 @@ def main() -> None:
     sft = out / "sft"
     train_sft(SFTConfig(task="sentiment", steps=sft_steps, seed=args.seed, corpus_size=5000 if small else 20_000), sft)
 
-    reward = RewardModelConfig(n_members=1, min_steps=10, epochs=1.0, lr=1e-3, l2=1e-6) if small else RewardModelConfig()
+    reward = (RewardModelConfig(n_members=1, min_steps=10, epochs=1.0, lr=1e-3, l2=1e-6) if small
+              else RewardModelConfig())
     config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "sentiment"}, sft=str(sft), labels=labels,
                          steps=responses, seed=args.seed, kl_coef=0.2, kl_target=2.0, kl_horizon=500, video=False,
                          eval_episodes=32, reward=reward)

@@ -10,7 +10,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 # and a trainer that renders clips for people would ignore Ctrl-C and `kill`
 os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
 
-from pbrl.envs import ENV_IDS, register_envs  # noqa: E402
+from pbrl.envs import ENV_IDS, register_envs
 
 __version__ = "0.1.0"
 

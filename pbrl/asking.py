@@ -67,7 +67,8 @@ class PacedAsk:
         self._last_step_at = now
         pace = self.source.seconds_per_label()
         # (with half a rollout to spare: rollouts and refits vary in length)
-        floor = 2 if not pace or not self._rollout_seconds else 2 + math.ceil(1.5 * self._rollout_seconds / max(pace, 1e-3))
+        floor = (2 if not pace or not self._rollout_seconds
+                 else 2 + math.ceil(1.5 * self._rollout_seconds / max(pace, 1e-3)))
         queue = self.source.queue_size or 1
         wanted = min(queue, max(self.schedule.target(env_steps) - answered, floor))
         return min(wanted - waiting, self.schedule.budget - answered - waiting)

@@ -9,10 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from pbrl import rl
-
 from pbrl.family import family_for, family_name
 from pbrl.progress import Progress
 
@@ -44,7 +41,8 @@ class BaselineConfig:
 def run_baseline(config: BaselineConfig, label: str = "true-reward") -> dict[str, float]:
     """Train ``config.algo`` on the true reward and report the final policy's true return."""
     n_envs, kwargs = family_for(config.env_id).hyperparameters(config.algo, config.env_id)
-    venv = rl.wrap_normalize(rl.make_env(config.env_id, config.seed, n_envs, {"reveal_true_reward": True}), config.env_id, kwargs)
+    venv = rl.wrap_normalize(rl.make_env(config.env_id, config.seed, n_envs, {"reveal_true_reward": True}),
+                             config.env_id, kwargs)
     model = rl.make_algo(config.algo, venv, config.env_id, config.seed)
     start = time.perf_counter()
     progress = Progress(config.steps, label=label)

@@ -67,7 +67,8 @@ class Cell:
     def name(self) -> str:
         """The result file's stem; with options, a stable digest of them is appended (the names
         of cells without options, every committed one, are unchanged)."""
-        name = f"{self.task.split('/')[-1]}__{self.method.replace(':', '-').replace('=', '-')}__{self.labels}__s{self.seed}"
+        name = (f"{self.task.split('/')[-1]}__{self.method.replace(':', '-').replace('=', '-')}"
+                f"__{self.labels}__s{self.seed}")
         return f"{name}__o{options_digest(self.options)}" if self.options else name
 
 
@@ -191,7 +192,8 @@ def with_overrides(config: Any, options: tuple[Option, ...]) -> Any:
             nested.setdefault(head, []).append((rest, value))
         else:
             current = getattr(config, head)
-            top[head] = dict(value) if isinstance(current, dict) else list(value) if isinstance(current, list) else value
+            top[head] = (dict(value) if isinstance(current, dict) else list(value) if isinstance(current, list)
+                         else value)
     top.update({head: with_overrides(getattr(config, head), tuple(items)) for head, items in nested.items()})
     return replace(config, **top)
 
@@ -259,19 +261,22 @@ def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
                 "train_seconds": 0.0, "curve": []}
     if cell.method == "ppo":
         algo = options.get("algo", "ppo")
-        return run_baseline(BaselineConfig(cell.task, algo, cell.steps, cell.seed), label=f"{algo} {cell.task} s{cell.seed}")
+        return run_baseline(BaselineConfig(cell.task, algo, cell.steps, cell.seed),
+                            label=f"{algo} {cell.task} s{cell.seed}")
     start = time.perf_counter()
     if cell.method == "imitation":
         from pbrl.imitation_pc import run_imitation
 
         try:
-            return run_imitation(cell.task, cell.labels, cell.steps, cell.seed, label=f"imitation {cell.task} s{cell.seed}")
+            return run_imitation(cell.task, cell.labels, cell.steps, cell.seed,
+                                 label=f"imitation {cell.task} s{cell.seed}")
         except Exception as exc:  # third-party code on a stack it does not pin: recorded, the suite goes on
             # (e.g. "no trajectory as long as a fragment": imitation cannot pad a short episode)
             return _failed(f"imitation: {exc}", start)
     from pbrl.trainer import TrainConfig, train
 
-    variant: dict[str, Any] = dict(part.split("=", 1) for part in cell.method.split(":")[1:])  # teacher=NAME, query=NAME
+    # teacher=NAME, query=NAME
+    variant: dict[str, Any] = dict(part.split("=", 1) for part in cell.method.split(":")[1:])
     config = TrainConfig(env_id=cell.task, labels=cell.labels, steps=cell.steps, seed=cell.seed, video=False, **variant)
     config = with_overrides(config, cell.options)  # a bad option stops the suite: it is no result
     run_path = Path(out) / "runs" / cell.name
@@ -362,13 +367,14 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
     if clashes:  # a cell's name does not carry its steps: never mix runs of different lengths
         c = clashes[0]
         raise ValueError(f"{out}/cells/{c.name}.json ran {int(finished[c.name]['steps'])} env steps, this grid asks "
-                         f"{c.steps} ({len(clashes)} such cells); pass another --out, or delete those files to rerun them")
+                         f"{c.steps} ({len(clashes)} such cells); pass another --out, or delete those files "
+                         "to rerun them")
     # a cell that reads another's output (DPO reads the pbrl cell's labels) waits for it: those
     # go last, so that parallel workers do not sit on a lock
     dependent = {m for suite in SUITES.values() for m in suite.dependent}
     todo = sorted((c for c in grid if c.name not in finished), key=lambda c: c.method in dependent)
-    print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run with {workers} worker(s) -> {out}",
-          flush=True)
+    print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run with {workers} worker(s) "
+          f"-> {out}", flush=True)
     if workers <= 1:
         for i, cell in enumerate(todo, 1):
             print(f"== [{i}/{len(todo)}] {cell.name}", flush=True)

@@ -29,7 +29,8 @@ class LabelCallback(BaseCallback):
     """
 
     def __init__(self, learner: PreferenceLearner, learned: LearnedReward, offset: int, curves: list[dict[str, Any]],
-                 metrics: tuple[Callable[[list[dict[str, Any]]], list[tuple[float, ...]]], tuple[str, ...]] | None = None,
+                 metrics: tuple[Callable[[list[dict[str, Any]]], list[tuple[float, ...]]],
+                                tuple[str, ...]] | None = None,
                  after: Callable[[int], None] | None = None) -> None:
         super().__init__()
         self.learner, self.learned, self.offset, self.curves, self.after = learner, learned, offset, curves, after
@@ -55,7 +56,7 @@ class LabelCallback(BaseCallback):
 
     def _row(self) -> dict[str, Any]:
         fit = self.learner.last_fit
-        true = [ep["r"] for ep in self.model.ep_info_buffer]
+        true = [ep["r"] for ep in self.model.ep_info_buffer or ()]
         learned = self.learned.episode_returns[-100:]
         row = {
             "steps": self.offset + self.num_timesteps,
@@ -68,7 +69,7 @@ class LabelCallback(BaseCallback):
             "time": time.perf_counter(),
         }
         if self._values and self.metrics is not None:  # the family's: e.g. text score, KL, entropy, beta
-            row.update(zip(self.metrics[1], (float(np.mean(v)) for v in zip(*self._values))))
+            row.update(zip(self.metrics[1], (float(np.mean(v)) for v in zip(*self._values, strict=True)), strict=True))
             self._values = []
         return row
 

@@ -28,7 +28,8 @@ TRAIN_ALIASES = (
           help="reward model r(s) on the observation alone (same as --no-use-actions)"),
     Alias("--reward-next-obs", "reward.use_next_obs"),
     Alias("--env-kwarg", "env_kwargs"),
-    Alias("--task", "env_kwargs.task", help="the response game's task, sentiment or arithmetic (same as --env-kwarg task=TASK)"),
+    Alias("--task", "env_kwargs.task",
+          help="the response game's task, sentiment or arithmetic (same as --env-kwarg task=TASK)"),
 )
 TEXT_PPO_ALIASES = (Alias("--epochs", "n_epochs"), Alias("--lr", "learning_rate"))
 ALIGN_ALIASES = (Alias("--lr", "learning_rate"),)
@@ -99,12 +100,14 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError(f"--resume goes on with the run's own config.json; drop {', '.join(changed)}")
         run = RunDir.open(Path(args.resume))
         config, out = TrainConfig.from_json(run.config), args.resume
-        print(f"resuming {out}: {config.env_id}, {config.labels} labels from the {config.teacher} teacher, {config.steps:,} steps")
+        print(f"resuming {out}: {config.env_id}, {config.labels} labels from the {config.teacher} teacher, "
+              f"{config.steps:,} steps")
     else:
         if args.env_id is None:
             raise ValueError("give an env id (pbrl train pbrl/CartPole-v1) or --resume RUN_DIR")
         config = _train_config(args)
-        out = args.out or _free_run_name(f"runs/{config.env_id.split('/')[-1]}-{config.teacher}-{config.labels}labels-seed{config.seed}")
+        out = args.out or _free_run_name(f"runs/{config.env_id.split('/')[-1]}-{config.teacher}-{config.labels}labels"
+                                         f"-seed{config.seed}")
         print(f"preference learning on {config.env_id}: {config.labels} labels from the {config.teacher} teacher, "
               f"{config.steps:,} steps, {config.algo.upper()}, seed {config.seed} -> {out}")
     if config.teacher == HUMAN and not args.open_ui:
@@ -121,7 +124,8 @@ def _train(args: argparse.Namespace) -> int:
         _report(base, config.eval_episodes)
         print(f"\n{'':24}{'true return':>12}{'wall time':>11}\n"
               f"{'preferences':24}{result['true_return_mean']:>12.1f}{result['train_seconds']:>10.0f}s\n"
-              f"{'true-reward ' + config.algo.upper():24}{base['true_return_mean']:>12.1f}{base['train_seconds']:>10.0f}s")
+              f"{'true-reward ' + config.algo.upper():24}{base['true_return_mean']:>12.1f}"
+              f"{base['train_seconds']:>10.0f}s")
     print(f"run directory: {out} (curves.png, final.mp4, reward_model/, labels.sqlite)")
     return 0
 
@@ -256,14 +260,16 @@ def _text_speed(suite: str, out: str, tasks: tuple[str, ...], models: tuple[str,
             continue
         rows += measure_speed(ensure_sft(Path(out), text_task(key)), text_task(key))
         print(f"{key}: " + ", ".join(f"batch {r['batch']}: rollout {r['rollout_per_second']:,.0f}/s, "
-                                      f"update {r['update_per_second']:,.0f}/s" for r in rows if r["task"] == text_task(key)))
+                                      f"update {r['update_per_second']:,.0f}/s"
+                                      for r in rows if r["task"] == text_task(key)))
     for model in models:  # e.g. a Hugging Face model of pbrl text import-hf, on its own task
         import json
 
         meta = json.loads((Path(model) / "lm.json").read_text())
         measured = measure_speed(model, meta.get("task", "sentiment"), batches=(8, 32))
         for r in measured:
-            r["task"] = f"{r['task']} ({meta.get('tokenizer', model)}, {meta['prompt_tokens']}+{meta['response_tokens']} tokens)"
+            r["task"] = (f"{r['task']} ({meta.get('tokenizer', model)}, "
+                         f"{meta['prompt_tokens']}+{meta['response_tokens']} tokens)")
         rows += measured
     machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     path = write_speed(out, rows, machine, shlex.join(["pbrl", *sys.argv[1:]]))
@@ -330,13 +336,15 @@ def _compare(args: argparse.Namespace) -> int:
     if args.env_id is None:
         raise ValueError("give an env id, e.g. pbrl compare pbrl/CartPole-v1")
     if args.teacher == "human":
-        raise ValueError("compare runs many seeds with a synthetic teacher; train with people through `pbrl train --teacher human`")
+        raise ValueError("compare runs many seeds with a synthetic teacher; train with people through "
+                         "`pbrl train --teacher human`")
     config = _train_config(args)
     out = args.out or f"runs/compare-{config.env_id.split('/')[-1]}-{config.labels}labels"
     grid = compare_cells(config, tuple(args.seeds))
     rows = run_suite(grid, out, args.workers, command=shlex.join(["pbrl", *sys.argv[1:]]))
     options = ", ".join(f"{name}={value}" for name, value in grid[-1].options) or "default options"
-    path = write_report(rows, out, f"compare {config.env_id}: {config.labels} labels, {config.steps:,} env steps, {options}")
+    path = write_report(rows, out,
+                        f"compare {config.env_id}: {config.labels} labels, {config.steps:,} env steps, {options}")
     print(path.read_text())
     print(f"cells: {out}/cells; curves: {out}/curves.csv and {out}/{short_name(config.env_id)}.png")
     return 0
@@ -371,8 +379,10 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_train_only_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", action="store_true", help="also train true-reward RL and print both")
-    p.add_argument("--open-ui", dest="open_ui", action="store_true", help="with --teacher human: start the rating app too")
-    p.add_argument("--resume", metavar="RUN_DIR", help="go on with a stopped run (labels, queries, reward model, policy)")
+    p.add_argument("--open-ui", dest="open_ui", action="store_true",
+                   help="with --teacher human: start the rating app too")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="go on with a stopped run (labels, queries, reward model, policy)")
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -398,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=LazyArgumentParser)
 
     envs = sub.add_parser("envs", help="list the pbrl/... environment ids (or measure their speed)")
-    envs.add_argument("--family", action="append", choices=["classic", "mujoco", "atari", "text"], help="only this family (repeatable)")
+    envs.add_argument("--family", action="append", choices=["classic", "mujoco", "atari", "text"],
+                      help="only this family (repeatable)")
     envs.add_argument("--speed", action="store_true", help="measure random-action steps/s with and without rendering")
     envs.add_argument("--seconds", type=float, default=2.0, help="seconds per speed measurement (default 2)")
     envs.set_defaults(func=_envs)
@@ -407,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     base.defer(_add_baseline_arguments)
     base.set_defaults(func=_baseline)
 
-    tr = sub.add_parser("train", help="preference learning: a synthetic teacher labels clips, PPO/A2C learns the learned reward")
+    tr = sub.add_parser("train",
+                        help="preference learning: a synthetic teacher labels clips, PPO/A2C learns the learned reward")
     _add_train_arguments(tr)
     tr.defer(_add_train_only_arguments)
     tr.set_defaults(func=_train)
@@ -416,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     ra.add_argument("run_dir", nargs="?", help="the run directory (the --out of pbrl train)")
     ra.add_argument("--rater", help="your name, stored with each label (default: your login)")
     ra.add_argument("--size", default="1100x620", help="initial window size, WIDTHxHEIGHT (resizable)")
-    ra.add_argument("--demo", type=int, metavar="N", help="first write a run with N queries of random CartPole clips, to try the app")
+    ra.add_argument("--demo", type=int, metavar="N",
+                    help="first write a run with N queries of random CartPole clips, to try the app")
     ra.set_defaults(func=_rate)
 
     ev = sub.add_parser("evaluate", help="true return of a trained run's policy")
@@ -425,26 +438,33 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the run's seed)")
     ev.set_defaults(func=_evaluate)
 
-    bench = sub.add_parser("bench", help="a benchmark suite: true-reward PPO and preference learning, cell by cell (resumable)")
-    bench.add_argument("suite", nargs="?", help="classic, mujoco, atari, text, teachers or queries (none with --report: "
-                       "rewrite every suite's report under benchmarks/ and BENCHMARKS.md)")
+    bench = sub.add_parser("bench",
+                           help="a benchmark suite: true-reward PPO and preference learning, cell by cell (resumable)")
+    bench.add_argument("suite", nargs="?",
+                       help="classic, mujoco, atari, text, teachers or queries (none with --report: "
+                            "rewrite every suite's report under benchmarks/ and BENCHMARKS.md)")
     bench.add_argument("--labels", help="label budgets, comma-separated (e.g. 350,700,1400; default per suite)")
     bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     bench.add_argument("--steps", type=float, help="env steps per run (default per task)")
     bench.add_argument("--task", action="append", help="only this task (repeatable), e.g. CartPole-v1")
     bench.add_argument("--workers", type=int, default=1, help="cells run in parallel processes")
-    bench.add_argument("--out", help="output directory (default benchmarks/SUITE: result files and report, committed; run dirs in its runs/, ignored)")
+    bench.add_argument("--out",
+                       help="output directory (default benchmarks/SUITE: result files and report, committed; run dirs "
+                            "in its runs/, ignored)")
     bench.add_argument("--report", action="store_true", help="only rewrite the report from the finished cells")
     _add_text(sub)
     _add_align(sub)
-    bench.add_argument("--no-imitation", action="store_true", help="leave out imitation's cells even when it is installed")
+    bench.add_argument("--no-imitation", action="store_true",
+                       help="leave out imitation's cells even when it is installed")
     bench.add_argument("--speed", action="store_true",
-                       help="text suite only: measure the text policy's responses/s (rollout and PPO update) into OUT/speed.md")
+                       help="text suite only: measure the text policy's responses/s (rollout and PPO update) into "
+                            "OUT/speed.md")
     bench.add_argument("--model", action="append", help="with --speed: also this model directory (repeatable), e.g. "
                                                         "one of pbrl text import-hf")
     bench.set_defaults(func=_bench)
 
-    cmp = sub.add_parser("compare", help="preferences vs true-reward RL vs random over seeds: a one-task bench (resumable)")
+    cmp = sub.add_parser("compare",
+                         help="preferences vs true-reward RL vs random over seeds: a one-task bench (resumable)")
     _add_train_arguments(cmp)
     cmp.add_argument("--seeds", type=int, nargs="+", default=[0])
     cmp.add_argument("--workers", type=int, default=1, help="cells run in parallel processes")
@@ -453,15 +473,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_align(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("align", help="DPO / IPO / KTO of the SFT policy on a response-game run's comparisons (or a JSONL file)")
-    p.add_argument("source", help="a run directory of pbrl train pbrl/ResponseGame-v0, or a .jsonl of prompt/chosen/rejected")
+    p = sub.add_parser("align",
+                       help="DPO / IPO / KTO of the SFT policy on a response-game run's comparisons (or a JSONL file)")
+    p.add_argument("source",
+                   help="a run directory of pbrl train pbrl/ResponseGame-v0, or a .jsonl of prompt/chosen/rejected")
 
     def populate(p: argparse.ArgumentParser) -> None:
         from pbrl.text.align import METHODS, AlignConfig
         from pbrl.text.tasks import TASKS
 
         add_config_arguments(p, AlignConfig, aliases=ALIGN_ALIASES, choices={"method": METHODS, "task": TASKS})
-        p.add_argument("--export", metavar="FILE.jsonl", help="only write the comparisons as JSONL (TRL's format) and stop")
+        p.add_argument("--export", metavar="FILE.jsonl",
+                       help="only write the comparisons as JSONL (TRL's format) and stop")
         p.add_argument("--out", help="output directory (default runs/align-METHOD-TASK-seedS)")
 
     p.defer(populate)
@@ -486,7 +509,8 @@ def _add_text(sub: argparse._SubParsersAction) -> None:
                                     "directory; nothing is downloaded")
     imp.add_argument("--task", default="sentiment", choices=["sentiment", "arithmetic"])
     imp.add_argument("--prompt-tokens", type=int, default=16, help="observation length, in the model's tokens")
-    imp.add_argument("--response-tokens", type=int, default=12, help="response length, in the model's tokens (EOS included)")
+    imp.add_argument("--response-tokens", type=int, default=12,
+                     help="response length, in the model's tokens (EOS included)")
     imp.add_argument("--out", help="model directory (default runs/hf-SOURCE)")
     ppo = steps.add_parser("ppo", help="PPO from an SFT model on the response game, reward - beta * KL to it")
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from pbrl.family import family_for
 from pbrl.types import Clip
+
 
 def default_clip_length(env_id: str, dt: float | None = None) -> int:
     """The family's default steps per clip: ~1.5 s of simulated time for MuJoCo, 25 steps for
@@ -49,7 +50,7 @@ class ClipRecorder(VecEnvWrapper):
         self._actions: np.ndarray | None = None
         self._buffers: list[list[tuple[Any, Any, float, Any, Any, str | None]]] = [[] for _ in range(self.num_envs)]
 
-    def reset(self) -> np.ndarray:
+    def reset(self) -> VecEnvObs:
         obs = self.venv.reset()
         self._obs = obs
         self._buffers = [[] for _ in range(self.num_envs)]
@@ -61,6 +62,8 @@ class ClipRecorder(VecEnvWrapper):
 
     def step_wait(self) -> VecEnvStepReturn:
         obs, rewards, dones, infos = self.venv.step_wait()
+        # pbrl's envs observe arrays (no dict or tuple spaces); step_async came first
+        assert isinstance(obs, np.ndarray) and self._actions is not None
         self.total_steps += self.num_envs
         for i in range(self.num_envs):
             true_reward = infos[i].get("true_reward")
@@ -71,8 +74,10 @@ class ClipRecorder(VecEnvWrapper):
                 )
             buffer = self._buffers[i]
             reached = infos[i]["terminal_observation"] if dones[i] and "terminal_observation" in infos[i] else obs[i]
-            text = f"{infos[i]['prompt']}\n{infos[i]['response']}" if "response" in infos[i] else None  # the response game
-            buffer.append((self._obs[i], self._actions[i], float(true_reward), reached, infos[i].get("sim_state"), text))
+            # the response game's clips carry their text
+            text = f"{infos[i]['prompt']}\n{infos[i]['response']}" if "response" in infos[i] else None
+            buffer.append((self._obs[i], self._actions[i], float(true_reward), reached, infos[i].get("sim_state"),
+                           text))
             if len(buffer) == self.clip_length:
                 self._emit(buffer)
                 self._buffers[i] = []
@@ -91,7 +96,7 @@ class ClipRecorder(VecEnvWrapper):
         rewards = np.array([b[2] for b in buffer], dtype=np.float64)
         next_obs = np.stack([np.asarray(b[3], dtype=obs.dtype) for b in buffer])
         states = np.stack([b[4] for b in buffer]) if buffer[0][4] is not None else None
-        text = "\n\n".join(b[5] for b in buffer) if buffer[0][5] is not None else None
+        text = "\n\n".join(b[5] for b in buffer if b[5] is not None) if buffer[0][5] is not None else None
         pad = self.clip_length - length
         if pad and states is not None:
             states = np.concatenate([states, np.repeat(states[-1:], pad, axis=0)])

@@ -53,11 +53,13 @@ class PreferenceDataset:
             return False
         if label.ranking is not None:
             if len(label.ranking) != len(query.clip_ids):
-                raise ValueError(f"label for {query.query_id}: ranking of {len(label.ranking)} for {len(query.clip_ids)} clips")
+                raise ValueError(f"label for {query.query_id}: ranking of {len(label.ranking)} for "
+                                 f"{len(query.clip_ids)} clips")
             comparison = Comparison(query.clip_ids, ranking=label.ranking, query_id=query.query_id)
         else:
             if len(query.clip_ids) != 2:
                 raise ValueError(f"label for {query.query_id}: an outcome answers a pair; rank K > 2 clips")
+            assert label.outcome is not None  # a Label holds exactly one of outcome and ranking
             target = {Outcome.LEFT: 1.0, Outcome.RIGHT: 0.0, Outcome.EQUAL: 0.5}[label.outcome]
             comparison = Comparison(query.clip_ids, target_left=target, query_id=query.query_id)
         for clip_id in query.clip_ids:

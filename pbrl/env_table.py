@@ -39,7 +39,8 @@ def describe(entry: SuiteEntry) -> EnvRow:
         return EnvRow(entry.id, entry.family, False, "-", "-", f"not installed: {entry.install_hint}")
     env = gym.make(entry.id)
     try:
-        return EnvRow(entry.id, entry.family, True, short_space(env.observation_space), short_space(env.action_space), "")
+        return EnvRow(entry.id, entry.family, True, short_space(env.observation_space), short_space(env.action_space),
+                      "")
     finally:
         env.close()
 
@@ -47,7 +48,8 @@ def describe(entry: SuiteEntry) -> EnvRow:
 def format_table(rows: list[EnvRow]) -> str:
     header = ("id", "family", "installed", "observation space", "action space")
     cells = [header] + [
-        (r.id, r.family, "yes" if r.installed else f"no ({r.note.split(': ', 1)[1]})", r.observation_space, r.action_space)
+        (r.id, r.family, "yes" if r.installed else f"no ({r.note.split(': ', 1)[1]})", r.observation_space,
+         r.action_space)
         for r in rows
     ]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
@@ -93,7 +95,7 @@ def speed_table(seconds: float = 2.0, families: tuple[str, ...] | None = None) -
         rendered = steps_per_second(entry.id, render=True, seconds=seconds)
         env = gym.make(entry.id, render_mode="rgb_array")
         env.reset(seed=0)
-        shape = "x".join(map(str, env.render().shape))
+        shape = "x".join(map(str, np.asarray(env.render()).shape))
         env.close()
         line = f"| {entry.id} | {entry.family} | {plain:,.0f} | {rendered:,.0f} | {shape} |"
         print(line, flush=True)

@@ -17,7 +17,9 @@ from pbrl.schedule import LabelSchedule
 from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Label, Query
 
-DEFAULT_QUEUE = 10  # the most queries kept waiting for people: enough for a fast rater through a long rollout, few enough to stay fresh
+# the most queries kept waiting for people: enough for a fast rater through a long rollout, few
+# enough to stay fresh
+DEFAULT_QUEUE = 10
 
 
 class HumanQueue(PreferenceSource):
@@ -37,7 +39,7 @@ class HumanQueue(PreferenceSource):
         self.store, self.media, self.queue_size = store, media, queue_size
         self._label_id, self._retraction_id = after_label, after_retraction
 
-    def start_after(self, label_id: int, retraction_id: int) -> None:
+    def resume_after(self, label_id: int, retraction_id: int) -> None:
         """Read only labels and retractions after these row ids (a resumed run read the rest)."""
         self._label_id, self._retraction_id = label_id, retraction_id
 

@@ -37,10 +37,11 @@ from pbrl import rl
 from pbrl.family import family_for
 from pbrl.progress import Progress
 
+
 def available() -> bool:
     """Whether imitation's preference comparisons import here."""
     try:
-        from imitation.algorithms import preference_comparisons  # noqa: F401
+        from imitation.algorithms import preference_comparisons  # noqa: F401 (imported to see that it does)
     except Exception:  # ImportError, or a version that does not run on this stack
         return False
     return True
@@ -62,7 +63,6 @@ def run_imitation(env_id: str, labels: int, steps: int, seed: int, eval_episodes
     from imitation.rewards.reward_nets import BasicRewardNet, NormalizedRewardNet
     from imitation.util import logger as imit_logger
     from imitation.util.networks import RunningNorm
-
     from tqdm.auto import tqdm
 
     from pbrl.clips import default_clip_length
@@ -76,6 +76,7 @@ def run_imitation(env_id: str, labels: int, steps: int, seed: int, eval_episodes
     venv = rl.make_env(env_id, seed, n_envs, {"reveal_true_reward": True})
     probe = gym.make(env_id)
     fragment = default_clip_length(env_id, getattr(probe.unwrapped, "dt", None))
+    assert probe.spec is not None  # made by gym.make
     horizon = probe.spec.max_episode_steps
     probe.close()
 

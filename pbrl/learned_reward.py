@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 
 class LearnedReward(VecEnvWrapper):
@@ -24,12 +24,12 @@ class LearnedReward(VecEnvWrapper):
     def __init__(self, venv: VecEnv, model: Any) -> None:
         super().__init__(venv)
         self.model = model
-        self._obs: np.ndarray | None = None
+        self._obs: VecEnvObs | None = None
         self._actions: np.ndarray | None = None
         self._running = np.zeros(self.num_envs)
         self.episode_returns: list[float] = []
 
-    def reset(self) -> np.ndarray:
+    def reset(self) -> VecEnvObs:
         self._obs = self.venv.reset()
         self._running[:] = 0.0
         return self._obs
@@ -42,7 +42,7 @@ class LearnedReward(VecEnvWrapper):
         obs, _, dones, infos = self.venv.step_wait()
         if getattr(self.model, "needs_next_obs", False):  # an r(s') model rates where the step led
             reached = np.array([info["terminal_observation"] if done and "terminal_observation" in info else o
-                                for o, done, info in zip(obs, dones, infos)])
+                                for o, done, info in zip(obs, dones, infos, strict=True)])
             predicted = self.model.predict_reward(self._obs, self._actions, reached)
         else:
             predicted = self.model.predict_reward(self._obs, self._actions)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -108,7 +109,8 @@ class PreferenceLearner:
         self.last_disagreement = 0.0
         self.model_version = 1 if model.fitted else 0  # fits so far; stored with each query
         self.last_fit_at: float | None = None
-        self.on_new_model = None  # called with the new model when a background fit lands
+        # called with the new model when a background fit lands
+        self.on_new_model: Callable[[RewardEnsemble], None] | None = None
         self._fit_labels = 0  # labels in the last fit started
         self.background = BackgroundFit()
         # kept in the store so that a resumed run keeps the same zero
@@ -231,7 +233,8 @@ class PreferenceLearner:
         if not clips or not self.model.fitted:
             return None
         obs = np.concatenate([c.obs[: c.length] for c in clips])
-        next_obs = np.concatenate([c.next_obs[: c.length] for c in clips]) if clips[0].next_obs is not None else None
+        next_obs = (np.concatenate([c.next_obs[: c.length] for c in clips if c.next_obs is not None])
+                    if clips[0].next_obs is not None else None)
         actions = np.concatenate([c.actions[: c.length] for c in clips])
         true = np.concatenate([c.true_rewards[: c.length] for c in clips])
         predicted = self.model.predict_reward(obs, actions, next_obs)

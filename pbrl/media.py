@@ -134,8 +134,9 @@ def follow_the_body(env: gym.Env) -> None:
         return
     import mujoco
 
-    model = env.unwrapped.model
-    if model.njnt == 0 or int(model.jnt_type[0]) not in (int(mujoco.mjtJoint.mjJNT_FREE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+    model = renderer.model  # the env's MjModel
+    if model.njnt == 0 or int(model.jnt_type[0]) not in (int(mujoco.mjtJoint.mjJNT_FREE),
+                                                         int(mujoco.mjtJoint.mjJNT_SLIDE)):
         return
     env.render()  # creates the viewer (gymnasium makes it on the first render)
     camera = renderer._get_viewer(render_mode="rgb_array").cam
@@ -153,7 +154,7 @@ def write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
     with atomic_path(path, suffix=".mp4") as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
         for frame in frames:
             writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
         writer.release()

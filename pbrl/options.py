@@ -43,6 +43,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, TypeVar
 
 _UNSET: Any = object()
@@ -96,7 +97,7 @@ def field_docs(cls: type) -> dict[str, str]:
             continue
         tree = ast.parse(source)
         body = next(node for node in tree.body if isinstance(node, ast.ClassDef)).body
-        for node, after in zip(body, body[1:]):
+        for node, after in pairwise(body):
             if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
                     and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
                     and isinstance(after.value.value, str)):
@@ -185,7 +186,7 @@ class _Switch(argparse.Action):
         self.negatives = set(negatives)
         super().__init__([*option_strings, *negatives], dest, nargs=0, **kwargs)
 
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+    def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, option_string not in self.negatives)
 
     def format_usage(self) -> str:
@@ -200,7 +201,7 @@ class _DictItems(argparse.Action):
         self.value_type = value_type
         super().__init__(option_strings, dest, metavar="KEY=VALUE", **kwargs)
 
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+    def __call__(self, parser, namespace, values, option_string=None):
         key, sep, value = str(values).partition("=")
         if not sep or not key:
             raise argparse.ArgumentError(self, f"takes KEY=VALUE, got {values!r}")
@@ -218,7 +219,7 @@ class _DictKey(argparse.Action):
         self.key = key
         super().__init__(option_strings, dest, **kwargs)
 
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+    def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, {**(getattr(namespace, self.dest, None) or {}), self.key: values})
 
 
@@ -268,51 +269,78 @@ def add_config_arguments(
         given: None); the dataclass's stays in the help of every other field.
     :param skip: paths left off the command line (they keep the dataclass's default).
     """
-    aliases = list(aliases)
-    choices = {k: list(v) for k, v in (choices or {}).items()}
-    expand, none_help, defaults = dict(expand or {}), dict(none_help or {}), dict(defaults or {})
-    skip, positional = set(skip), set(positional)
-    by_path: dict[str, list[Alias]] = {}
-    for alias in aliases:
-        by_path.setdefault(alias.path, []).append(alias)
-    taken = {a.flag for a in aliases} | {_flag(f.name) for f, _ in _fields(cls)}
-    for f, _ in _fields(cls):  # the expanded dicts' keys are top-level flags too
-        if f.name in expand:
-            taken |= {_flag(g.name) for g, _ in _fields(expand[f.name])}
-    known = set()
+    builder = _ArgumentBuilder(parser, cls, positional=positional, aliases=aliases, choices=choices, expand=expand,
+                               none_help=none_help, defaults=defaults, skip=skip)
+    builder.add(parser, cls, "")
+    builder.check_names(cls)
 
-    def add(group: Any, klass: type, prefix: str) -> None:
+
+class _ArgumentBuilder:
+    """What :func:`add_config_arguments` works with while it walks a config class: the parser,
+    the caller's aliases, choices, expanded dicts, help and defaults (by path), the flags taken
+    so far and the paths met (``known``)."""
+
+    def __init__(
+        self,
+        parser: argparse.ArgumentParser,
+        cls: type,
+        *,
+        positional: Iterable[str],
+        aliases: Iterable[Alias],
+        choices: Mapping[str, Iterable[str]] | None,
+        expand: Mapping[str, type] | None,
+        none_help: Mapping[type, str] | None,
+        defaults: Mapping[str, Any] | None,
+        skip: Iterable[str],
+    ) -> None:
+        self.parser = parser
+        self.aliases = list(aliases)
+        self.choices = {k: list(v) for k, v in (choices or {}).items()}
+        self.expand, self.none_help, self.defaults = dict(expand or {}), dict(none_help or {}), dict(defaults or {})
+        self.skip, self.positional = set(skip), set(positional)
+        self.by_path: dict[str, list[Alias]] = {}
+        for alias in self.aliases:
+            self.by_path.setdefault(alias.path, []).append(alias)
+        self.taken = {a.flag for a in self.aliases} | {_flag(f.name) for f, _ in _fields(cls)}
+        for f, _ in _fields(cls):  # the expanded dicts' keys are top-level flags too
+            if f.name in self.expand:
+                self.taken |= {_flag(g.name) for g, _ in _fields(self.expand[f.name])}
+        self.known: set[str] = set()
+
+    def add(self, group: Any, klass: type, prefix: str) -> None:
         docs = field_docs(klass)
         nested = []
         for f, hint in _fields(klass):
             path = prefix + f.name
-            known.add(path)
-            if path in skip:
+            self.known.add(path)
+            if path in self.skip:
                 continue
             if _is_config(hint):
                 nested.append((f, hint))
                 continue
             flag = _flag(f.name)
-            if prefix and flag in taken:
+            if prefix and flag in self.taken:
                 flag = _flag(prefix.replace(".", "_") + f.name)
-            taken.add(flag)
-            add_field(group, klass, f, hint, path, flag, docs.get(f.name, ""))
+            self.taken.add(flag)
+            self.add_field(group, klass, f, hint, path, flag, docs.get(f.name, ""))
         for f, hint in nested:
             title = f"{prefix}{f.name} ({hint.__name__})"
             description = _one_line((hint.__doc__ or "").split("\n\n")[0]).replace("%", "%%")
-            add(parser.add_argument_group(title, description), hint, prefix + f.name + ".")
+            self.add(self.parser.add_argument_group(title, description), hint, prefix + f.name + ".")
 
-    def add_field(group: Any, klass: type, f: dataclasses.Field, hint: Any, path: str, flag: str, doc: str) -> None:
+    def add_field(self, group: Any, klass: type, f: dataclasses.Field, hint: Any, path: str, flag: str,
+                  doc: str) -> None:
+        defaults, by_path, none_help = self.defaults, self.by_path, self.none_help
         default = _default(f)
         base, optional = _optional(hint)
         shown = _show(defaults.get(path, default), none_help.get(klass, "none") if path not in defaults else "none")
         own = [a for a in by_path.get(path, []) if a.const is _UNSET and a.flag != flag]
         extra = [a.flag for a in own]
         kwargs: dict[str, Any] = {"dest": path, "default": defaults.get(path, default), "help": _help(doc, shown)}
-        if path in choices:
-            kwargs["choices"] = choices[path]
+        if path in self.choices:
+            kwargs["choices"] = self.choices[path]
         origin = typing.get_origin(base)
-        if path in positional:
+        if path in self.positional:
             del kwargs["dest"]
             group.add_argument(path, nargs="?", type=_scalar(base), **kwargs)
         elif base is bool:
@@ -322,8 +350,8 @@ def add_config_arguments(
             group.add_argument(flag, *extra, nargs="+", type=_scalar(item), action=_TupleStore,
                                metavar=item.__name__.upper(), **kwargs)
         elif origin is dict or base is dict:
-            if path in expand:
-                add_expanded(expand[path], path, kwargs["default"], doc)
+            if path in self.expand:
+                self.add_expanded(self.expand[path], path, kwargs["default"], doc)
             else:
                 value_type = typing.get_args(base)[1] if typing.get_args(base) else Any
                 group.add_argument(flag, *extra, action=_DictItems, value_type=_scalar(value_type), **kwargs)
@@ -335,33 +363,35 @@ def add_config_arguments(
             if alias.const is not _UNSET:
                 group.add_argument(alias.flag, dest=path, action="store_const", const=alias.const,
                                    help=(alias.help or _same_as(flag, alias.const, base is bool)).replace("%", "%%"))
-        for alias in aliases:  # keys of a dict field: --task (env_kwargs["task"])
+        for alias in self.aliases:  # keys of a dict field: --task (env_kwargs["task"])
             if alias.path.startswith(path + ".") and alias.path.count(".") == path.count(".") + 1:
                 key = alias.path.rsplit(".", 1)[1]
                 group.add_argument(alias.flag, dest=path, action=_DictKey, key=key, default=kwargs["default"],
                                    metavar=key.upper(), help=(alias.help or f"the {key} of {flag}").replace("%", "%%"))
-                known.add(alias.path)
+                self.known.add(alias.path)
 
-    def add_expanded(keys: type, path: str, default: dict, doc: str) -> None:
+    def add_expanded(self, keys: type, path: str, default: dict, doc: str) -> None:
         docs = field_docs(keys)
-        sub = parser.add_argument_group(f"{path} ({keys.__name__})", doc.replace("%", "%%") or None)
+        sub = self.parser.add_argument_group(f"{path} ({keys.__name__})", doc.replace("%", "%%") or None)
         for g, hint in _fields(keys):
             base, _ = _optional(hint)
             flag = _flag(g.name)
-            sub.add_argument(flag, *[a.flag for a in by_path.get(f"{path}.{g.name}", [])], dest=path, action=_DictKey,
-                             key=g.name, type=_scalar(base), default=default, metavar=g.name.upper(),
-                             help=_help(docs.get(g.name, ""), none_help.get(keys, "none")))
-            known.add(f"{path}.{g.name}")
+            sub.add_argument(flag, *[a.flag for a in self.by_path.get(f"{path}.{g.name}", [])], dest=path,
+                             action=_DictKey, key=g.name, type=_scalar(base), default=default, metavar=g.name.upper(),
+                             help=_help(docs.get(g.name, ""), self.none_help.get(keys, "none")))
+            self.known.add(f"{path}.{g.name}")
 
-    add(parser, cls, "")
-    named = {a.path for a in aliases} | set(choices) | set(expand) | set(defaults) | positional | skip
-    unknown = sorted(named - known)
-    if unknown:  # a renamed field: its alias or choices would silently stop working
-        raise ValueError(f"no field of {cls.__name__} is called {', '.join(unknown)}")
+    def check_names(self, cls: type) -> None:
+        """Every path the caller named is a field (or a key alias) met while adding."""
+        named = ({a.path for a in self.aliases} | set(self.choices) | set(self.expand) | set(self.defaults)
+                 | self.positional | self.skip)
+        unknown = sorted(named - self.known)
+        if unknown:  # a renamed field: its alias or choices would silently stop working
+            raise ValueError(f"no field of {cls.__name__} is called {', '.join(unknown)}")
 
 
 class _TupleStore(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+    def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, tuple(values))
 
 
@@ -386,7 +416,7 @@ def changed_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, ign
     name per field (a switch alias when its value is the one set: ``--fixed-l2``), and per key
     of a dict field."""
     defaults = parser.parse_args([])
-    actions = [a for a in parser._actions if a.dest not in set(ignore) | {argparse.SUPPRESS}]  # noqa: SLF001
+    actions = [a for a in parser._actions if a.dest not in set(ignore) | {argparse.SUPPRESS}]
     out: list[str] = []
 
     def report(name: str) -> None:
@@ -407,7 +437,7 @@ def changed_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, ign
                    if k not in keyed):
                 report(action.option_strings[0])
         elif action is next(a for a in actions if a.dest == dest):  # once per field
-            switch = [a for a in actions if a.dest == dest and isinstance(a, argparse._StoreConstAction)  # noqa: SLF001
+            switch = [a for a in actions if a.dest == dest and isinstance(a, argparse._StoreConstAction)
                       and a.const == value]
             if switch:
                 report(switch[0].option_strings[0])
@@ -434,7 +464,7 @@ class LazyArgumentParser(argparse.ArgumentParser):
         while self._deferred:
             self._deferred.pop(0)(self)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+    def parse_known_args(self, args=None, namespace=None):
         self.populate()
         return super().parse_known_args(args, namespace)
 

@@ -4,9 +4,10 @@ A teacher compares clips by their (hidden) true returns:
 ``P(a > b) = softmax(beta * sum_t gamma^(H-1-t) r_t)``; ``beta = inf`` is the perfect
 teacher; with probability ``eps_mistake`` the answer is flipped; a query whose clips all
 have an undiscounted return below the skip threshold is skipped; clips whose returns are
-within the equal threshold (or, for the perfect teacher, exactly equal) are labelled equal. As in B-Pref, the thresholds are fractions
-(``eps_skip``, ``eps_equal``) of a margin, the average true return of a clip-length piece of
-an episode, which the trainer keeps up to date (:meth:`SyntheticTeacher.set_margin`).
+within the equal threshold (or, for the perfect teacher, exactly equal) are labelled equal. As
+in B-Pref, the thresholds are fractions (``eps_skip``, ``eps_equal``) of a margin, the average
+true return of a clip-length piece of an episode, which the trainer keeps up to date
+(:meth:`SyntheticTeacher.set_margin`).
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ class PreferenceSource(ABC):
         """The rule for how many queries to ask: by default on the label schedule."""
         return ScheduledAsk(schedule)
 
-    def observe_pool(self, pool: Sequence[Clip]) -> None:
+    def observe_pool(self, pool: Sequence[Clip]) -> None:  # noqa: B027 (an optional hook: a no-op unless overridden)
         """Called with the query candidates before each round of queries."""
+
+    def resume_after(self, label_id: int, retraction_id: int) -> None:  # noqa: B027 (an optional hook, as above)
+        """A resumed run has read the store's labels and retractions up to these row ids."""
 
 
 @dataclass(frozen=True)

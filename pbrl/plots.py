@@ -114,7 +114,7 @@ def seed_bars(names: Sequence[str], panels: Sequence[BarPanel], path: str | Path
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False)
     x = np.arange(len(names))
-    for ax, panel in zip(axes[0], panels):
+    for ax, panel in zip(axes[0], panels, strict=True):
         ax.bar(x, [np.mean(v) for v in panel.values], yerr=[np.std(v) for v in panel.values], capsize=4,
                color="tab:blue", alpha=0.8)
         for i, v in enumerate(panel.values):

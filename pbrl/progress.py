@@ -26,7 +26,7 @@ class Progress(BaseCallback):
         self.curve: list[dict[str, float]] = []  # (steps, mean true return of the last 100 episodes)
 
     def _on_rollout_end(self) -> None:
-        returns = [ep["r"] for ep in self.model.ep_info_buffer]
+        returns = [ep["r"] for ep in self.model.ep_info_buffer or ()]
         if returns:
             self.curve.append({"steps": self.offset + self.num_timesteps, "true_return": float(np.mean(returns))})
 
@@ -35,7 +35,7 @@ class Progress(BaseCallback):
         if done >= self.next:
             self.next += self.every
             rate = self.num_timesteps / max(time.perf_counter() - self.start, 1e-9)
-            returns = [ep["r"] for ep in self.model.ep_info_buffer]
+            returns = [ep["r"] for ep in self.model.ep_info_buffer or ()]
             mean = f"{np.mean(returns):.1f}" if returns else "-"
             more = f"  {self.extra()}" if self.extra else ""
             tag = f"[{self.label}] " if self.label else ""

@@ -9,7 +9,7 @@ prompt and response ids. The ensemble calls the encoder and never asks which kin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import gymnasium as gym
 import numpy as np
@@ -19,15 +19,23 @@ if TYPE_CHECKING:  # annotations only
     from pbrl.reward_model import RewardModelConfig
 
 
-def is_image_space(space: gym.Space) -> bool:
+def is_image_space(space: gym.Space) -> TypeGuard[gym.spaces.Box]:
     """Stacked uint8 frames ``[C, H, W]`` (Atari), what the CNN members read."""
     return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
 
 
-def is_text_space(observation_space: gym.Space, action_space: gym.Space) -> bool:
-    """The response game's spaces: prompt ids (an integer Box) and a MultiDiscrete response."""
+def is_text_space(observation_space: gym.Space, action_space: gym.Space) -> TypeGuard[gym.spaces.Box]:
+    """The response game's spaces: prompt ids (an integer Box) and a MultiDiscrete response
+    (the type checker learns the observation space's type from it)."""
     return (isinstance(action_space, gym.spaces.MultiDiscrete) and isinstance(observation_space, gym.spaces.Box)
             and np.issubdtype(observation_space.dtype, np.integer))
+
+
+def _dims(space: gym.Space) -> tuple[int, ...]:
+    """The shape of a space a reward model reads (Box, Discrete, MultiDiscrete: never None)."""
+    if space.shape is None:
+        raise TypeError(f"pbrl reward models support Box, Discrete and MultiDiscrete spaces, not {space}")
+    return space.shape
 
 
 class Encoder:
@@ -42,7 +50,7 @@ class Encoder:
     """
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: RewardModelConfig) -> None:
-        obs_dim = int(np.prod(observation_space.shape))
+        obs_dim = int(np.prod(_dims(observation_space)))
         self.obs_mean = np.zeros(obs_dim, np.float32)
         self.obs_std = np.ones(obs_dim, np.float32)
 
@@ -72,7 +80,10 @@ class VectorEncoder(Encoder):
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: RewardModelConfig) -> None:
         super().__init__(observation_space, action_space, config)
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
-        act_dim = int(action_space.n) if self.discrete else int(np.prod(action_space.shape))
+        if isinstance(action_space, gym.spaces.Discrete):
+            act_dim = int(action_space.n)
+        else:
+            act_dim = int(np.prod(_dims(action_space)))
         self.act_dim = act_dim if config.use_actions else 0
         self.width = len(self.obs_mean) + self.act_dim  # the input width
 

@@ -41,8 +41,9 @@ def describe_space(space: gym.Space) -> dict[str, Any]:
     if isinstance(space, gym.spaces.MultiDiscrete):
         return {"type": "MultiDiscrete", "nvec": [int(v) for v in space.nvec.ravel()]}
     if isinstance(space, gym.spaces.Box):
-        desc = {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype)}
-        if np.issubdtype(space.dtype, np.integer) and space.dtype != np.uint8:  # token ids: the bounds are the vocabulary
+        desc: dict[str, Any] = {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype)}
+        # token ids: the bounds are the vocabulary
+        if np.issubdtype(space.dtype, np.integer) and space.dtype != np.uint8:
             desc.update(low=int(np.min(space.low)), high=int(np.max(space.high)))
         return desc
     raise TypeError(f"pbrl reward models support Box, Discrete and MultiDiscrete spaces, not {space}")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -169,7 +169,11 @@ class RewardEnsemble:
         self.observation_space, self.action_space = observation_space, action_space
         self.obs_desc, self.act_desc = describe_space(observation_space), describe_space(action_space)
         config = config.resolved()  # saved as used: a checkpoint holds no None setting
+        # resolved() fills in every field a family may set (narrowed here, once, for the type checker)
+        assert config.lr is not None and config.l2 is not None
+        assert config.epochs is not None and config.min_steps is not None
         self.config, self.env_id, self.center, self.kind = config, env_id, center, kind
+        self._epochs, self._min_steps = config.epochs, config.min_steps
         # the absorbing state after a termination is rated by the model (its terminal
         # observation), and the agent's rewards are shifted so that it is worth 0, as the
         # env's own "no reward after the end" is
@@ -290,17 +294,21 @@ class RewardEnsemble:
         boots = [self.rng.choice(train_idx, size=len(train_idx), replace=True) for _ in range(n_members)]
         per_comparison = t["x"].shape[1] * t["clips"].shape[1]
         batch = max(1, min(cfg.batch_size, len(train_idx), cfg.max_batch_steps // per_comparison))
-        steps = max(cfg.min_steps, math.ceil(cfg.epochs * len(train_idx) / cfg.batch_size))
+        steps = max(self._min_steps, math.ceil(self._epochs * len(train_idx) / cfg.batch_size))
         l2 = torch.tensor(self.l2, dtype=torch.float32)
         self.net.train()
         for _ in range(steps):
-            picks = torch.from_numpy(np.stack([self.rng.choice(boot, size=batch, replace=False) for boot in boots])).long()
+            picks = torch.from_numpy(np.stack([self.rng.choice(boot, size=batch, replace=False)
+                                               for boot in boots])).long()
             loss = (self._member_losses(t, picks) + l2 * self.net.l2()).sum()
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
         self.net.eval()
-        subset = lambda idx: idx if len(idx) <= cfg.max_eval else np.sort(self.rng.choice(idx, cfg.max_eval, replace=False))
+
+        def subset(idx: np.ndarray) -> np.ndarray:
+            return idx if len(idx) <= cfg.max_eval else np.sort(self.rng.choice(idx, cfg.max_eval, replace=False))
+
         train_losses = self._evaluate_losses(t, subset(train_idx))
         val_sub = subset(val_idx)
         val_losses = self._evaluate_losses(t, val_sub)
@@ -327,7 +335,7 @@ class RewardEnsemble:
             elif ratio < 1.1:
                 self.l2[m] /= 1.5
 
-    def _normalise_outputs(self, clips: list[Clip], labelled: list[Clip] = ()) -> None:
+    def _normalise_outputs(self, clips: list[Clip], labelled: Sequence[Clip] = ()) -> None:
         obs = np.concatenate([self.clip_obs(c)[: c.length] for c in clips])
         actions = np.concatenate([c.actions[: c.length] for c in clips])
         raw = self.member_rewards(obs, actions)
@@ -338,8 +346,10 @@ class RewardEnsemble:
             ended = [c for c in labelled if c.length < c.horizon and c.next_obs is not None]
             ended = ended or [c for c in clips if c.length < c.horizon and c.next_obs is not None]
             if ended:
-                last = np.stack([c.next_obs[c.length - 1] for c in ended])
-                padded = np.zeros_like(np.stack([c.actions[c.length - 1] for c in ended]))  # as the padded steps are rated
+                # (every ended clip has next_obs: the filter only tells the type checker)
+                last = np.stack([c.next_obs[c.length - 1] for c in ended if c.next_obs is not None])
+                # as the padded steps are rated
+                padded = np.zeros_like(np.stack([c.actions[c.length - 1] for c in ended]))
                 self.out_mean = self.member_rewards(last, padded).mean(1).astype(np.float32)
             else:
                 self.out_mean = np.zeros_like(self.out_mean)
@@ -420,7 +430,8 @@ class RewardEnsemble:
 
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space, where: str = "") -> None:
         """Raise a clear error when the env's spaces differ from the ones this model learned on."""
-        for what, mine, theirs in (("observation", self.obs_desc, observation_space), ("action", self.act_desc, action_space)):
+        for what, mine, theirs in (("observation", self.obs_desc, observation_space),
+                                   ("action", self.act_desc, action_space)):
             try:
                 other = describe_space(theirs)
             except TypeError as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import gymnasium as gym
 import numpy as np
@@ -59,7 +59,9 @@ class MemberStack(nn.Module):
 
     def l2(self) -> torch.Tensor:
         """Sum of squared weights (not biases, nor norm shifts) of each member, ``[M]``."""
-        return torch.stack([sum((p**2).sum() for n, p in m.named_parameters() if n.endswith("weight")) for m in self.members])
+        squares = [sum((p**2).sum() for n, p in m.named_parameters() if n.endswith("weight")) for m in self.members]
+        # every member has weights: each sum is a tensor, never sum()'s start value 0
+        return torch.stack(cast(list[torch.Tensor], squares))
 
     def predict(self, x: torch.Tensor) -> np.ndarray:
         """Every member on the same inputs ``x [N, ...]``, without gradient, ``[M, N]``
@@ -92,7 +94,7 @@ class EnsembleMLP(MemberStack):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [M, N, in]`` -> ``[M, N]``."""
         last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.baddbmm(b, x, w)
             if i < last:
                 x = self.dropout(nn.functional.leaky_relu(x, 0.01))
@@ -120,13 +122,13 @@ class EnsembleMLP(MemberStack):
             bs = [b.detach().numpy()[:, 0] for b in self.biases]
             m, fan_in, width = ws[0].shape
             first = (ws[0].transpose(1, 0, 2).reshape(fan_in, m * width).copy(), bs[0].reshape(m * width).copy())
-            rest = [[(w[i].copy(), b[i].copy()) for w, b in zip(ws[1:], bs[1:])] for i in range(m)]
+            rest = [[(w[i].copy(), b[i].copy()) for w, b in zip(ws[1:], bs[1:], strict=True)] for i in range(m)]
             self._numpy_weights = (first, rest)
         (w1, b1), rest = self._numpy_weights
-        x = x.numpy()
-        h1 = x.astype(np.float32, copy=False) @ w1 + b1
-        h1 = np.maximum(h1, 0.01 * h1).reshape(len(x), len(rest), -1)
-        out = np.empty((len(rest), len(x)), np.float32)
+        xs = x.numpy()
+        h1 = xs.astype(np.float32, copy=False) @ w1 + b1
+        h1 = np.maximum(h1, 0.01 * h1).reshape(len(xs), len(rest), -1)
+        out = np.empty((len(rest), len(xs)), np.float32)
         for m, layers in enumerate(rest):
             h = h1[:, m]
             for i, (w, b) in enumerate(layers):
@@ -146,7 +148,8 @@ class CNNReward(nn.Module):
         layers: list[nn.Module] = []
         channels = in_channels
         for kernel, stride in ((7, 3), (5, 2), (3, 1), (3, 1)):
-            layers += [nn.Conv2d(channels, 16, kernel, stride), nn.BatchNorm2d(16), nn.LeakyReLU(0.01), nn.Dropout(dropout)]
+            layers += [nn.Conv2d(channels, 16, kernel, stride), nn.BatchNorm2d(16), nn.LeakyReLU(0.01),
+                       nn.Dropout(dropout)]
             channels = 16
         self.conv = nn.Sequential(*layers)
         with torch.no_grad():
@@ -187,7 +190,8 @@ def mlp_members(observation_space: gym.Space, action_space: gym.Space, config: R
 def cnn_members(observation_space: gym.Space, action_space: gym.Space, config: RewardModelConfig) -> Members:
     """The ``cnn`` kind: the paper's network on stacked uint8 frames (dropout 0.5 where none is set)."""
     if not is_image_space(observation_space):
-        raise ValueError(f"the cnn reward members read stacked uint8 frames [C, H, W]; got observations {observation_space}")
+        raise ValueError("the cnn reward members read stacked uint8 frames [C, H, W]; got observations "
+                         f"{observation_space}")
     channels, size = observation_space.shape[0], observation_space.shape[-1]
     net = CNNEnsemble(config.n_members, channels, size, config.dropout or 0.5)
     return Members(net, ImageEncoder(observation_space, action_space, config))
@@ -202,7 +206,8 @@ def register_members(kind: str, entry_point: str) -> None:
     MEMBERS[kind] = entry_point
 
 
-def build_members(kind: str, observation_space: gym.Space, action_space: gym.Space, config: RewardModelConfig) -> Members:
+def build_members(kind: str, observation_space: gym.Space, action_space: gym.Space,
+                  config: RewardModelConfig) -> Members:
     """The networks and encoder of the member kind ``kind`` for these spaces and settings."""
     if kind not in MEMBERS:
         raise ValueError(f"no reward member kind {kind!r}; known: {', '.join(MEMBERS)} "

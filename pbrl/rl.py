@@ -5,8 +5,8 @@ and evaluating the true return."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -15,12 +15,13 @@ import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import pbrl  # noqa: F401  (registers the ids)
-from pbrl.io import atomic_write
 from pbrl.family import family_for
 from pbrl.hyperparams import normalize
+from pbrl.io import atomic_write
 
 # PPO and A2C carry tuned per-env defaults; the off-policy algorithms run with SB3's defaults
 # (the learned reward is a VecEnv wrapper, so any SB3 algorithm trains on it).
@@ -50,7 +51,8 @@ def wrap_normalize(venv: VecEnv, env_id: str, algo_kwargs: dict[str, Any]) -> Ve
     return venv
 
 
-def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int, policy_kwargs: dict[str, Any] | None = None) -> BaseAlgorithm:
+def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int,
+              policy_kwargs: dict[str, Any] | None = None) -> BaseAlgorithm:
     """The algorithm with its per-env defaults and the env family's policy (an MLP, SB3's
     CnnPolicy for Atari frames, a language model for the response game).
 
@@ -59,7 +61,7 @@ def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int, policy_kwargs: di
     check_algo(algo)
     family = family_for(env_id)
     _, kwargs = family.hyperparameters(algo, env_id)
-    extra = {"policy_kwargs": policy_kwargs} if policy_kwargs else {}
+    extra: dict[str, Any] = {"policy_kwargs": policy_kwargs} if policy_kwargs else {}
     return ALGOS[algo](family.policy_class(venv.observation_space), venv, seed=seed, device="cpu", verbose=0,
                        **extra, **kwargs)
 
@@ -73,10 +75,10 @@ def save_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, 
     atomic_write(directory / POLICY_META, lambda f: f.write(meta))
     norm = find_normalize(venv)
     if norm is not None:
-        atomic_write(directory / NORM_FILE, lambda f: np.savez(f, **normalize_state(norm)))
+        atomic_write(directory / NORM_FILE, lambda f: np.savez(f, allow_pickle=False, **normalize_state(norm)))
 
 
-def find_normalize(venv: VecEnv) -> VecNormalize | None:
+def find_normalize(venv: VecEnv | None) -> VecNormalize | None:
     """The VecNormalize in a stack of VecEnv wrappers (text's KL penalty sits above it)."""
     while venv is not None:
         if isinstance(venv, VecNormalize):
@@ -85,12 +87,14 @@ def find_normalize(venv: VecEnv) -> VecNormalize | None:
     return None
 
 
-def normalize_state(venv: VecNormalize) -> dict[str, np.ndarray]:
+def normalize_state(venv: VecNormalize) -> dict[str, np.ndarray | np.generic]:
     """Every number VecNormalize needs to go on as it was (the keys of the first format,
     mean / var / count of the observations, kept)."""
     obs, ret = venv.obs_rms, venv.ret_rms
+    assert isinstance(obs, RunningMeanStd)  # one array observation (no pbrl env has a Dict space)
     return {"mean": obs.mean, "var": obs.var, "count": np.float64(obs.count), "clip_obs": np.float64(venv.clip_obs),
-            "epsilon": np.float64(venv.epsilon), "ret_mean": ret.mean, "ret_var": ret.var, "ret_count": np.float64(ret.count),
+            "epsilon": np.float64(venv.epsilon), "ret_mean": ret.mean, "ret_var": ret.var,
+            "ret_count": np.float64(ret.count),
             "returns": venv.returns, "clip_reward": np.float64(venv.clip_reward), "gamma": np.float64(venv.gamma),
             "norm_obs": np.bool_(venv.norm_obs), "norm_reward": np.bool_(venv.norm_reward)}
 
@@ -98,6 +102,7 @@ def normalize_state(venv: VecNormalize) -> dict[str, np.ndarray]:
 def restore_normalize(venv: VecNormalize, stats: Mapping[str, np.ndarray]) -> None:
     """Put :func:`normalize_state`'s numbers back (a file of the first format holds only the
     observation statistics: the return statistics then start afresh, as they did)."""
+    assert isinstance(venv.obs_rms, RunningMeanStd)  # one array observation (no pbrl env has a Dict space)
     venv.obs_rms.mean, venv.obs_rms.var, venv.obs_rms.count = stats["mean"], stats["var"], float(stats["count"])
     if "ret_mean" in stats:
         venv.ret_rms.mean, venv.ret_rms.var = stats["ret_mean"], stats["ret_var"]
@@ -112,7 +117,7 @@ def restore_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path) -> None:
     model.policy.load_state_dict(torch.load(directory / POLICY_FILE, weights_only=True))
     norm = find_normalize(venv)
     if norm is not None and (directory / NORM_FILE).exists():
-        with np.load(directory / NORM_FILE) as stats:
+        with np.load(directory / NORM_FILE, allow_pickle=False) as stats:
             restore_normalize(norm, dict(stats))
 
 
@@ -140,7 +145,7 @@ def load_policy(directory: Path) -> SavedPolicy:
     model.policy.load_state_dict(torch.load(directory / POLICY_FILE, weights_only=True))
     norm = None
     if (directory / NORM_FILE).exists():
-        with np.load(directory / NORM_FILE) as stats:
+        with np.load(directory / NORM_FILE, allow_pickle=False) as stats:
             norm = dict(stats)
     return SavedPolicy(model, norm, meta["env_id"], env_kwargs)
 

@@ -51,6 +51,7 @@ def probe_env(env_id: str, env_kwargs: dict[str, Any], family: Family) -> EnvInf
     probe = gym.make(env_id, **env_kwargs)
     try:
         dt = getattr(probe.unwrapped, "dt", None)
+        assert probe.spec is not None  # made by gym.make
         return EnvInfo(env_id, probe.observation_space, probe.action_space, probe.spec.max_episode_steps,
                        dt, frame_rate(env_id, probe))
     finally:
@@ -186,9 +187,7 @@ class Run:
         self._closers.append(self.learner.background)
         self.learner.on_new_model = lambda new: setattr(self.learned, "model", new)
         if self.resume:
-            cursors = self.learner.restore()
-            if isinstance(self.source, HumanQueue):
-                self.source.start_after(*cursors)
+            self.source.resume_after(*self.learner.restore())
             self.learner.model_version = self.state.model_version
         self._saved_version = self.learner.model_version
         self.curves = self.run_dir.read_curves() if self.resume else []
@@ -231,7 +230,8 @@ class Run:
                 continue
             if self.recorder.total_steps >= 0.25 * self.config.steps:
                 raise RuntimeError(
-                    f"the warm-up ({self.recorder.total_steps} steps, {len(self.recorder.pool)} clips) produced no usable "
+                    f"the warm-up ({self.recorder.total_steps} steps, {len(self.recorder.pool)} clips) produced no "
+                    "usable "
                     "label: every answer was skipped or too few clips were cut; raise --steps, shorten --clip-length "
                     "or lower the skip threshold")
             target = self.recorder.total_steps + warm  # every answer was skipped: more behaviour, ask again
@@ -239,8 +239,11 @@ class Run:
     def _act_until(self, target: int) -> None:
         min_clips = 2 * self.config.k * self.schedule.initial
         cap = 0.25 * self.config.steps
-        while self.recorder.total_steps < target or (len(self.recorder.pool) < min_clips and self.recorder.total_steps < cap):
-            actions, _ = self.agent.predict(self._obs, deterministic=False)
+        while self.recorder.total_steps < target or (len(self.recorder.pool) < min_clips
+                                                     and self.recorder.total_steps < cap):
+            # SB3's VecEnvObs includes tuples, which predict's annotation leaves out (its own
+            # evaluate_policy ignores the same)
+            actions, _ = self.agent.predict(self._obs, deterministic=False)  # type: ignore[arg-type]
             self._obs, *_ = self.venv.step(actions)
 
     def _wait_for_people(self, since: float, told: float) -> float:
@@ -329,7 +332,7 @@ class Run:
             resource = self._closers.pop()
             try:
                 resource.close()
-            except Exception:  # noqa: BLE001  (release the rest; the first error is the run's own)
+            except Exception:  # release the rest; the first error is the run's own
                 pass
 
 

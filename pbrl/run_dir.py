@@ -16,7 +16,8 @@ import numpy as np
 from pbrl.io import write_json, write_text
 
 PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
-CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement", "time")
+CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement",
+                "time")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class RunDir:
         if not path.exists():
             return []
         with open(path, newline="") as f:
-            return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
+            return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
+                    for row in csv.DictReader(f)]
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json(self.path / "summary.json", summary)

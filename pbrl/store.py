@@ -110,7 +110,8 @@ class PreferenceStore:
     def add_clips(self, clips: Iterable[Clip]) -> None:
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?, ?)", [_clip_row(c) for c in clips])
+            self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [_clip_row(c) for c in clips])
 
     def add_queries(self, queries: Iterable[Query], created_at: float, clips: Iterable[Clip] = (),
                     model_version: int = 0) -> None:
@@ -125,7 +126,8 @@ class PreferenceStore:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?, ?, ?, ?, ?)", clip_rows)
             self.db.executemany(
-                "INSERT OR IGNORE INTO queries (query_id, clip_ids, step, created_at, model_version) VALUES (?, ?, ?, ?, ?)", rows
+                "INSERT OR IGNORE INTO queries (query_id, clip_ids, step, created_at, model_version) "
+                "VALUES (?, ?, ?, ?, ?)", rows
             )
 
     def add_query(self, query: Query, created_at: float) -> None:
@@ -165,7 +167,8 @@ class PreferenceStore:
         """The trainer's status for the rating app (policy step, reward-model version, ...)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("INSERT OR REPLACE INTO status VALUES (?, ?)", [(k, json.dumps(v)) for k, v in values.items()])
+            self.db.executemany("INSERT OR REPLACE INTO status VALUES (?, ?)",
+                                [(k, json.dumps(v)) for k, v in values.items()])
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -195,8 +198,9 @@ class PreferenceStore:
             "SELECT l.query_id, q.clip_ids, l.rater, l.outcome, l.ranking, l.shown_at, l.answered_at, q.step, "
             "q.model_version FROM labels l JOIN queries q ON q.query_id = l.query_id ORDER BY l.id"
         ).fetchall()
-        keys = ("query_id", "clip_ids", "rater", "outcome", "ranking", "shown_at", "answered_at", "policy_step", "model_version")
-        return [dict(zip(keys, row)) for row in rows]
+        keys = ("query_id", "clip_ids", "rater", "outcome", "ranking", "shown_at", "answered_at", "policy_step",
+                "model_version")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def status(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM status")}
@@ -248,7 +252,8 @@ class PreferenceStore:
                 "ORDER BY (c.rater = ? AND c.expires_at > ?) DESC, q.created_at, q.rowid LIMIT ?",
                 (now, rater, rater, now, limit),
             ).fetchall()
-            self.db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", [(r[0], rater, now + lease_seconds) for r in rows])
+            self.db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)",
+                                [(r[0], rater, now + lease_seconds) for r in rows])
         return [self.query(r[0]) for r in rows]
 
     def claim_next(self, rater: str, now: float, lease_seconds: float = 120.0) -> Query | None:
@@ -281,18 +286,22 @@ class PreferenceStore:
             self.db.execute("BEGIN IMMEDIATE")
             cursor = self.db.execute("DELETE FROM labels WHERE query_id = ? AND rater = ?", (query_id, rater))
             if cursor.rowcount:
-                self.db.execute("INSERT INTO retractions (query_id, rater, at) VALUES (?, ?, ?)", (query_id, rater, now))
-                self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (query_id, rater, now + lease_seconds))
+                self.db.execute("INSERT INTO retractions (query_id, rater, at) VALUES (?, ?, ?)",
+                                (query_id, rater, now))
+                self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)",
+                                (query_id, rater, now + lease_seconds))
 
     def count_labels(self, include_skipped: bool = False, rater: str | None = None) -> int:
-        sql = "SELECT COUNT(*) FROM labels WHERE " + ("1" if include_skipped else "(outcome IS NULL OR outcome != 'skip')")
+        sql = "SELECT COUNT(*) FROM labels WHERE " + (
+            "1" if include_skipped else "(outcome IS NULL OR outcome != 'skip')")
         if rater is not None:
             return int(self.db.execute(sql + " AND rater = ?", (rater,)).fetchone()[0])
         return int(self.db.execute(sql).fetchone()[0])
 
     def answer_seconds(self, recent: int = 10) -> float | None:
         """Median seconds from shown to answered over the ``recent`` newest labels (None: none yet)."""
-        rows = self.db.execute("SELECT answered_at - shown_at FROM labels ORDER BY id DESC LIMIT ?", (recent,)).fetchall()
+        rows = self.db.execute("SELECT answered_at - shown_at FROM labels ORDER BY id DESC LIMIT ?",
+                               (recent,)).fetchall()
         return float(np.median([r[0] for r in rows])) if rows else None
 
     def count_queries(self) -> int:

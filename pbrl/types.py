@@ -54,7 +54,8 @@ class Clip:
         if self.states is not None and len(self.states) != horizon:
             raise ValueError(f"clip {self.clip_id}: states has {len(self.states)} rows for {horizon} steps")
         if self.next_obs is not None and self.next_obs.shape != self.obs.shape:
-            raise ValueError(f"clip {self.clip_id}: next_obs {self.next_obs.shape} and obs {self.obs.shape} differ in shape")
+            raise ValueError(f"clip {self.clip_id}: next_obs {self.next_obs.shape} and obs {self.obs.shape} differ in "
+                             "shape")
         if self.true_rewards.ndim != 1:
             raise ValueError(f"clip {self.clip_id}: true_rewards must be 1-D [H], got shape {self.true_rewards.shape}")
         if len(self.obs) != horizon or len(self.actions) != horizon:

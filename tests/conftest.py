@@ -10,8 +10,8 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import pbrl  # noqa: E402
-from pbrl.envs import SUITE, dependency_installed  # noqa: E402
+import pbrl  # noqa: F401 (imported for its side effect: registers the pbrl/... ids)
+from pbrl.envs import SUITE, dependency_installed
 
 
 def skip_unless_installed(entry) -> None:

@@ -45,7 +45,8 @@ def test_envs_lists_every_id_with_family_and_spaces(require):
     assert "Box(-1, 1, (6,), float32)" in by_id["pbrl/HalfCheetah-v5"]
     assert "Box(0, 255, (4, 84, 84), uint8)" in by_id["pbrl/Pong-v5"]
     assert by_id["pbrl/ResponseGame-v0"].split()[1:3] == ["text", "yes"]
-    assert "Box(0, 99, (48,), int64)" in by_id["pbrl/ResponseGame-v0"] and "MultiDiscrete(24 x 100)" in by_id["pbrl/ResponseGame-v0"]
+    game = by_id["pbrl/ResponseGame-v0"]
+    assert "Box(0, 99, (48,), int64)" in game and "MultiDiscrete(24 x 100)" in game
 
 
 def test_envs_speed_measures_each_id(capsys):
@@ -77,7 +78,8 @@ def test_bad_arguments_exit_with_a_clear_message():
 
 
 def test_python_dash_m_works():
-    result = subprocess.run([sys.executable, "-m", "pbrl", "envs", "--family", "classic"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "pbrl", "envs", "--family", "classic"], capture_output=True,
+                            text=True)
     assert result.returncode == 0 and "pbrl/Pendulum-v1" in result.stdout
 
 
@@ -152,7 +154,8 @@ def test_every_field_of_train_config_and_its_reward_model_is_a_flag_of_pbrl_trai
             continue
         value, words = _other_value(path, f, hint, action.choices)
         if words is None:  # a bool: --x or --no-x
-            flag = action.option_strings[0] if value else next(s for s in action.option_strings if s.startswith("--no-"))
+            flag = action.option_strings[0] if value else next(s for s in action.option_strings
+                                                               if s.startswith("--no-"))
             argv.append(flag)
         else:
             argv += [action.option_strings[0], *words]
@@ -215,7 +218,8 @@ README_FLAGS = [
     (["--eps-skip", "0.1"], "teacher_params", {"eps_skip": 0.1}),
     (["--eps-equal", "0.1"], "teacher_params", {"eps_equal": 0.1}),
     (["--task", "sentiment"], "env_kwargs", {"task": "sentiment"}),
-    (["--env-kwarg", "fixed_length=true", "--env-kwarg", "mode=fast"], "env_kwargs", {"fixed_length": True, "mode": "fast"}),
+    (["--env-kwarg", "fixed_length=true", "--env-kwarg", "mode=fast"], "env_kwargs",
+     {"fixed_length": True, "mode": "fast"}),
     (["--kl-coef", "0.2"], "kl_coef", 0.2),
     (["--kl-target", "2"], "kl_target", 2.0),
     (["--kl-horizon", "500"], "kl_horizon", 500),
@@ -313,8 +317,8 @@ def test_text_ppo_builds_a_text_rl_config_and_text_sft_an_sft_config(monkeypatch
     assert type(config) is TextRLConfig and out == "runs/text-ppo-arithmetic-seed0"
     assert (config.sft, config.responses, config.n_epochs, config.learning_rate, config.kl_estimator, config.ptx_coef,
             config.ent_coef, config.eval_prompts) == ("runs/sft", 20_000, 2, 3e-5, "k3", 0.1, 0.01, 16)
-    assert main(["text", "sft", "--task", "arithmetic", "--steps", "1e3", "--corpus-size", "500", "--prompt-tokens", "8",
-                 "--out", str(tmp_path)]) == 0
+    assert main(["text", "sft", "--task", "arithmetic", "--steps", "1e3", "--corpus-size", "500",
+                 "--prompt-tokens", "8", "--out", str(tmp_path)]) == 0
     config, out = got["sft"]
     assert type(config) is SFTConfig and out == str(tmp_path)
     assert (config.task, config.steps, config.corpus_size, config.prompt_tokens, config.response_tokens) == \

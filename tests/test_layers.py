@@ -65,7 +65,8 @@ def _imports(module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base
+                                                                                                  else []))
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in MODULES)
         for child in ast.iter_child_nodes(node):
@@ -153,6 +154,7 @@ def test_the_environments_import_no_learning_code():
     "import gymnasium as gym, pbrl; gym.make('pbrl/CartPole-v1').reset(seed=0)",
 ])
 def test_importing_pbrl_and_making_an_env_loads_no_torch(code):
-    check = f"{code}\nimport sys\nassert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('pbrl'))"
+    check = (f"{code}\nimport sys\n"
+             "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('pbrl'))")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

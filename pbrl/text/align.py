@@ -52,7 +52,8 @@ def pairs_from_store(path: str | Path, tokenizer: Any = None) -> list[Pair]:
         env_kwargs = json.loads((path.parent / "config.json").read_text()).get("env_kwargs") or {}
         tokenizer = load_tokenizer(env_kwargs.get("tokenizer"))
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no label store; pass a run directory of `pbrl train pbrl/ResponseGame-v0` or a JSONL file")
+        raise FileNotFoundError(f"{path}: no label store; pass a run directory of `pbrl train pbrl/ResponseGame-v0` or "
+                                "a JSONL file")
     store = PreferenceStore(path, create=False)
     tok, pairs = tokenizer or CharTokenizer(), []
     try:
@@ -90,7 +91,8 @@ def import_jsonl(path: str | Path) -> list[Pair]:
             record = json.loads(line)
             pair = (record["prompt"], record["chosen"], record["rejected"])
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{n}: not a {{\"prompt\", \"chosen\", \"rejected\"}} record ({type(exc).__name__}: {exc})") from None
+            raise ValueError(f"{path}:{n}: not a {{\"prompt\", \"chosen\", \"rejected\"}} record "
+                             f"({type(exc).__name__}: {exc})") from None
         if not all(isinstance(v, str) for v in pair):
             raise ValueError(f"{path}:{n}: prompt, chosen and rejected must be strings")
         pairs.append(pair)
@@ -128,7 +130,8 @@ class AlignConfig:
         if not self.sft:
             raise ValueError("align needs --sft DIR, the SFT model (the starting policy and the reference)")
         if self.beta <= 0 or self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"align: beta > 0, epochs >= 1 and batch_size >= 1, got {self.beta}, {self.epochs}, {self.batch_size}")
+            raise ValueError(f"align: beta > 0, epochs >= 1 and batch_size >= 1, got {self.beta}, {self.epochs}, "
+                             f"{self.batch_size}")
 
 
 def _logratios(policy: CausalLM, ref_logp: torch.Tensor, prompts: torch.Tensor, responses: torch.Tensor
@@ -174,7 +177,8 @@ def align(config: AlignConfig, pairs: list[Pair], out: str | Path) -> dict[str, 
     optimizer = torch.optim.AdamW(policy.parameters(), lr=config.learning_rate, weight_decay=0.0)
     env_kwargs = {"max_prompt_tokens": plen, "max_response_tokens": rlen, **lm_env_kwargs(config.sft)}
     before = evaluate_text(ref, config.task, config.eval_prompts, config.seed, ref, env_kwargs)
-    print(f"align {config.method}: {len(pairs)} comparisons; SFT policy score {before['score_sampled']:.3f} sampled", flush=True)
+    print(f"align {config.method}: {len(pairs)} comparisons; SFT policy score {before['score_sampled']:.3f} sampled",
+          flush=True)
     start, losses, accuracy = time.perf_counter(), [], []
     policy.train()
     for epoch in range(config.epochs):
@@ -192,14 +196,15 @@ def align(config: AlignConfig, pairs: list[Pair], out: str | Path) -> dict[str, 
             optimizer.step()
             losses.append(loss.item())
             accuracy.append(float((c[0] > r[0]).float().mean()))
-        print(f"  epoch {epoch + 1}/{config.epochs}  loss {np.mean(losses[-len(order.split(config.batch_size)):]):.4f}  "
-              f"chosen above rejected {np.mean(accuracy[-len(order.split(config.batch_size)):]):.2f}", flush=True)
+        print(f"  epoch {epoch + 1}/{config.epochs}  loss {np.mean(losses[-len(order.split(config.batch_size)):]):.4f}"
+              f"  chosen above rejected {np.mean(accuracy[-len(order.split(config.batch_size)):]):.2f}", flush=True)
     seconds = time.perf_counter() - start
     policy.eval()
     after = evaluate_text(policy, config.task, config.eval_prompts, config.seed, ref, env_kwargs)
-    policy.save(out / "policy", {"task": config.task, "prompt_tokens": plen, "response_tokens": rlen, "aligned": config.method})
-    summary = {"config": asdict(config), "comparisons": len(pairs), "sft": before, "final": after, "train_seconds": seconds,
-               "final_loss": float(np.mean(losses[-10:]))}
+    policy.save(out / "policy",
+                {"task": config.task, "prompt_tokens": plen, "response_tokens": rlen, "aligned": config.method})
+    summary = {"config": asdict(config), "comparisons": len(pairs), "sft": before, "final": after,
+               "train_seconds": seconds, "final_loss": float(np.mean(losses[-10:]))}
     text = json.dumps(summary, indent=2).encode()
     atomic_write(out / "summary.json", lambda f: f.write(text))
     print(f"align {config.method}: score {before['score_sampled']:.3f} -> {after['score_sampled']:.3f} sampled, "

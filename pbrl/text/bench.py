@@ -112,9 +112,9 @@ def run_text_cell(cell: Cell, out: str) -> dict[str, Any]:
         policy = ref
     elif method == "ppo":
         run = out_path / "runs" / f"ppo-{task}-s{seed}"
-        summary = train_text(TextRLConfig(task=task, sft=str(sft), responses=responses, kl_coef=KL_COEF, kl_target=KL_TARGET,
-                                          kl_horizon=KL_HORIZON,
-                                          seed=seed, eval_prompts=16), run)
+        summary = train_text(TextRLConfig(task=task, sft=str(sft), responses=responses, kl_coef=KL_COEF,
+                                          kl_target=KL_TARGET, kl_horizon=KL_HORIZON, seed=seed, eval_prompts=16),
+                             run)
         policy, extra = load_lm(run / "policy"), {"responses_per_second": summary["responses_per_second"]}
     elif method == "pbrl":
         run = ensure_pbrl_run(out_path, task, labels, responses, seed)
@@ -124,6 +124,7 @@ def run_text_cell(cell: Cell, out: str) -> dict[str, Any]:
         from pbrl.text.align import AlignConfig, align
 
         run = out_path / "runs" / f"dpo-{task}-{labels}-s{seed}"
+        assert pairs is not None  # read above, before the clock started
         align(AlignConfig(method="dpo", sft=str(sft), task=task, seed=seed, eval_prompts=16), pairs, run)
         policy, extra = load_lm(run / "policy"), {"labels": len(pairs)}
     else:
@@ -151,40 +152,41 @@ def measure_speed(sft: str | Path, task: str, batches: tuple[int, ...] = (32, 12
     env = gym.make(ENV_ID, task=task, **lm_env_kwargs(sft))
     policy = TextPolicy(env.observation_space, env.action_space, lambda _: 1e-4, lm_path=str(sft)).to(device)
     rng = np.random.default_rng(0)
+
+    def best(fn: Any, *args: Any) -> float:
+        fn(*args)
+        times = []
+        for _ in range(repeats):
+            if device != "cpu":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn(*args)
+            if device != "cpu":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    def update(obs: torch.Tensor, actions: torch.Tensor) -> None:
+        values, logp, entropy = policy.evaluate_actions(obs, actions)
+        loss = -(logp.mean() + 0.01 * entropy.mean()) + values.pow(2).mean()
+        policy.optimizer.zero_grad()
+        loss.backward()
+        policy.optimizer.step()
+
     rows = []
     for batch in batches:
-        obs = torch.as_tensor(np.stack([env.reset(seed=int(rng.integers(1 << 30)))[0] for _ in range(batch)]), device=device)
-
-        def best(fn: Any) -> float:
-            fn()
-            times = []
-            for _ in range(repeats):
-                if device != "cpu":
-                    torch.cuda.synchronize()
-                start = time.perf_counter()
-                fn()
-                if device != "cpu":
-                    torch.cuda.synchronize()
-                times.append(time.perf_counter() - start)
-            return min(times)
-
+        obs = torch.as_tensor(np.stack([env.reset(seed=int(rng.integers(1 << 30)))[0] for _ in range(batch)]),
+                              device=device)
         with torch.no_grad():
             actions = policy(obs)[0]
-            rollout = best(lambda: policy(obs))
-
-        def update() -> None:
-            values, logp, entropy = policy.evaluate_actions(obs, actions)
-            loss = -(logp.mean() + 0.01 * entropy.mean()) + values.pow(2).mean()
-            policy.optimizer.zero_grad()
-            loss.backward()
-            policy.optimizer.step()
-
+            rollout = best(policy, obs)
         rows.append({"task": task, "batch": batch, "device": device, "threads": torch.get_num_threads(),
-                     "rollout_per_second": batch / rollout, "update_per_second": batch / best(update)})
+                     "rollout_per_second": batch / rollout, "update_per_second": batch / best(update, obs, actions)})
     return rows
 
 
-def write_speed(out: str | Path, rows: list[dict[str, Any]], machine: str, command: str = "pbrl bench text --speed") -> Path:
+def write_speed(out: str | Path, rows: list[dict[str, Any]], machine: str,
+                command: str = "pbrl bench text --speed") -> Path:
     """``OUT/speed.md``: the speed table the suite's report shows."""
     lines = [f"### Speed of the text policy ({machine})", "",
              "Responses per second of the text policy's rollout (sample a response, its log-probability and the "
@@ -218,7 +220,8 @@ def text_table(rows: list[dict[str, Any]]) -> str:
         for group in method_groups(rows, task).values():
             for r in group:
                 if r.get("error"):
-                    lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | failed: {r['error'][:100]} | | | | |")
+                    lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | failed: {r['error'][:100]} "
+                                 "| | | | |")
                     continue
                 lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | {r['true_return_mean']:.3f} | "
                              f"{r.get('score_greedy', float('nan')):.3f} | {r.get('kl', 0.0):.2f} | "

@@ -61,12 +61,17 @@ class TextFamily(Family):
         return {"lm_path": str(run_dir / POLICY_LM)}
 
     def wrap_agent_env(self, venv: VecEnv, config: Any) -> VecEnv:
-        return KLPenalty(venv, frozen_reference(config.sft), KLController(config.kl_coef, config.kl_target, config.kl_horizon))
+        return KLPenalty(venv, frozen_reference(config.sft),
+                         KLController(config.kl_coef, config.kl_target, config.kl_horizon))
 
     def attach(self, agent: BaseAlgorithm, venv: VecEnv) -> None:
+        assert isinstance(venv, KLPenalty) and isinstance(agent.policy, TextPolicy)  # wrap_agent_env's, policy_class's
         venv.policy = agent.policy  # the KL penalty reads the policy's log-probabilities
 
     def save_artifacts(self, agent: BaseAlgorithm, run_dir: Path, config: Any, env: EnvInfo) -> None:
+        assert isinstance(agent.policy, TextPolicy)
+        assert isinstance(env.observation_space, gym.spaces.Box)  # the response game's spaces
+        assert isinstance(env.action_space, gym.spaces.MultiDiscrete)
         agent.policy.lm.save(run_dir / POLICY_LM, {"task": config.env_kwargs.get("task", "sentiment"),
                                                    "prompt_tokens": env.observation_space.shape[0],
                                                    "response_tokens": env.action_space.shape[0]})

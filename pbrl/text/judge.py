@@ -46,7 +46,8 @@ def load_judge(spec: str) -> tuple[str, Judge]:
     target = spec[len(PREFIX):] if spec.startswith(PREFIX) else spec
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"a judge is named judge:MODULE:FUNCTION (e.g. judge:pbrl.text.judge:lexicon_judge), got {spec!r}")
+        raise ValueError("a judge is named judge:MODULE:FUNCTION (e.g. judge:pbrl.text.judge:lexicon_judge), got "
+                         f"{spec!r}")
     try:
         judge = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
@@ -66,7 +67,8 @@ class JudgeTeacher(AnsweringSource):
 
     def texts(self, clip: Clip) -> tuple[str, str]:
         if clip.obs.ndim != 2 or clip.obs.dtype.kind not in "iu":
-            raise ValueError(f"the judge {self.name!r} reads response-game clips; clip {clip.clip_id} is from {clip.env_id}")
+            raise ValueError(f"the judge {self.name!r} reads response-game clips; clip {clip.clip_id} is from "
+                             f"{clip.env_id}")
         return self.tokenizer.decode(clip.obs[0]), self.tokenizer.decode(clip.actions[0])
 
     def answer(self, query: Query, clips: Sequence[Clip]) -> Label:
@@ -76,7 +78,8 @@ class JudgeTeacher(AnsweringSource):
         try:
             verdict = self.judge(prompt, responses)
         except Exception as exc:
-            raise RuntimeError(f"the judge {self.name!r} raised {type(exc).__name__}: {exc} on prompt {prompt!r}") from exc
+            raise RuntimeError(f"the judge {self.name!r} raised {type(exc).__name__}: {exc} "
+                               f"on prompt {prompt!r}") from exc
         rater = f"{PREFIX}{self.name}"
         if verdict is None or verdict == "skip":
             return Label(query.query_id, Outcome.SKIP, rater=rater, shown_at=now, answered_at=now)

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from pbrl.io import atomic_write
 from pbrl.text.formats import META
-from pbrl.text.tokenizer import EOS, PAD, CharTokenizer, Tokenizer
+from pbrl.text.tokenizer import EOS, PAD, CharTokenizer
 
 FORMAT_VERSION = 1
 WEIGHTS = "lm.pt"
@@ -75,6 +75,10 @@ class CausalLM(nn.Module):
     config: LMConfig
 
     def new_caches(self) -> list[list]:
+        raise NotImplementedError
+
+    def save(self, directory: str | Path, extra: dict | None = None) -> None:
+        """The model and its metadata (with ``extra``'s keys) in ``directory``."""
         raise NotImplementedError
 
     def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
@@ -158,7 +162,8 @@ class TinyCausalLM(CausalLM):
         ids = ids.long()
         b, t = ids.shape
         if t > self.config.max_len:
-            raise ValueError(f"{t} tokens exceed the model's max_len {self.config.max_len}; shorten prompts or responses")
+            raise ValueError(f"{t} tokens exceed the model's max_len {self.config.max_len}; shorten prompts or "
+                             "responses")
         real = ids != PAD
         positions = (real.cumsum(1) - 1).clamp(min=0)
         causal = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
@@ -176,7 +181,7 @@ class TinyCausalLM(CausalLM):
     def _next(self, token: torch.Tensor, real: torch.Tensor, caches: list[list]) -> torch.Tensor:
         keys = torch.cat([real, torch.ones_like(real[:, :1])], 1)  # earlier non-PAD keys, and itself
         x = self.embed(token[:, None]) + self.pos(self._next_position(token, real)[:, None])
-        for block, cache in zip(self.blocks, caches):
+        for block, cache in zip(self.blocks, caches, strict=True):
             x = block(x, keys[:, None, None, :], cache)
         return self.head(self.ln(x))
 
@@ -195,7 +200,8 @@ class TinyCausalLM(CausalLM):
     def load(cls, directory: str | Path) -> TinyCausalLM:
         directory = Path(directory)
         if not (directory / META).exists():
-            raise FileNotFoundError(f"{directory}: no {META}; pass a directory written by `pbrl text sft` (TinyCausalLM.save)")
+            raise FileNotFoundError(f"{directory}: no {META}; pass a directory written by `pbrl text sft` "
+                                    "(TinyCausalLM.save)")
         meta = json.loads((directory / META).read_text())
         if meta.get("format_version") != FORMAT_VERSION or meta.get("kind") != "pbrl-tiny-causal-lm":
             raise ValueError(f"{directory}: not a pbrl tiny LM of format {FORMAT_VERSION} ({meta.get('kind')}, "

@@ -18,10 +18,17 @@ from typing import Any
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import PyTorchObs
 from torch import nn
 
 from pbrl.text.load import load_lm
 from pbrl.text.model import LMConfig, TinyCausalLM
+
+
+def _ids(obs: PyTorchObs) -> torch.Tensor:
+    """The prompt ids: the response game observes one Box, never a dict of them."""
+    assert isinstance(obs, torch.Tensor)
+    return obs.long()
 
 
 class TextPolicy(ActorCriticPolicy):
@@ -30,8 +37,8 @@ class TextPolicy(ActorCriticPolicy):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
                  lm_path: str | None = None, lm_config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not isinstance(action_space, spaces.MultiDiscrete) or not isinstance(observation_space, spaces.Box):
-            raise ValueError("TextPolicy is for pbrl/ResponseGame-v0: a Box of prompt ids and a MultiDiscrete response, "
-                             f"got {observation_space} and {action_space}")
+            raise ValueError("TextPolicy is for pbrl/ResponseGame-v0: a Box of prompt ids and a MultiDiscrete "
+                             f"response, got {observation_space} and {action_space}")
         self.lm_path, self.lm_config = lm_path, lm_config
         self.response_tokens = int(action_space.shape[0])
         kwargs.pop("ortho_init", None)
@@ -39,40 +46,46 @@ class TextPolicy(ActorCriticPolicy):
 
     def _build(self, lr_schedule: Any) -> None:
         self.lm = load_lm(self.lm_path) if self.lm_path else TinyCausalLM(LMConfig(**(self.lm_config or {})))
+        assert isinstance(self.action_space, spaces.MultiDiscrete) and isinstance(self.observation_space, spaces.Box)
         vocab, width = int(self.action_space.nvec.max()), self.observation_space.shape[0] + self.response_tokens
         if vocab != self.lm.config.vocab_size:
             raise ValueError(f"the env's responses use {vocab} token ids, the model {self.lm.config.vocab_size}: "
                              "the model and the tokenizer do not match")
         if width > self.lm.config.max_len:
-            raise ValueError(f"prompt + response = {width} tokens, more than the model's max_len {self.lm.config.max_len}; "
-                             "make the env's max_prompt_tokens / max_response_tokens match the SFT step's")
+            raise ValueError(f"prompt + response = {width} tokens, more than the model's max_len "
+                             f"{self.lm.config.max_len}; make the env's max_prompt_tokens / max_response_tokens "
+                             "match the SFT step's")
         d = self.lm.config.d_model
         self.value_head = nn.Sequential(nn.Linear(d, 64), nn.Tanh(), nn.Linear(64, 1))
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        # SB3 types optimizer_class as type[Optimizer], whose own __init__ takes no lr (as in SB3's _build)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(lm_path=self.lm_path, lm_config=self.lm_config)
         return data
 
-    def forward(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        prompts = obs.long()
+    def forward(self, obs: PyTorchObs,
+                deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        prompts = _ids(obs)
         responses = self.lm.generate(prompts, self.response_tokens, greedy=deterministic)
         with torch.no_grad():
             logp, _, _ = self.lm.response_logprobs(prompts, responses)
         return responses, self.predict_values(obs), logp.sum(1)
 
-    def evaluate_actions(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        logp, _, entropy = self.lm.response_logprobs(obs.long(), actions.long())
+    def evaluate_actions(self, obs: PyTorchObs,
+                         actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logp, _, entropy = self.lm.response_logprobs(_ids(obs), actions.long())
         return self.predict_values(obs), logp.sum(1), entropy.sum(1)
 
-    def predict_values(self, obs: torch.Tensor) -> torch.Tensor:
+    def predict_values(self, obs: PyTorchObs) -> torch.Tensor:
         with torch.no_grad():  # the value head reads the LM's features; its loss does not train the LM
-            _, hidden = self.lm(obs.long())
+            _, hidden = self.lm(_ids(obs))
         return self.value_head(hidden[:, -1])
 
-    def _predict(self, observation: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
-        return self.lm.generate(observation.long(), self.response_tokens, greedy=deterministic)
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> torch.Tensor:
+        return self.lm.generate(_ids(observation), self.response_tokens, greedy=deterministic)
 
-    def get_distribution(self, obs: torch.Tensor):  # noqa: ANN201
-        raise NotImplementedError("a response is sampled token by token (forward / _predict), not from one distribution")
+    def get_distribution(self, obs: PyTorchObs):
+        raise NotImplementedError("a response is sampled token by token (forward / _predict), "
+                                  "not from one distribution")

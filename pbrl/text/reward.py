@@ -76,6 +76,7 @@ def text_members(observation_space: gym.Space, action_space: gym.Space, config: 
     if not is_text_space(observation_space, action_space):
         raise ValueError("the text reward members read prompt ids (an integer Box) and a MultiDiscrete response; "
                          f"got {observation_space} and {action_space}")
+    assert isinstance(action_space, gym.spaces.MultiDiscrete)  # is_text_space checked it
     seq_len = int(np.prod(observation_space.shape)) + int(action_space.shape[0])
     net = TextEnsemble(config.n_members, seq_len, int(action_space.nvec.max()), config.dropout)
     return Members(net, TextEncoder(observation_space, action_space, config))

@@ -29,6 +29,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from pbrl.io import atomic_write
 from pbrl.text.load import load_lm
@@ -40,7 +41,8 @@ from pbrl.text.sft import corpus, encode_pairs, nll
 ENV_ID = "pbrl/ResponseGame-v0"
 
 
-TEXT_FIELDS = ("score", "kl", "entropy", "beta")  # KLPenalty's info keys: reward before the penalty, KL to SFT, entropy, beta
+# KLPenalty's info keys: reward before the penalty, KL to SFT, entropy, beta
+TEXT_FIELDS = ("score", "kl", "entropy", "beta")
 
 def kl_estimate(lm: CausalLM, ref: CausalLM, prompts: torch.Tensor, responses: torch.Tensor,
                 estimator: str = "k1") -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,10 +87,10 @@ class KLPenalty(VecEnvWrapper):
         super().__init__(venv)
         self.ref, self.controller, self.estimator = ref, controller, estimator
         self.policy: TextPolicy | None = None  # set once the algorithm exists
-        self._prompts: np.ndarray | None = None
+        self._prompts: VecEnvObs | None = None
         self._actions: np.ndarray | None = None
 
-    def reset(self) -> np.ndarray:
+    def reset(self) -> VecEnvObs:
         self._prompts = self.venv.reset()
         return self._prompts
 
@@ -100,9 +102,9 @@ class KLPenalty(VecEnvWrapper):
         obs, rewards, dones, infos = self.venv.step_wait()
         if self.policy is None:
             raise RuntimeError("KLPenalty.policy is not set: give it the PPO model's policy before learning")
-        kl, entropy = kl_estimate(self.policy.lm, self.ref, torch.as_tensor(self._prompts),
-                                  torch.as_tensor(self._actions).long(), self.estimator)
-        kl, entropy = kl.numpy(), entropy.numpy()
+        kl_t, entropy_t = kl_estimate(self.policy.lm, self.ref, torch.as_tensor(self._prompts),
+                                      torch.as_tensor(self._actions).long(), self.estimator)
+        kl, entropy = kl_t.numpy(), entropy_t.numpy()
         shaped = rewards - self.controller.beta * kl
         for i, info in enumerate(infos):
             info.update(score=float(rewards[i]), kl=float(kl[i]), entropy=float(entropy[i]), beta=self.controller.beta)
@@ -120,7 +122,8 @@ class PretrainMix:
         self.lm, self.prompts, self.responses, self.coef, self.batch_size = lm, prompts, responses, coef, batch_size
         self.generator = torch.Generator().manual_seed(seed)
         self.inner_step, self.last = optimizer.step, float("nan")
-        optimizer.step = self.step
+        # PPO-ptx: SB3 calls optimizer.step() itself; this instance's step adds the NLL gradient first
+        optimizer.step = self.step  # type: ignore[method-assign]
 
     def step(self, closure: Any = None) -> Any:
         idx = torch.randint(0, len(self.prompts), (self.batch_size,), generator=self.generator)
@@ -185,6 +188,7 @@ def evaluate_text(lm: CausalLM, task: str, n: int, seed: int, ref: CausalLM | No
     (reset seeds 10000+seed...), and the mean KL to ``ref`` of the sampled ones."""
     env = gym.make(ENV_ID, task=task, disable_env_checker=True, **(env_kwargs or {}))
     prompts = np.stack([env.reset(seed=10_000 + seed + i)[0] for i in range(n)])
+    assert isinstance(env.action_space, gym.spaces.MultiDiscrete)  # the response game's
     length = env.action_space.shape[0]
     generator = torch.Generator().manual_seed(seed)
     out: dict[str, float] = {}
@@ -206,7 +210,9 @@ def evaluate_text(lm: CausalLM, task: str, n: int, seed: int, ref: CausalLM | No
 class _Log(BaseCallback):
     def __init__(self, config: TextRLConfig, mix: PretrainMix | None) -> None:
         super().__init__()
-        self.config, self.mix, self.rows, self.buffer = config, mix, [], []
+        self.config, self.mix = config, mix
+        self.rows: list[dict[str, float]] = []
+        self.buffer: list[tuple[float, ...]] = []
         self.start, self.next = time.perf_counter(), max(config.responses // 10, 1)
 
     def _on_step(self) -> bool:
@@ -216,7 +222,8 @@ class _Log(BaseCallback):
     def _on_rollout_end(self) -> None:
         if not self.buffer:
             return
-        row = {"responses": self.num_timesteps, **dict(zip(TEXT_FIELDS, (float(np.mean(v)) for v in zip(*self.buffer)))),
+        row = {"responses": self.num_timesteps,
+               **dict(zip(TEXT_FIELDS, (float(np.mean(v)) for v in zip(*self.buffer, strict=True)), strict=True)),
                "ptx_nll": self.mix.last if self.mix else float("nan")}
         self.rows.append(row)
         for key in TEXT_FIELDS:
@@ -225,8 +232,9 @@ class _Log(BaseCallback):
         if self.num_timesteps >= self.next:
             self.next += max(self.config.responses // 10, 1)
             rate = self.num_timesteps / (time.perf_counter() - self.start)
-            print(f"  {self.num_timesteps:>7,}/{self.config.responses:,} responses  {rate:,.0f}/s  score {row['score']:.3f}  "
-                  f"KL {row['kl']:.2f}  beta {row['beta']:.3f}  entropy {row['entropy']:.2f}", flush=True)
+            print(f"  {self.num_timesteps:>7,}/{self.config.responses:,} responses  {rate:,.0f}/s  "
+                  f"score {row['score']:.3f}  KL {row['kl']:.2f}  beta {row['beta']:.3f}  entropy {row['entropy']:.2f}",
+                  flush=True)
 
 
 def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
@@ -249,24 +257,29 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
                 learning_rate=config.learning_rate, ent_coef=config.ent_coef, gamma=1.0, gae_lambda=1.0,
                 policy_kwargs={"lm_path": config.sft}, seed=config.seed, device="cpu", verbose=0)
     model.set_logger(configure(str(out / "logs"), ["csv", "tensorboard"]))  # text/score, kl, entropy, beta; train/*
-    venv.policy = model.policy
+    policy = model.policy
+    assert isinstance(policy, TextPolicy)
+    venv.policy = policy
     mix = None
     if config.ptx_coef > 0:
+        assert isinstance(venv.observation_space, gym.spaces.Box)  # the response game's
+        assert isinstance(venv.action_space, gym.spaces.MultiDiscrete)
         lengths = (venv.observation_space.shape[0], venv.action_space.shape[0])
         prompts, responses = encode_pairs(corpus(config.task, 5000, config.seed), *lengths, load_tokenizer(config.sft))
-        mix = PretrainMix(model.policy.optimizer, model.policy.lm, prompts, responses, config.ptx_coef, seed=config.seed)
+        mix = PretrainMix(policy.optimizer, policy.lm, prompts, responses, config.ptx_coef, seed=config.seed)
     eval_kwargs = lm_env_kwargs(config.sft)
     before = evaluate_text(ref, config.task, config.eval_prompts, config.seed, ref, eval_kwargs)
-    print(f"text ppo {config.task}: SFT policy score {before['score_sampled']:.3f} sampled, {before['score_greedy']:.3f} greedy",
+    print(f"text ppo {config.task}: SFT policy score {before['score_sampled']:.3f} sampled, "
+          f"{before['score_greedy']:.3f} greedy",
           flush=True)
     log = _Log(config, mix)
     start = time.perf_counter()
     model.learn(config.responses, callback=log)
     seconds = time.perf_counter() - start
-    model.policy.lm.eval()
-    after = evaluate_text(model.policy.lm, config.task, config.eval_prompts, config.seed, ref, eval_kwargs)
-    model.policy.lm.save(out / "policy", {"task": config.task, **{k: meta[k] for k in ("prompt_tokens", "response_tokens")
-                                                                   if k in meta}})
+    policy.lm.eval()
+    after = evaluate_text(policy.lm, config.task, config.eval_prompts, config.seed, ref, eval_kwargs)
+    token_counts = {k: meta[k] for k in ("prompt_tokens", "response_tokens") if k in meta}
+    policy.lm.save(out / "policy", {"task": config.task, **token_counts})
     summary = {"config": asdict(config), "sft": before, "final": after, "train_seconds": seconds,
                "responses_per_second": config.responses / seconds}
     text = json.dumps(summary, indent=2).encode()
@@ -276,6 +289,6 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
         lines = [",".join(keys)] + [",".join(f"{r[k]:.6g}" for k in keys) for r in log.rows]
         atomic_write(out / "curves.csv", lambda f: f.write(("\n".join(lines) + "\n").encode()))
     print(f"text ppo {config.task}: score {before['score_sampled']:.3f} -> {after['score_sampled']:.3f} sampled, "
-          f"{before['score_greedy']:.3f} -> {after['score_greedy']:.3f} greedy; KL to SFT {after.get('kl_sampled', 0):.2f}; "
-          f"{seconds:.0f} s", flush=True)
+          f"{before['score_greedy']:.3f} -> {after['score_greedy']:.3f} greedy; "
+          f"KL to SFT {after.get('kl_sampled', 0):.2f}; {seconds:.0f} s", flush=True)
     return summary

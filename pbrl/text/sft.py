@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pbrl.text.model import LMConfig, TinyCausalLM, count_parameters, seed_everything
+from pbrl.text.model import CausalLM, LMConfig, TinyCausalLM, count_parameters, seed_everything
 from pbrl.text.tasks import ArithmeticTask, review_openings
 from pbrl.text.tokenizer import CharTokenizer, Tokenizer
 
@@ -56,7 +56,7 @@ def encode_pairs(pairs: list[tuple[str, str]], prompt_len: int, response_len: in
     return torch.as_tensor(prompts), torch.as_tensor(responses)
 
 
-def nll(model: TinyCausalLM, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+def nll(model: CausalLM, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood per response token (EOS included)."""
     logp, mask, _ = model.response_logprobs(prompts, responses)
     return -(logp * mask).sum() / mask.sum()
@@ -109,8 +109,8 @@ def train_sft(config: SFTConfig, out: str | Path | None = None, log_every: int |
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.steps, pct_start=0.1)
     log_every = log_every or max(config.steps // 10, 1)
     start = time.perf_counter()
-    print(f"sft {config.task}: {count_parameters(model):,} parameters, {len(pairs) - held:,} pairs, {config.steps} steps",
-          flush=True)
+    print(f"sft {config.task}: {count_parameters(model):,} parameters, {len(pairs) - held:,} pairs, "
+          f"{config.steps} steps", flush=True)
     for step in range(1, config.steps + 1):
         idx = torch.randint(held, len(pairs), (config.batch_size,), generator=generator)
         loss = nll(model, prompts[idx], responses[idx])

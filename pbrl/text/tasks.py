@@ -54,8 +54,9 @@ class TextTask(ABC):
         try:
             value = self.score(prompt, response)
         except Exception as exc:
-            raise RuntimeError(f"task {self.name!r}: the scorer raised {type(exc).__name__}: {exc} on prompt {prompt!r} "
-                               f"and response {response!r}; fix the scorer (it must return a float for any text)") from exc
+            raise RuntimeError(f"task {self.name!r}: the scorer raised {type(exc).__name__}: {exc} "
+                               f"on prompt {prompt!r} and response {response!r}; "
+                               "fix the scorer (it must return a float for any text)") from exc
         try:
             value = float(value)
         except (TypeError, ValueError):
@@ -76,8 +77,8 @@ class SentimentTask(TextTask):
         try:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         except ImportError as exc:
-            raise MissingDependencyError(f"the sentiment task scores with vaderSentiment, which is not installed ({exc}). "
-                                         'Install it with: pip install "pbrl[text]"') from exc
+            raise MissingDependencyError("the sentiment task scores with vaderSentiment, which is not installed "
+                                         f'({exc}). Install it with: pip install "pbrl[text]"') from exc
         self._analyzer = SentimentIntensityAnalyzer()
         self.prompts = list(prompts) if prompts is not None else review_openings()
 
@@ -124,13 +125,14 @@ class CallableTask(TextTask):
     def __init__(self, score: Callable[[str, str], Any], prompts: Sequence[str] | Callable[[np.random.Generator], str],
                  name: str | None = None) -> None:
         if not callable(score):
-            raise TypeError(f"task: expected 'sentiment', 'arithmetic' or a callable score(prompt, response), got {score!r}")
+            raise TypeError("task: expected 'sentiment', 'arithmetic' or a callable score(prompt, response), got "
+                            f"{score!r}")
         if not callable(prompts):
             prompts = list(prompts)
             if not prompts or not all(isinstance(p, str) for p in prompts):
                 raise ValueError("a callable task needs prompts=[...] (a non-empty list of strings)")
         self._score, self._prompts = score, prompts
-        self.name = name or getattr(score, "__name__", "callable")
+        self.name = name or str(getattr(score, "__name__", "callable"))
 
     def prompt(self, rng: np.random.Generator) -> str:
         if callable(self._prompts):

@@ -27,6 +27,13 @@ class Tokenizer:
     def ids(self, text: str) -> list[int]:
         raise NotImplementedError
 
+    def encode_prompt(self, text: str, length: int) -> tuple[np.ndarray, bool]:
+        """The prompt's ids, left-padded (or cut) to ``length``, and whether it was cut."""
+        raise NotImplementedError
+
+    def decode(self, ids: Sequence[int] | np.ndarray, stop_at_eos: bool = True) -> str:
+        raise NotImplementedError
+
     def encode_response(self, text: str, length: int) -> np.ndarray:
         """The response then ``EOS``, right-padded to ``length`` (cut to fit, EOS kept if room)."""
         body = self.ids(text)[:length]

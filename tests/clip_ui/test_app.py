@@ -9,7 +9,7 @@ import numpy as np
 import pygame
 import pytest
 
-from pbrl.clip_ui.app import BACKGROUND, PANEL, RatingApp, layout
+from pbrl.clip_ui.app import PANEL, RatingApp, layout
 from pbrl.clip_ui.demo import make_demo_run
 from pbrl.store import PreferenceStore
 from pbrl.types import Outcome
@@ -48,7 +48,7 @@ def pump(app):
 
 
 def outcomes(run):
-    return [(l.query_id, l.outcome) for l in PreferenceStore(run / "labels.sqlite").labels()]
+    return [(lab.query_id, lab.outcome) for lab in PreferenceStore(run / "labels.sqlite").labels()]
 
 
 def test_keys_write_labels_and_undo_retracts(demo):

@@ -88,7 +88,7 @@ def test_sigkill_mid_session_never_loses_an_acknowledged_label(tmp_path):
             line = app.stdout.readline()
         app.send_signal(signal.SIGKILL)
         rest, _ = app.communicate()
-        acknowledged |= {l.split()[1] for l in rest.splitlines() if l.startswith("saved ")}
+        acknowledged |= {line.split()[1] for line in rest.splitlines() if line.startswith("saved ")}
         db = sqlite3.connect(run / "labels.sqlite")
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = {r[0] for r in db.execute("SELECT query_id FROM labels")}
@@ -96,7 +96,7 @@ def test_sigkill_mid_session_never_loses_an_acknowledged_label(tmp_path):
         assert acknowledged <= stored, acknowledged - stored
     assert len(acknowledged) >= 20
     labels = PreferenceStore(run / "labels.sqlite").labels()
-    assert len(labels) == len({l.query_id for l in labels})  # each query answered once
+    assert len(labels) == len({lab.query_id for lab in labels})  # each query answered once
 
 
 @pytest.mark.slow
@@ -106,12 +106,12 @@ def test_two_apps_rating_one_run_never_answer_the_same_query(tmp_path):
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
             for name in ("ann", "bob")]
     logs = [app.communicate(timeout=120)[0] for app in apps]
-    saved = [{l.split()[1] for l in log.splitlines() if l.startswith("saved ")} for log in logs]
+    saved = [{line.split()[1] for line in log.splitlines() if line.startswith("saved ")} for log in logs]
     assert saved[0] and saved[1], logs  # both rated
     assert not saved[0] & saved[1]
     labels = PreferenceStore(run / "labels.sqlite").labels()
-    assert len(labels) == 60 == len({l.query_id for l in labels})
-    assert {l.query_id for l in labels if l.rater == "ann"} == saved[0]
+    assert len(labels) == 60 == len({lab.query_id for lab in labels})
+    assert {lab.query_id for lab in labels if lab.rater == "ann"} == saved[0]
 
 
 def _xvfb() -> str:

@@ -37,7 +37,8 @@ def test_the_papers_keys_answer_a_pair_and_advance():
     session, _ = started(Q1, Q2)
     commands = session.handle(KeyPressed("right", now=13.5))
     label = commands[0].label
-    assert (label.query_id, label.outcome, label.rater, label.shown_at, label.answered_at) == ("q1", Outcome.RIGHT, "ann", 10.0, 13.5)
+    assert (label.query_id, label.outcome, label.rater, label.shown_at, label.answered_at) == ("q1", Outcome.RIGHT,
+                                                                                               "ann", 10.0, 13.5)
     assert commands[1] == Show(Q2)
     commands = session.handle(KeyPressed("up", now=15.0))
     assert commands[0].label.outcome is Outcome.EQUAL and commands[1] == Show(None)

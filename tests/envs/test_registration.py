@@ -37,7 +37,8 @@ def test_time_limits_follow_the_base_envs():
 
 
 def test_fresh_interpreter_import_pbrl_then_make(run_python):
-    result = run_python("import gymnasium as gym, pbrl; e = gym.make('pbrl/CartPole-v1'); print(e.reset(seed=1)[0].shape)")
+    result = run_python("import gymnasium as gym, pbrl; e = gym.make('pbrl/CartPole-v1'); "
+                        "print(e.reset(seed=1)[0].shape)")
     assert result.returncode == 0, result.stderr
     assert "(4,)" in result.stdout
 

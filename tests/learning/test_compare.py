@@ -34,10 +34,12 @@ def test_options_are_the_cells_identity_and_reach_the_config():
                         teacher_params={"beta": 0.5}, algo="a2c", reward=RewardModelConfig(n_members=2))
     assert train_overrides(base) == () and train_overrides(TrainConfig(env_id="pbrl/Pendulum-v1", video=False)) == ()
     options = train_overrides(other)
-    assert options == (("algo", "a2c"), ("reward.n_members", 2), ("teacher", "boltzmann"), ("teacher_params", (("beta", 0.5),)))
+    assert options == (("algo", "a2c"), ("reward.n_members", 2), ("teacher", "boltzmann"),
+                       ("teacher_params", (("beta", 0.5),)))
     assert with_overrides(base, options) == other  # every option reaches the pbrl cell's TrainConfig
     plain, changed = compare_cells(base, (0,)), compare_cells(other, (0,))
-    assert [c.name for c in plain] == ["Pendulum-v1__random__0__s0", "Pendulum-v1__ppo__0__s0", "Pendulum-v1__pbrl__200__s0"]
+    assert [c.name for c in plain] == ["Pendulum-v1__random__0__s0", "Pendulum-v1__ppo__0__s0",
+                                       "Pendulum-v1__pbrl__200__s0"]
     assert changed[0] == plain[0]  # the random policy is the same with any of these options
     assert changed[1].options == (("algo", "a2c"),) and changed[1].name != plain[1].name  # the ceiling is A2C's
     assert changed[2].name == f"Pendulum-v1__pbrl__200__s0__o{options_digest(options)}"
@@ -65,7 +67,8 @@ def test_compare_writes_bench_cells_and_report_resumes_and_never_reuses_other_op
     rows = {f: json.loads((tmp_path / "cells" / f).read_text()) for f in files}
     assert rows["CartPole-v1__pbrl__6__s0.json"]["curve"] and rows["CartPole-v1__ppo__0__s0.json"]["curve"]
     summary = (tmp_path / "summary.md").read_text()
-    pbrl, ppo, zero = (rows[f"CartPole-v1__{m}.json"]["true_return_mean"] for m in ("pbrl__6__s0", "ppo__0__s0", "random__0__s0"))
+    pbrl, ppo, zero = (rows[f"CartPole-v1__{m}.json"]["true_return_mean"]
+                       for m in ("pbrl__6__s0", "ppo__0__s0", "random__0__s0"))
     assert ppo > zero  # 5000 steps: PPO beats the random policy, so the score is defined
     score = f"{normalised_score(pbrl, zero, ppo):.2f}"
     assert f"| CartPole-v1 | pbrl 6 labels | 1 | {pbrl:.1f} +- 0.0 | {score} ({score}) |" in summary

@@ -73,7 +73,7 @@ def test_request_then_poll_returns_each_label_once():
     clips = {"a": clip("a", [1]), "b": clip("b", [0])}
     t.request([Query("q1", ("a", "b")), Query("q2", ("b", "a"))], clips)
     labels = t.poll()
-    assert [(l.query_id, l.outcome) for l in labels] == [("q1", Outcome.LEFT), ("q2", Outcome.RIGHT)]
+    assert [(lab.query_id, lab.outcome) for lab in labels] == [("q1", Outcome.LEFT), ("q2", Outcome.RIGHT)]
     assert t.poll() == []
 
 

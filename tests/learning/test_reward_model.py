@@ -39,7 +39,8 @@ def labelled(clips, n, k=2, seed=0):
 
 def make_model(**kwargs):
     env = gym.make("pbrl/Pendulum-v1")
-    return RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(**kwargs), env_id="pbrl/Pendulum-v1", seed=0)
+    return RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(**kwargs),
+                          env_id="pbrl/Pendulum-v1", seed=0)
 
 
 def test_ensemble_learns_pendulum_preferences(pendulum_clips):
@@ -101,7 +102,7 @@ def test_l2_adapts_towards_the_papers_band(pendulum_clips):
     before = list(model.l2)
     report = model.fit(data, pendulum_clips)
     ratio = report.val_loss / report.train_loss
-    changed = [a != b for a, b in zip(before, model.l2)]
+    changed = [a != b for a, b in zip(before, model.l2, strict=True)]
     assert any(changed) or 1.1 <= ratio <= 1.5
     fixed = make_model(l2=1e-6, adapt_l2=False)
     fixed.fit(data, pendulum_clips)
@@ -144,7 +145,8 @@ def test_disagreement_picks_the_most_uncertain_candidates(pendulum_clips):
     rng = np.random.default_rng(5)
     chosen, score = select_queries(pendulum_clips, 5, 2, "disagreement", model, rng, oversample=10)
     candidates_rng = np.random.default_rng(5)
-    candidates = [[pendulum_clips[i] for i in candidates_rng.choice(len(pendulum_clips), 2, replace=False)] for _ in range(50)]
+    candidates = [[pendulum_clips[i] for i in candidates_rng.choice(len(pendulum_clips), 2, replace=False)]
+                  for _ in range(50)]
     variance = model.preference_probabilities(candidates).var(0)
     best = sorted(range(50), key=lambda i: -variance[i])[:5]
     assert [[c.clip_id for c in g] for g in chosen] == [[c.clip_id for c in candidates[i]] for i in best]
@@ -183,12 +185,14 @@ def test_the_papers_cnn_for_atari_frames_trains_saves_and_loads(tmp_path, requir
     clips = {}
     for i in range(8):  # bright clips are "better"
         obs = rng.integers(0, 60, size=(3, 4, 84, 84), dtype=np.uint8) + (100 if i % 2 else 0)
-        clips[str(i)] = Clip(str(i), "pbrl/Pong-v5", obs.astype(np.uint8), np.zeros(3, np.int64), np.full(3, float(i % 2)), 3)
+        clips[str(i)] = Clip(str(i), "pbrl/Pong-v5", obs.astype(np.uint8), np.zeros(3, np.int64),
+                             np.full(3, float(i % 2)), 3)
     data = PreferenceDataset(seed=0, validation_fraction=0.0)
     for i in range(0, 8, 2):
         query = Query(f"q{i}", (str(i), str(i + 1)))
         data.add(query, Label(query.query_id, Outcome.RIGHT), clips)
-    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(n_members=2, min_steps=80, batch_size=4),
+    model = RewardEnsemble(env.observation_space, env.action_space,
+                           RewardModelConfig(n_members=2, min_steps=80, batch_size=4),
                            env_id="pbrl/Pong-v5", seed=0, kind="cnn")
     assert model.kind == "cnn"
     report = model.fit(data, list(clips.values()))
@@ -199,7 +203,8 @@ def test_the_papers_cnn_for_atari_frames_trains_saves_and_loads(tmp_path, requir
     assert json.loads((tmp_path / "reward_model.json").read_text())["kind"] == "cnn"
     loaded = RewardEnsemble.load(tmp_path)
     assert loaded.kind == "cnn"
-    np.testing.assert_allclose(loaded.predict_reward(bright.obs, bright.actions), model.predict_reward(bright.obs, bright.actions), rtol=1e-5)
+    np.testing.assert_allclose(loaded.predict_reward(bright.obs, bright.actions),
+                               model.predict_reward(bright.obs, bright.actions), rtol=1e-5)
 
 
 def test_terminal_states_are_rated_and_worth_zero_to_the_agent():
@@ -212,7 +217,8 @@ def test_terminal_states_are_rated_and_worth_zero_to_the_agent():
         rec.step(np.array([rec.action_space.sample() for _ in range(2)]))
     clips = list(rec.pool)
     env = gym.make("pbrl/CartPole-v1")
-    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(learn_absorbing=True), center=False, seed=0)
+    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(learn_absorbing=True),
+                           center=False, seed=0)
     assert model.absorbing
     short = next(c for c in clips if c.length < c.horizon)
     obs, mask = model.scored_obs(short)
@@ -274,7 +280,8 @@ def test_a_member_kind_of_another_package_is_built_saved_and_loaded(pendulum_cli
     monkeypatch.delitem(__import__("sys").modules, "pbrl_test_linear_members", raising=False)
     reward_nets.register_members("linear", "pbrl_test_linear_members:linear_members")
     env = gym.make("pbrl/Pendulum-v1")
-    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(use_actions=True), seed=0, kind="linear")
+    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(use_actions=True), seed=0,
+                           kind="linear")
     assert type(model.net).__name__ == "LinearStack"
     model.fit(labelled(pendulum_clips, 30), pendulum_clips)
     model.save(tmp_path / "rm")

@@ -1,4 +1,5 @@
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ def test_schedule_starts_with_the_initial_labels_and_spends_the_budget_by_the_ho
 def test_schedule_rate_decreases():
     s = LabelSchedule(budget=1000, horizon=100_000)
     gains = [s.target(t + 10_000) - s.target(t) for t in range(0, 90_000, 10_000)]
-    assert all(a >= b for a, b in zip(gains, gains[1:]))
+    assert all(a >= b for a, b in pairwise(gains))
 
 
 def test_schedule_rejects_a_budget_below_one():

@@ -26,7 +26,7 @@ def test_labels_survive_reopening_and_retries_are_idempotent(tmp_path):
 
     again = PreferenceStore(path)
     labels = again.labels()
-    assert [(l.rater, l.outcome) for l in labels] == [("ann", Outcome.RIGHT), ("bob", Outcome.LEFT)]
+    assert [(lab.rater, lab.outcome) for lab in labels] == [("ann", Outcome.RIGHT), ("bob", Outcome.LEFT)]
     assert again.query("q0") == Query("q0", ("a", "b"), 7)
     restored = again.clip("a")
     np.testing.assert_array_equal(restored.obs, clip("a").obs)
@@ -107,20 +107,22 @@ def test_raters_in_separate_processes_never_answer_the_same_query(tmp_path):
         p.join(timeout=60)
     assert sorted(answered) == sorted(f"q{i}" for i in range(60))  # each exactly once
     labels = PreferenceStore(tmp_path / "labels.sqlite").labels()
-    assert len(labels) == 60 and len({l.query_id for l in labels}) == 60
+    assert len(labels) == 60 and len({lab.query_id for lab in labels}) == 60
 
 
 V1_SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE clips (clip_id TEXT PRIMARY KEY, env_id TEXT NOT NULL, length INTEGER NOT NULL, step INTEGER NOT NULL,
     frames_path TEXT, data BLOB NOT NULL);
-CREATE TABLE queries (query_id TEXT PRIMARY KEY, clip_ids TEXT NOT NULL, step INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE queries (query_id TEXT PRIMARY KEY, clip_ids TEXT NOT NULL, step INTEGER NOT NULL,
+    created_at REAL NOT NULL);
 CREATE TABLE claims (query_id TEXT PRIMARY KEY, rater TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE labels (id INTEGER PRIMARY KEY AUTOINCREMENT, query_id TEXT NOT NULL, rater TEXT NOT NULL, outcome TEXT,
     ranking TEXT, shown_at REAL NOT NULL, answered_at REAL NOT NULL, UNIQUE (query_id, rater));
 INSERT INTO meta VALUES ('schema_version', '1');
 INSERT INTO queries VALUES ('q0', '["a", "b"]', 5, 1.0);
-INSERT INTO labels (query_id, rater, outcome, ranking, shown_at, answered_at) VALUES ('q0', 'ann', 'left', NULL, 1.0, 2.0);
+INSERT INTO labels (query_id, rater, outcome, ranking, shown_at, answered_at)
+    VALUES ('q0', 'ann', 'left', NULL, 1.0, 2.0);
 """
 
 
@@ -130,7 +132,7 @@ def test_a_format_1_store_is_upgraded_in_place_keeping_every_label(tmp_path):
     db.executescript(V1_SCHEMA)
     db.close()
     store = PreferenceStore(path)
-    assert [(l.query_id, l.outcome) for l in store.labels()] == [("q0", Outcome.LEFT)]
+    assert [(lab.query_id, lab.outcome) for lab in store.labels()] == [("q0", Outcome.LEFT)]
     assert store.label_records()[0]["model_version"] == 0 and store.label_records()[0]["policy_step"] == 5
     assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
     store.set_status(phase="training")

@@ -2,12 +2,11 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
-import os
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 from pbrl.store import PreferenceStore
@@ -37,7 +36,8 @@ def test_run_directory_holds_everything(run_dir):
     assert meta["format_version"] == 1 and meta["env_id"] == "pbrl/CartPole-v1"
     assert summary["labels"] == 16 == PreferenceStore(out / "labels.sqlite").count_labels()
     rows = list(csv.DictReader(open(out / "curves.csv")))
-    assert rows and {"true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement"} <= set(rows[0])
+    assert rows and {"true_return", "learned_return", "labels", "val_accuracy", "reward_corr",
+                     "disagreement"} <= set(rows[0])
     assert float(rows[-1]["true_return"]) > 0
 
 
@@ -56,30 +56,35 @@ def test_evaluate_reports_the_true_return(run_dir):
     assert f"true return {summary['true_return_mean']:.1f}" in result.stdout
 
 
+def curves_without_time(path):
+    with open(path) as f:
+        return [{k: v for k, v in r.items() if k != "time"} for r in csv.DictReader(f)]
+
+
 def test_seeded_runs_reproduce_labels_and_curves(run_dir, tmp_path):
     out, summary = run_dir
     again = train(TrainConfig(**SMALL), tmp_path / "again")
-    first = [(l.query_id, l.outcome) for l in PreferenceStore(out / "labels.sqlite").labels()]
-    second = [(l.query_id, l.outcome) for l in PreferenceStore(tmp_path / "again" / "labels.sqlite").labels()]
+    first = [(lab.query_id, lab.outcome) for lab in PreferenceStore(out / "labels.sqlite").labels()]
+    second = [(lab.query_id, lab.outcome) for lab in PreferenceStore(tmp_path / "again" / "labels.sqlite").labels()]
     assert first == second
-    strip = lambda path: [{k: v for k, v in r.items() if k != "time"} for r in csv.DictReader(open(path))]  # noqa: E731
-    assert strip(out / "curves.csv") == strip(tmp_path / "again" / "curves.csv")
+    assert curves_without_time(out / "curves.csv") == curves_without_time(tmp_path / "again" / "curves.csv")
     assert again["true_return_mean"] == summary["true_return_mean"]
 
 
 def test_background_fits_are_reproducible(tmp_path):
     config = TrainConfig(env_id="pbrl/CartPole-v1", labels=20, steps=4000, seed=1, fit_lag=512, video=False)
-    first, second = train(config, tmp_path / "a"), train(config, tmp_path / "b")
+    first = train(config, tmp_path / "a")
+    train(config, tmp_path / "b")
     assert first["labels"] == 20
-    strip = lambda path: [{k: v for k, v in r.items() if k != "time"} for r in csv.DictReader(open(path))]  # noqa: E731
-    assert strip(tmp_path / "a" / "curves.csv") == strip(tmp_path / "b" / "curves.csv")
+    assert curves_without_time(tmp_path / "a" / "curves.csv") == curves_without_time(tmp_path / "b" / "curves.csv")
 
 
 def test_k_wise_queries_and_a2c(tmp_path):
-    summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=8, steps=2000, k=3, algo="a2c", video=False, query="entropy"), tmp_path / "k3")
+    summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=8, steps=2000, k=3, algo="a2c", video=False,
+                                query="entropy"), tmp_path / "k3")
     assert summary["labels"] == 8
     labels = PreferenceStore(tmp_path / "k3" / "labels.sqlite").labels()
-    assert all(l.ranking is not None or l.outcome is not None for l in labels)
+    assert all(lab.ranking is not None or lab.outcome is not None for lab in labels)
 
 
 def test_skipped_queries_do_not_count_against_the_budget(tmp_path):
@@ -94,7 +99,8 @@ def test_skipped_queries_do_not_count_against_the_budget(tmp_path):
 
 
 def test_an_off_policy_algorithm_trains_on_the_learned_reward(tmp_path):
-    summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=6, steps=1500, algo="dqn", video=False), tmp_path / "dqn")
+    summary = train(TrainConfig(env_id="pbrl/CartPole-v1", labels=6, steps=1500, algo="dqn", video=False),
+                    tmp_path / "dqn")
     assert summary["labels"] == 6 and summary["steps"] >= 1500
 
 
@@ -129,7 +135,8 @@ def test_an_existing_run_is_never_overwritten(run_dir):
 
 def test_train_cli_prints_the_true_return_beside_the_baseline(tmp_path):
     result = subprocess.run(
-        [PBRL, "train", "pbrl/CartPole-v1", "--labels", "8", "--steps", "2000", "--baseline", "--no-video", "--out", str(tmp_path / "cli")],
+        [PBRL, "train", "pbrl/CartPole-v1", "--labels", "8", "--steps", "2000", "--baseline", "--no-video",
+         "--out", str(tmp_path / "cli")],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
@@ -174,7 +181,7 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
     assert "resuming" in result.stdout
     store = PreferenceStore(out / "labels.sqlite")
     after = store.labels()
-    assert [l.query_id for l in after[: len(before)]] == [l.query_id for l in before]  # kept, in order
+    assert [lab.query_id for lab in after[: len(before)]] == [lab.query_id for lab in before]  # kept, in order
     assert len({q.query_id for q in store.queries()}) == store.count_queries() > queries_before
     assert store.count_labels() == 40
     summary = json.loads((out / "summary.json").read_text())
@@ -191,7 +198,8 @@ def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
 
 
 def test_resume_takes_no_other_flags_and_one_trainer_holds_a_run(tmp_path):
-    result = subprocess.run([PBRL, "train", "--resume", str(tmp_path), "--steps", "1000"], capture_output=True, text=True)
+    result = subprocess.run([PBRL, "train", "--resume", str(tmp_path), "--steps", "1000"], capture_output=True,
+                            text=True)
     assert result.returncode == 2 and "drop --steps" in result.stderr
     from pbrl.run import lock_run_dir
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pbrl.store import PreferenceStore
-from pbrl.text.align import (AlignConfig, align, alignment_loss, export_jsonl, import_jsonl, pairs_from_store)
+from pbrl.text.align import AlignConfig, align, alignment_loss, export_jsonl, import_jsonl, pairs_from_store
 from pbrl.text.tokenizer import CharTokenizer
 from pbrl.types import Clip, Label, Outcome, Query
 
@@ -40,7 +40,8 @@ def test_store_comparisons_export_and_import_as_trl_jsonl(tmp_path):
     pairs = pairs_from_store(tmp_path)
     assert pairs == [("2+2=", "4", "5"), ("1+1=", "2", "3")]
     export_jsonl(pairs, tmp_path / "prefs.jsonl")
-    assert json.loads((tmp_path / "prefs.jsonl").read_text().splitlines()[0]) == {"prompt": "2+2=", "chosen": "4", "rejected": "5"}
+    assert json.loads((tmp_path / "prefs.jsonl").read_text().splitlines()[0]) == {"prompt": "2+2=", "chosen": "4",
+                                                                                  "rejected": "5"}
     assert import_jsonl(tmp_path / "prefs.jsonl") == pairs
     (tmp_path / "bad.jsonl").write_text('{"prompt": "x", "chosen": "y"}\n')
     with pytest.raises(ValueError, match="bad.jsonl:1: not a"):

@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import pbrl  # noqa: F401
+import pbrl  # noqa: F401 (registers the pbrl/... ids)
 from pbrl.text import BOS, EOS, PAD, ArithmeticTask, CharTokenizer, make_task
 
 TOK = CharTokenizer()

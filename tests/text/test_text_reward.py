@@ -5,7 +5,7 @@ import json
 import gymnasium as gym
 import numpy as np
 
-import pbrl  # noqa: F401
+import pbrl  # noqa: F401 (registers the pbrl/... ids)
 from pbrl.dataset import PreferenceDataset
 from pbrl.reward_model import RewardEnsemble, RewardModelConfig, load_reward_model
 from pbrl.text.reward import TEXT_REWARD_DEFAULTS
@@ -32,7 +32,8 @@ def test_a_text_ensemble_learns_which_responses_are_preferred_and_round_trips(tm
         bad = clip(2 * q + 1, "The movie was", BAD[q % 4], -1.0)
         left, right = (good, bad) if rng.random() < 0.5 else (bad, good)
         outcome = Outcome.LEFT if left is good else Outcome.RIGHT
-        dataset.add(Query(f"q{q}", (left.clip_id, right.clip_id)), Label(f"q{q}", outcome), {c.clip_id: c for c in (left, right)})
+        dataset.add(Query(f"q{q}", (left.clip_id, right.clip_id)), Label(f"q{q}", outcome),
+                    {c.clip_id: c for c in (left, right)})
         clips += [good, bad]
     config = RewardModelConfig(n_members=2, min_steps=60, epochs=2).resolved(TEXT_REWARD_DEFAULTS)
     model = RewardEnsemble(env.observation_space, env.action_space, config, env_id="pbrl/ResponseGame-v0", kind="text")

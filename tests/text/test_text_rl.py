@@ -56,7 +56,8 @@ def test_cached_generation_samples_what_full_passes_would():
         for i in range(8):
             step = lm(ids)[0][:, -1].clone()
             step[:, PAD] = -torch.inf
-            token = step.argmax(-1) if greedy else torch.multinomial(torch.softmax(step, -1), 1, generator=generator)[:, 0]
+            token = step.argmax(-1) if greedy else torch.multinomial(torch.softmax(step, -1), 1, generator=generator)[:,
+                                                                                                                      0]
             token = torch.where(done, torch.full_like(token, PAD), token)
             expected[:, i], done = token, done | (token == EOS)
             ids = torch.cat([ids, token[:, None]], 1)
@@ -125,7 +126,7 @@ def test_a_policy_whose_model_does_not_fit_the_env_is_refused(sft_dir):
     import gymnasium as gym
     from stable_baselines3 import PPO
 
-    import pbrl  # noqa: F401
+    import pbrl  # noqa: F401 (registers the pbrl/... ids)
     from pbrl.text.policy import TextPolicy
 
     env = gym.make("pbrl/ResponseGame-v0", task="sentiment")  # 48 + 24 tokens, the SFT model has 14
@@ -136,8 +137,10 @@ def test_a_policy_whose_model_does_not_fit_the_env_is_refused(sft_dir):
 def test_the_text_commands_run_sft_then_ppo(tmp_path, capsys):
     from pbrl.cli import main
 
-    assert main(["text", "sft", "--task", "arithmetic", "--steps", "5", "--batch-size", "8", "--out", str(tmp_path / "sft")]) == 0
-    assert main(["text", "ppo", "--task", "arithmetic", "--sft", str(tmp_path / "sft"), "--responses", "64", "--n-envs", "8",
+    assert main(["text", "sft", "--task", "arithmetic", "--steps", "5", "--batch-size", "8", "--out",
+                 str(tmp_path / "sft")]) == 0
+    assert main(["text", "ppo", "--task", "arithmetic", "--sft", str(tmp_path / "sft"), "--responses", "64", "--n-envs",
+                 "8",
                  "--n-steps", "2", "--batch-size", "16", "--epochs", "1", "--out", str(tmp_path / "ppo")]) == 0
     assert "score" in capsys.readouterr().out and (tmp_path / "ppo" / "summary.json").exists()
     assert main(["text", "ppo", "--task", "arithmetic", "--sft", str(tmp_path / "missing")]) == 2  # a clear error
@@ -165,7 +168,8 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     reference = [store.clip(cid) for cid in store.status()["reference_clips"]]
     assert len(reference) >= 20
     model = RewardEnsemble.load(tmp_path / "run" / "reward_model")
-    z = model.normalised_member_rewards(np.stack([c.obs[0] for c in reference]), np.stack([c.actions[0] for c in reference]))
+    z = model.normalised_member_rewards(np.stack([c.obs[0] for c in reference]),
+                                        np.stack([c.actions[0] for c in reference]))
     assert np.abs(z.mean(1)).max() < 1e-4 and z.std() > 0.1
     with pytest.raises(ValueError, match="give --sft DIR"):
         TrainConfig(env_id="pbrl/ResponseGame-v0")
