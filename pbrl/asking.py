@@ -11,6 +11,10 @@ from typing import Protocol
 
 from pbrl.schedule import LabelSchedule
 
+# the most queries kept waiting for people: enough for a fast rater through a long rollout, few
+# enough to stay fresh
+DEFAULT_QUEUE = 10
+
 
 class AskRule(Protocol):
     """``wanted(env_steps, labels)``: queries to ask now, given the labels read so far;

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pbrl.asking import DEFAULT_QUEUE
 from pbrl.family import family_for
-from pbrl.human import DEFAULT_QUEUE
 from pbrl.oracle import teacher_config
 from pbrl.query import STRATEGIES
 from pbrl.reward_model import RewardModelConfig

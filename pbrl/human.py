@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pbrl.asking import AskRule, PacedAsk
+from pbrl.asking import DEFAULT_QUEUE, AskRule, PacedAsk
 from pbrl.media import MediaWriter
 from pbrl.oracle import PreferenceSource
 from pbrl.schedule import LabelSchedule
 from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Label, Query
-
-# the most queries kept waiting for people: enough for a fast rater through a long rollout, few
-# enough to stay fresh
-DEFAULT_QUEUE = 10
 
 
 class HumanQueue(PreferenceSource):

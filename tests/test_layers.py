@@ -27,6 +27,17 @@ APPLICATIONS = ("pbrl.cli", "pbrl.__main__", "pbrl.clip_ui", "pbrl.env_table")
 ENVS_MAY_IMPORT = ("pbrl.envs", "pbrl.errors", "pbrl.text.tasks", "pbrl.text.tokenizer", "pbrl.text.model_dir",
                    "pbrl.text.hf_tokenizer", "pbrl.text.formats", "pbrl.text")
 LEARNING_LIBRARIES = ("torch", "stable_baselines3", "transformers")
+# The core's layers (docs/ARCHITECTURE.md): a module imports only from its own layer or below.
+LAYERS = {
+    0: "types family io errors hyperparams",
+    1: "dataset schedule preference_loss",
+    2: "reward_model reward_io reward_nets reward_encoders query clips learned_reward store oracle asking config",
+    3: "learner callbacks human rl media run_dir plots progress baseline",
+    4: "run trainer",
+    5: "bench bench_report imitation_pc env_table text.bench text.align",
+    6: "cli options __main__",
+}
+LAYER = {f"pbrl.{name}": n for n, names in LAYERS.items() for name in names.split()}
 
 
 def _modules() -> dict[str, Path]:
@@ -134,6 +145,20 @@ def test_the_core_never_imports_a_family_implementation():
     core = [m for m in MODULES if not _within(m, FAMILY_CODE + APPLICATIONS + ("pbrl.envs",))]
     offenders = {m: sorted(i for i in GRAPH[m] if _within(i, FAMILY_CODE)) for m in core}
     assert {m: i for m, i in offenders.items() if i} == {}, "reach a family through pbrl.family's registry strings"
+
+
+def test_every_core_module_has_a_layer_and_imports_only_its_own_or_lower_ones():
+    top = [m for m in MODULES if m.count(".") == 1 and not _within(m, FAMILY_CODE + ("pbrl.envs", "pbrl.clip_ui"))]
+    assert sorted(m for m in top if m not in LAYER) == []  # a new module: give it a layer here and in the docs
+    upward = [(m, d) for m in LAYER if m in GRAPH for d in GRAPH[m] if d in LAYER and LAYER[d] > LAYER[m]]
+    assert upward == []
+
+
+def test_family_implementations_build_on_the_core_below_the_run():
+    families = [m for m in MODULES if _within(m, FAMILY_CODE) and m not in LAYER]
+    assert "pbrl.text.family" in families
+    upward = [(m, d) for m in families for d in GRAPH[m] if LAYER.get(d, 0) > 3]
+    assert upward == []
 
 
 def test_the_bench_reaches_the_text_suite_through_strings():
