@@ -103,9 +103,14 @@ BY_ID: dict[str, SuiteEntry] = {entry.id: entry for entry in SUITE}
 FAMILIES: tuple[str, ...] = (CLASSIC, MUJOCO, ATARI, TEXT)
 
 
+def bare_id(env_id: str) -> str:
+    """``pbrl/X`` for ``pbrl:pbrl/X`` (gymnasium's module-prefix form), other ids as they are."""
+    return env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id
+
+
 def entry_for(env_id: str) -> SuiteEntry:
     """The suite entry of ``env_id`` (``pbrl/X`` or ``pbrl:pbrl/X``); a clear KeyError otherwise."""
-    key = env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id
+    key = bare_id(env_id)
     if key not in BY_ID:
         known = ", ".join(BY_ID)
         raise KeyError(f"unknown pbrl environment id {env_id!r}; registered ids: {known}")

@@ -150,7 +150,7 @@ IDENTITY = ("env_id", "labels", "steps", "seed")
 UNSCORED = ("video", "queue")
 # the options the yardsticks take from a compare's TrainConfig: the random policy acts in the
 # same env; the ceiling is true-reward RL with the same algorithm
-YARDSTICK_OPTIONS = {"random": ("env_kwargs",), "ppo": ("algo",)}
+YARDSTICK_OPTIONS = {"random": ("env_kwargs", "eval_episodes"), "ppo": ("algo", "eval_episodes")}
 
 
 def train_overrides(config: TrainConfig) -> tuple[Option, ...]:
@@ -256,12 +256,13 @@ def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
     if cell.method == "random":  # the zero of the normalised score: uniformly random actions, same evaluation
         from pbrl import rl
 
-        returns, _ = rl.evaluate(None, cell.task, 10, cell.seed, env_kwargs=dict(options.get("env_kwargs", ())))
+        episodes = int(options.get("eval_episodes", 10))
+        returns, _ = rl.evaluate(None, cell.task, episodes, cell.seed, env_kwargs=dict(options.get("env_kwargs", ())))
         return {"true_return_mean": float(np.mean(returns)), "true_return_std": float(np.std(returns)),
                 "train_seconds": 0.0, "curve": []}
     if cell.method == "ppo":
-        algo = options.get("algo", "ppo")
-        return run_baseline(BaselineConfig(cell.task, algo, cell.steps, cell.seed),
+        algo, episodes = options.get("algo", "ppo"), int(options.get("eval_episodes", 10))
+        return run_baseline(BaselineConfig(cell.task, algo, cell.steps, cell.seed, episodes),
                             label=f"{algo} {cell.task} s{cell.seed}")
     start = time.perf_counter()
     if cell.method == "imitation":

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from pbrl.family import Family
 from pbrl.learned_reward import LearnedReward
 from pbrl.learner import PreferenceLearner
 
@@ -24,31 +25,30 @@ class LabelCallback(BaseCallback):
     :param learned: the learned-reward wrapper (its learned episode returns are logged).
     :param offset: env steps before this ``learn()`` (warm-up, or a resumed run's).
     :param curves: the run's rows, appended to.
-    :param metrics: the family's extra values of each step's infos, and their names.
+    :param family: the env's family (its ``curve_fields``, read by ``step_metrics`` from each step's infos).
     :param after: called with the env step count after each rollout (checkpoints, status).
     """
 
     def __init__(self, learner: PreferenceLearner, learned: LearnedReward, offset: int, curves: list[dict[str, Any]],
-                 metrics: tuple[Callable[[list[dict[str, Any]]], list[tuple[float, ...]]],
-                                tuple[str, ...]] | None = None,
+                 family: Family | None = None,
                  after: Callable[[int], None] | None = None) -> None:
         super().__init__()
         self.learner, self.learned, self.offset, self.curves, self.after = learner, learned, offset, curves, after
-        self.metrics = metrics
+        self.family = family
         self._values: list[tuple[float, ...]] = []
 
     def _on_rollout_start(self) -> None:
         self.learner.step(self.offset + self.num_timesteps)
 
     def _on_step(self) -> bool:
-        if self.metrics is not None:
-            self._values += self.metrics[0](self.locals.get("infos", ()))
+        if self.family is not None and self.family.curve_fields:
+            self._values += self.family.step_metrics(self.locals.get("infos", ()))
         return True
 
     def _on_rollout_end(self) -> None:
         row = self._row()
         self.curves.append(row)
-        for key in (*LOGGED, *(self.metrics[1] if self.metrics else ())):
+        for key in (*LOGGED, *(self.family.curve_fields if self.family else ())):
             if key in row and not np.isnan(row[key]):
                 self.logger.record(f"pbrl/{key}", row[key])
         if self.after is not None:
@@ -68,8 +68,9 @@ class LabelCallback(BaseCallback):
             "disagreement": self.learner.last_disagreement,
             "time": time.perf_counter(),
         }
-        if self._values and self.metrics is not None:  # the family's: e.g. text score, KL, entropy, beta
-            row.update(zip(self.metrics[1], (float(np.mean(v)) for v in zip(*self._values, strict=True)), strict=True))
+        if self._values and self.family is not None:  # the family's: e.g. text score, KL, entropy, beta
+            means = [float(np.mean(v)) for v in zip(*self._values, strict=True)]
+            row.update(zip(self.family.curve_fields, means, strict=True))
             self._values = []
         return row
 

@@ -332,10 +332,11 @@ def _compare(args: argparse.Namespace) -> int:
     option given here; cells, resumption and report are ``pbrl bench``'s."""
     from pbrl.bench import compare_cells, run_suite
     from pbrl.bench_report import short_name, write_report
+    from pbrl.config import HUMAN
 
     if args.env_id is None:
         raise ValueError("give an env id, e.g. pbrl compare pbrl/CartPole-v1")
-    if args.teacher == "human":
+    if args.teacher == HUMAN:
         raise ValueError("compare runs many seeds with a synthetic teacher; train with people through "
                          "`pbrl train --teacher human`")
     config = _train_config(args)

@@ -111,6 +111,11 @@ class TrainConfig:
         reward = dict(data.pop("reward", {}))
         if "hidden" in reward:
             reward["hidden"] = tuple(reward["hidden"])
+        # pbrl before 0.2 wrote these as numbers even when nobody set them, and read all four
+        # at their old defaults as "the family's" (the text family then took its own): so do we
+        old = {"lr": 3e-4, "l2": 1e-3, "epochs": 4.0, "min_steps": 50}
+        if all(reward.get(k) == v for k, v in old.items()):
+            reward.update(dict.fromkeys(old))
         try:
             return cls(**data, reward=RewardModelConfig(**reward))
         except TypeError as exc:

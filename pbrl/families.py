@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from pbrl.family import Family
 from pbrl.media import SimState
+from pbrl.types import Clip
 
 CLIP_SECONDS_MUJOCO = 1.5  # the paper's clip duration for the robotics tasks
 ATARI_FPS = 15.0  # Atari clips play at 15 agent steps a second (60 Hz frames, frameskip 4)
@@ -52,10 +54,11 @@ class AtariFamily(ControlFamily):
     def policy_class(self, observation_space: gym.Space) -> Any:
         return "CnnPolicy"
 
-    def frames_from_obs(self) -> bool:
-        return True
+    def clip_frames(self, clip: Clip) -> list[np.ndarray] | None:
+        # the newest frame of each stacked observation (grey), as RGB
+        return [np.repeat(obs[-1][:, :, None], 3, axis=2) for obs in clip.obs[: clip.length]]
 
-    def frame_rate(self, env: gym.Env) -> float:
+    def frame_rate(self, env_id: str, env: gym.Env | None = None) -> float:
         return ATARI_FPS
 
 

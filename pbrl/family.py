@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pbrl.envs.registry import BY_ID, entry_for  # the env table (gymnasium only, no learning code)
-from pbrl.hyperparams import defaults
+import gymnasium as gym
+import numpy as np
+
+from pbrl.envs.registry import BY_ID, bare_id, entry_for  # the env table (gymnasium only, no learning code)
+from pbrl.hyperparams import defaults, normalize
 
 if TYPE_CHECKING:  # annotations only: nothing here imports learning code at run time
-    import gymnasium as gym
     from stable_baselines3.common.base_class import BaseAlgorithm
     from stable_baselines3.common.vec_env import VecEnv
 
@@ -73,7 +75,7 @@ def register_family(name: str, entry_point: str, env_ids: tuple[str, ...] = ()) 
 
 def family_name(env_id: str) -> str:
     """The name of ``env_id``'s family; a KeyError naming the registered ids otherwise."""
-    key = env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id
+    key = bare_id(env_id)
     if key in _ENV_FAMILIES:
         return _ENV_FAMILIES[key]
     return entry_for(key).family
@@ -142,7 +144,7 @@ class Family:
     def terminates(self, env_id: str) -> bool:
         """Whether episodes can end early (the learned reward then keeps its level: the
         reward after the end is 0)."""
-        entry = BY_ID.get(env_id.split(":", 1)[1] if env_id.startswith("pbrl:") else env_id)
+        entry = BY_ID.get(bare_id(env_id))
         return bool(entry and entry.terminates)
 
     # --- the agent -----------------------------------------------------------------------------
@@ -188,12 +190,26 @@ class Family:
         """A source of labels this family adds (text: ``judge:MODULE:FUNCTION``), or None."""
         return None
 
-    def frames_from_obs(self) -> bool:
-        """Clips are shown from their observations (Atari frames) rather than re-rendered."""
-        return False
+    def clip_frames(self, clip: Clip) -> list[np.ndarray] | None:
+        """RGB frames of a clip's real steps read from its own observations (Atari), or None:
+        the clip is re-rendered from the simulator states recorded beside it."""
+        return None
 
-    def frame_rate(self, env: gym.Env) -> float:
-        return float(env.metadata.get("render_fps") or 30)
+    def frame_rate(self, env_id: str, env: gym.Env | None = None) -> float:
+        """Frames per second at real speed, one frame per agent step (``env``: an instance
+        already made, to read its metadata; else one is made)."""
+        if env is not None:
+            return float(env.metadata.get("render_fps") or 30)
+        env = gym.make(env_id)
+        try:
+            return float(env.metadata.get("render_fps") or 30)
+        finally:
+            env.close()
+
+    def normalize(self, env_id: str) -> bool:
+        """VecNormalize (observations and rewards) between the learned reward and the agent,
+        where the RL Zoo normalises this env."""
+        return normalize(env_id)
 
     # --- the learned reward ---------------------------------------------------------------------
 
@@ -205,6 +221,3 @@ class Family:
     def step_metrics(self, infos: list[dict[str, Any]]) -> list[tuple[float, ...]]:
         """Values of :attr:`curve_fields` in this step's infos (one tuple per info that has them)."""
         return []
-
-    def eval_clips(self, clips: list[Clip]) -> list[Clip]:
-        return clips

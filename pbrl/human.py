@@ -59,7 +59,7 @@ class HumanQueue(PreferenceSource):
             self._retraction_id = rows[-1][0]
         return [query_id for _, query_id, _ in rows]
 
-    stores_labels = True  # the app writes them; the trainer reads them back
+    people = True  # the app writes the labels; the trainer reads them back
 
     def asking(self, schedule: LabelSchedule) -> AskRule:
         return PacedAsk(schedule, self)

@@ -18,6 +18,7 @@ import numpy as np
 
 from pbrl.clips import ClipRecorder
 from pbrl.dataset import PreferenceDataset
+from pbrl.diagnostics import fresh_accuracy, reward_correlation
 from pbrl.oracle import PreferenceSource
 from pbrl.query import select_queries
 from pbrl.reward_model import FitReport, RewardEnsemble
@@ -112,7 +113,9 @@ class PreferenceLearner:
         # called with the new model when a background fit lands
         self.on_new_model: Callable[[RewardEnsemble], None] | None = None
         self._fit_labels = 0  # labels in the last fit started
+        self._env_steps = 0  # at the last step()
         self.background = BackgroundFit()
+        self.refits: list[dict[str, float]] = []  # one row per refit (pbrl.diagnostics), RUN/refits.csv
         # kept in the store so that a resumed run keeps the same zero
         self.reference: list[Clip] | None = [] if reference_zero else None
 
@@ -123,6 +126,7 @@ class PreferenceLearner:
     def step(self, env_steps: int) -> bool:
         """Ask for the labels wanted by ``env_steps``; read those that arrived; refit if due.
         Returns whether a fit started."""
+        self._env_steps = env_steps
         self._land(env_steps)
         need = self.asking.wanted(env_steps, self.labels)
         pool = list(self.recorder.pool)
@@ -150,7 +154,7 @@ class PreferenceLearner:
         for query_id in self.source.retracted():  # undone before the new labels: a redo comes after
             self.dataset.remove(query_id)
         for label in self.source.poll():
-            if not self.source.stores_labels:
+            if not self.source.people:  # people's labels are in the store already
                 self.store.add_label(label)
             query = self.queries.get(label.query_id) or self.store.query(label.query_id)
             self.dataset.add(query, label, {cid: self._clip(cid) for cid in query.clip_ids})
@@ -169,7 +173,7 @@ class PreferenceLearner:
             # foreground: the first fit (the agent needs a reward), or dropout, whose random
             # draws would share torch's generator with the policy across threads
             self.last_fit = self.model.fit(self.dataset, clips)
-            self._fitted()
+            self._fitted(env_steps)
         else:
             self.background.start(self.model, self.dataset, clips, env_steps + s.fit_lag)
         return True
@@ -192,13 +196,14 @@ class PreferenceLearner:
         if landed is None:
             return
         self.model, self.last_fit = landed
-        self._fitted()
+        self._fitted(env_steps)
         if self.on_new_model is not None:
             self.on_new_model(self.model)
 
-    def _fitted(self) -> None:
+    def _fitted(self, env_steps: int) -> None:
         self.model_version += 1
         self.last_fit_at = time.time()
+        self._diagnose(env_steps)
 
     def restore(self) -> tuple[int, int]:
         """Read a resumed run's queries and labels back from the store; returns the row ids
@@ -220,7 +225,7 @@ class PreferenceLearner:
 
     def finish(self) -> None:
         """Land a fit still running and stop the background thread."""
-        self._land(0, force=True)
+        self._land(self._env_steps, force=True)
         self.background.close()
 
     def _clip(self, clip_id: str) -> Clip:
@@ -229,15 +234,22 @@ class PreferenceLearner:
 
     def reward_correlation(self, n: int = 100) -> float | None:
         """Pearson correlation of predicted and true per-step reward on the newest clips."""
-        clips = self.recorder.recent(n)
-        if not clips or not self.model.fitted:
-            return None
-        obs = np.concatenate([c.obs[: c.length] for c in clips])
-        next_obs = (np.concatenate([c.next_obs[: c.length] for c in clips if c.next_obs is not None])
-                    if clips[0].next_obs is not None else None)
-        actions = np.concatenate([c.actions[: c.length] for c in clips])
-        true = np.concatenate([c.true_rewards[: c.length] for c in clips])
-        predicted = self.model.predict_reward(obs, actions, next_obs)
-        if true.std() < 1e-12 or predicted.std() < 1e-12:
-            return None
-        return float(np.corrcoef(true, predicted)[0, 1])
+        return reward_correlation(self.model, self.recorder.recent(n)) if self.model.fitted else None
+
+    def _diagnose(self, env_steps: int) -> None:
+        """A row of :attr:`refits`: the new model measured on the current policy's clips that
+        no query showed (pbrl.diagnostics), beside its fit's own figures."""
+        fresh = [c for c in self.recorder.recent(200) if c.clip_id not in self.dataset.clips]
+        rng = np.random.default_rng([self.settings.seed, self.model_version])  # apart from the query draws
+        fit = self.last_fit
+        self.refits.append({
+            "steps": env_steps, "labels": self.labels, "model_version": self.model_version,
+            "val_accuracy": _nan(fit.val_accuracy if fit else None),
+            "fresh_accuracy": _nan(fresh_accuracy(self.model, fresh, rng)),
+            "fresh_corr": _nan(reward_correlation(self.model, fresh)),
+            "fit_seconds": fit.seconds if fit else float("nan"),
+        })
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)

@@ -68,19 +68,6 @@ class SimState(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def frame_rate(env_id: str, env: gym.Env | None = None) -> float:
-    """Frames per second at real speed, for one frame per agent step (``env``: an instance
-    already made, to read its metadata from)."""
-    family = family_for(env_id)
-    if env is not None:
-        return family.frame_rate(env)
-    env = gym.make(env_id)
-    try:
-        return family.frame_rate(env)
-    finally:
-        env.close()
-
-
 class MediaWriter:
     """Render queried clips to MP4 under ``run_dir/media`` (paths stored relative to the run).
 
@@ -91,15 +78,17 @@ class MediaWriter:
     def __init__(self, run_dir: str | Path, env_id: str) -> None:
         self.run_dir = Path(run_dir)
         self.env_id = env_id
-        self.fps = frame_rate(env_id)
+        self.family = family_for(env_id)
+        self.fps = self.family.frame_rate(env_id)
         self._env: gym.Env | None = None
 
     def frames(self, clip: Clip) -> list[np.ndarray]:
         """RGB frames of the clip's real steps."""
         if clip.states is None:
-            if not family_for(clip.env_id).frames_from_obs():
+            frames = self.family.clip_frames(clip)
+            if frames is None:
                 raise ValueError(f"clip {clip.clip_id} has no simulator states to render; record with SimState")
-            return [np.repeat(obs[-1][:, :, None], 3, axis=2) for obs in clip.obs[: clip.length]]
+            return frames
         if self._env is None:
             self._env = gym.make(self.env_id, render_mode="rgb_array")
             self._env.reset(seed=0)

@@ -59,8 +59,9 @@ class PreferenceSource(ABC):
         """How long an answer takes (None: at once, or not known yet)."""
         return None
 
-    #: the source writes its labels into the run's store itself (people, through the app)
-    stores_labels = False
+    #: people answer through the run's store (the rating app): they write the labels, and the
+    #: trainer waits for their first ones and keeps its status there for them
+    people = False
 
     def asking(self, schedule: LabelSchedule) -> AskRule:
         """The rule for how many queries to ask: by default on the label schedule."""

@@ -38,7 +38,7 @@ import torch
 from pbrl import reward_io
 from pbrl.dataset import PreferenceDataset
 from pbrl.preference_loss import bradley_terry_loss, plackett_luce_loss
-from pbrl.reward_encoders import is_image_space, is_text_space  # noqa: F401 (re-exported)
+from pbrl.reward_encoders import is_image_space  # noqa: F401 (re-exported)
 from pbrl.reward_io import describe_space
 from pbrl.reward_nets import build_members
 from pbrl.types import Clip

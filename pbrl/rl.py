@@ -20,7 +20,6 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import pbrl  # noqa: F401  (registers the ids)
 from pbrl.family import family_for
-from pbrl.hyperparams import normalize
 from pbrl.io import atomic_write
 
 # PPO and A2C carry tuned per-env defaults; the off-policy algorithms run with SB3's defaults
@@ -45,8 +44,9 @@ def make_env(env_id: str, seed: int, n_envs: int, env_kwargs: dict[str, Any] | N
 
 
 def wrap_normalize(venv: VecEnv, env_id: str, algo_kwargs: dict[str, Any]) -> VecEnv:
-    """VecNormalize (observations and rewards) where the Zoo normalises this env."""
-    if normalize(env_id):
+    """VecNormalize (observations and rewards) where the env's family asks for it (the RL
+    Zoo's envs that it normalises)."""
+    if family_for(env_id).normalize(env_id):
         return VecNormalize(venv, gamma=algo_kwargs.get("gamma", 0.99))
     return venv
 
@@ -68,14 +68,17 @@ def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int,
 
 def save_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, env_id: str) -> None:
     """Policy weights as a state_dict plus JSON metadata, and VecNormalize's whole state (npz,
-    no pickle): observation and return statistics, the running returns, its settings."""
+    no pickle): observation and return statistics and its settings (the running returns start
+    at 0 with every reset, so they are not kept)."""
     # each file written under a temporary name and renamed: a run killed mid-save keeps its last checkpoint
     atomic_write(directory / POLICY_FILE, lambda f: torch.save(model.policy.state_dict(), f))
     meta = json.dumps({"format_version": 1, "algo": algo, "env_id": env_id}, indent=2).encode()
     atomic_write(directory / POLICY_META, lambda f: f.write(meta))
     norm = find_normalize(venv)
     if norm is not None:
-        atomic_write(directory / NORM_FILE, lambda f: np.savez(f, allow_pickle=False, **normalize_state(norm)))
+        arrays = normalize_state(norm)
+        # numpy's stub types **arrays as its allow_pickle flag; numbers only, so nothing is pickled
+        atomic_write(directory / NORM_FILE, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 def find_normalize(venv: VecEnv | None) -> VecNormalize | None:
@@ -95,7 +98,7 @@ def normalize_state(venv: VecNormalize) -> dict[str, np.ndarray | np.generic]:
     return {"mean": obs.mean, "var": obs.var, "count": np.float64(obs.count), "clip_obs": np.float64(venv.clip_obs),
             "epsilon": np.float64(venv.epsilon), "ret_mean": ret.mean, "ret_var": ret.var,
             "ret_count": np.float64(ret.count),
-            "returns": venv.returns, "clip_reward": np.float64(venv.clip_reward), "gamma": np.float64(venv.gamma),
+            "clip_reward": np.float64(venv.clip_reward), "gamma": np.float64(venv.gamma),
             "norm_obs": np.bool_(venv.norm_obs), "norm_reward": np.bool_(venv.norm_reward)}
 
 
@@ -107,8 +110,6 @@ def restore_normalize(venv: VecNormalize, stats: Mapping[str, np.ndarray]) -> No
     if "ret_mean" in stats:
         venv.ret_rms.mean, venv.ret_rms.var = stats["ret_mean"], stats["ret_var"]
         venv.ret_rms.count = float(stats["ret_count"])
-        if stats["returns"].shape == venv.returns.shape:
-            venv.returns = stats["returns"].copy()
 
 
 def restore_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path) -> None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,7 +36,7 @@ from pbrl.human import HumanQueue
 from pbrl.io import write_json
 from pbrl.learned_reward import LearnedReward
 from pbrl.learner import LearnerSettings, PreferenceLearner
-from pbrl.media import MediaWriter, frame_rate
+from pbrl.media import MediaWriter
 from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
 from pbrl.progress import Progress
 from pbrl.reward_model import RewardEnsemble
@@ -53,7 +54,7 @@ def probe_env(env_id: str, env_kwargs: dict[str, Any], family: Family) -> EnvInf
         dt = getattr(probe.unwrapped, "dt", None)
         assert probe.spec is not None  # made by gym.make
         return EnvInfo(env_id, probe.observation_space, probe.action_space, probe.spec.max_episode_steps,
-                       dt, frame_rate(env_id, probe))
+                       dt, family.frame_rate(env_id, probe))
     finally:
         probe.close()
 
@@ -95,10 +96,9 @@ class Run:
     config: TrainConfig
     out: Path
     resume: bool = False
-    curves: list[dict[str, Any]] = field(default_factory=list)
-
     def __post_init__(self) -> None:
         self.out = Path(self.out)
+        self.curves: list[dict[str, Any]] = []  # one row per rollout (curves.csv)
         self.family = family_for(self.config.env_id)
         self.config = self.family.resolve_config(self.config)
         self._closers: list[Any] = []  # released in reverse order by close(), on every path
@@ -114,6 +114,11 @@ class Run:
     @property
     def path(self) -> Path:
         return self.out
+
+    @property
+    def model(self) -> RewardEnsemble:
+        """The reward model the agent trains on now (a background fit replaces it)."""
+        return self.learner.model
 
     # --- build ----------------------------------------------------------------------------------
 
@@ -149,8 +154,7 @@ class Run:
         self._closers.append(base)
         self.recorder = ClipRecorder(base, config.env_id, self.clip_length, pool_size=config.pool_size,
                                      id_prefix=f"r{resumes}-" if resumes else "")
-        self.model = self._reward_model()
-        self.learned = LearnedReward(self.recorder, self.model)
+        self.learned = LearnedReward(self.recorder, self._reward_model())
         self.venv: VecEnv = self.family.wrap_agent_env(rl.wrap_normalize(self.learned, config.env_id, self.algo_kwargs),
                                                        config)
 
@@ -182,8 +186,8 @@ class Run:
         self.source = self._source()
         settings = LearnerSettings(k=config.k, query=config.query, budget=config.labels,
                                    refit_growth=config.refit_growth, fit_lag=config.fit_lag, seed=self.seed)
-        self.learner = PreferenceLearner(settings, self.recorder, self.model, self.source, self.store, self.schedule,
-                                         reference_zero=self.family.reference_zero())
+        self.learner = PreferenceLearner(settings, self.recorder, self.learned.model, self.source, self.store,
+                                         self.schedule, reference_zero=self.family.reference_zero())
         self._closers.append(self.learner.background)
         self.learner.on_new_model = lambda new: setattr(self.learned, "model", new)
         if self.resume:
@@ -191,6 +195,7 @@ class Run:
             self.learner.model_version = self.state.model_version
         self._saved_version = self.learner.model_version
         self.curves = self.run_dir.read_curves() if self.resume else []
+        self.learner.refits = self.run_dir.read_refits() if self.resume else []
 
     def _source(self) -> PreferenceSource:
         config = self.config
@@ -221,11 +226,11 @@ class Run:
             self._act_until(target)
             self.learner.step(0)
             if self.learner.model.fitted:
-                if self.config.teacher == HUMAN:
+                if self.source.people:
                     self.learner.step(self.recorder.total_steps)  # people rate on while the first rollout runs
                 self.offset = self.recorder.total_steps
                 return
-            if self.config.teacher == HUMAN:
+            if self.source.people:
                 told = self._wait_for_people(waited_since, told)
                 continue
             if self.recorder.total_steps >= 0.25 * self.config.steps:
@@ -257,9 +262,7 @@ class Run:
 
     def learn(self) -> None:
         """RL on the learned reward; at each rollout's start the learner asks, reads and refits."""
-        family = self.family
-        metrics = (family.step_metrics, family.curve_fields) if family.curve_fields else None
-        labels = LabelCallback(self.learner, self.learned, self.offset, self.curves, metrics, self._after_rollout)
+        labels = LabelCallback(self.learner, self.learned, self.offset, self.curves, self.family, self._after_rollout)
         progress = Progress(self.config.steps, offset=self.offset, label="preferences", extra=self._status_line)
         if self.config.steps > self.offset:
             self.agent.learn(self.config.steps - self.offset, callback=CallbackList([labels, progress]))
@@ -278,7 +281,7 @@ class Run:
 
     def report(self, env_steps: int, phase: str, force: bool = False) -> None:
         """The trainer's status for the rating app's status bar (people only; at most once a second)."""
-        if self.config.teacher != HUMAN or (not force and time.time() - self._last_status < STATUS_EVERY):
+        if not self.source.people or (not force and time.time() - self._last_status < STATUS_EVERY):
             return
         self._last_status = time.time()
         learner = self.learner
@@ -293,6 +296,7 @@ class Run:
         rl.save_policy(self.agent, self.venv, self.out, self.config.algo, self.config.env_id)
         self.family.save_artifacts(self.agent, self.out, self.config, self.env)
         self.run_dir.write_curves(self.curves, plot=False)
+        self.run_dir.write_refits(self.learner.refits)
         self.state.env_steps, self.state.model_version = env_steps, self.learner.model_version
         self.state.write(self.out)
         self._saved_version = self.learner.model_version
@@ -318,6 +322,9 @@ class Run:
             "train_seconds": self.train_seconds,
             "val_accuracy": learner.last_fit.val_accuracy if learner.last_fit else None,
             "reward_corr": learner.reward_correlation(),
+            # the last refit measured on the policy's unqueried clips (RUN/refits.csv has every one)
+            "fresh_accuracy": learner.refits[-1]["fresh_accuracy"] if learner.refits else None,
+            "fresh_corr": learner.refits[-1]["fresh_corr"] if learner.refits else None,
         }
         self.run_dir.write_curves(self.curves)
         if frames:
@@ -328,12 +335,17 @@ class Run:
     def close(self) -> None:
         """Release what the run holds (fit thread, store, media renderer, envs, logger, lock),
         on every path: a run that raised leaves nothing open in its process."""
+        interrupted: BaseException | None = None
         while self._closers:
             resource = self._closers.pop()
             try:
                 resource.close()
-            except Exception:  # release the rest; the first error is the run's own
-                pass
+            except Exception as exc:  # release the rest; the run's own error, if any, is the one raised
+                print(f"pbrl: closing {type(resource).__name__} failed: {exc}", file=sys.stderr)
+            except BaseException as exc:  # Ctrl-C while a fit thread is waited for: release the rest first
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
 
 def lock_run_dir(run_path: Path) -> IO[str]:

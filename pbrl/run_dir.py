@@ -61,12 +61,19 @@ class RunDir:
 
     def read_curves(self) -> list[dict[str, Any]]:
         """The rows written by :meth:`write_curves` (a resumed run goes on from them)."""
-        path = self.path / "curves.csv"
+        return self._read_rows("curves.csv")
+
+    def read_refits(self) -> list[dict[str, Any]]:
+        """The rows written by :meth:`write_refits`."""
+        return self._read_rows("refits.csv")
+
+    def _read_rows(self, name: str) -> list[dict[str, Any]]:
+        path = self.path / name
         if not path.exists():
             return []
         with open(path, newline="") as f:
-            return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
-                    for row in csv.DictReader(f)]
+            rows = list(csv.DictReader(f))
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in rows]
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json(self.path / "summary.json", summary)
@@ -87,6 +94,17 @@ class RunDir:
         from pbrl.plots import run_curves  # matplotlib only when a figure is drawn
 
         run_curves(rows, self.path / "curves.png", self.path.name, baseline)
+
+    def write_refits(self, rows: list[dict[str, Any]]) -> None:
+        """refits.csv: one row per reward-model fit (pbrl.diagnostics: accuracy and reward
+        correlation on the current policy's unqueried clips, beside the fit's own figures)."""
+        if not rows:
+            return
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(self.path / "refits.csv", buffer.getvalue())
 
     def write_video(self, frames: list[np.ndarray], fps: float) -> Path:
         """final.mp4 at the env's frame rate (the clip-media writer: mp4v, written atomically)."""

@@ -32,7 +32,7 @@ LAYERS = {
     0: "types family io errors hyperparams",
     1: "dataset schedule preference_loss",
     2: "reward_model reward_io reward_nets reward_encoders query clips learned_reward store oracle asking config",
-    3: "learner callbacks human rl media run_dir plots progress baseline",
+    3: "learner diagnostics callbacks human rl media run_dir plots progress baseline",
     4: "run trainer",
     5: "bench bench_report imitation_pc env_table text.bench text.align",
     6: "cli options __main__",
@@ -158,6 +158,11 @@ def test_family_implementations_build_on_the_core_below_the_run():
     families = [m for m in MODULES if _within(m, FAMILY_CODE) and m not in LAYER]
     assert "pbrl.text.family" in families
     upward = [(m, d) for m in families for d in GRAPH[m] if LAYER.get(d, 0) > 3]
+    assert upward == []
+
+
+def test_the_rating_app_imports_nothing_of_the_command_line():
+    upward = [(m, d) for m in MODULES if _within(m, ("pbrl.clip_ui",)) for d in GRAPH[m] if LAYER.get(d, 0) >= 6]
     assert upward == []
 
 

@@ -54,3 +54,18 @@ def test_an_old_run_resumes(tmp_path):
     summary = train(config, run, resume=True)
     assert summary["labels"] == EXPECTED["cartpole"]["labels"]
     assert (run / "summary.json").exists()
+
+
+def test_an_old_config_with_the_reward_defaults_written_out_takes_the_family_defaults():
+    # pbrl 0.1 wrote the MLP's defaults into every config.json (a text run's too) and treated
+    # them as unset; a text run resumed before its first fit must get the transformer's
+    from pbrl.reward_model import BASE_REWARD_DEFAULTS
+    from pbrl.text.reward import TEXT_REWARD_DEFAULTS
+
+    old = json.loads((FIXTURES / "cartpole" / "config.json").read_text())
+    assert old["reward"]["l2"] == 1e-3 and old["reward"]["lr"] == 3e-4  # as 0.1 wrote it
+    config = TrainConfig.from_json(old)
+    assert config.reward.resolved(TEXT_REWARD_DEFAULTS).l2 == TEXT_REWARD_DEFAULTS["l2"]
+    assert config.reward.resolved().l2 == BASE_REWARD_DEFAULTS["l2"]  # the MLP families: as before
+    given = TrainConfig.from_json({**old, "reward": {**old["reward"], "l2": 1e-4}})
+    assert given.reward.resolved(TEXT_REWARD_DEFAULTS).l2 == 1e-4  # a value someone chose stays

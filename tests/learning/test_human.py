@@ -55,3 +55,23 @@ def test_mujoco_clip_media_follows_the_runner_wherever_it_is(tmp_path, require):
         frame = writer.frames(clip)[0].astype(int)
         assert ((frame[:, :, 0] - frame[:, :, 1]) > 40).mean() > 0.003, f"the cheetah is off screen at x={x}"
     writer.close()
+
+
+def test_atari_clips_are_shown_from_their_own_frames_at_15_per_second(tmp_path, require):
+    require("pbrl/Pong-v5")
+    import gymnasium as gym
+
+    from pbrl.media import read_mp4
+
+    env = gym.make("pbrl/Pong-v5")
+    obs, _ = env.reset(seed=0)
+    frames = [obs]
+    for _ in range(3):
+        frames.append(env.step(env.action_space.sample())[0])
+    env.close()
+    clip = Clip("pong", "pbrl/Pong-v5", np.stack(frames), np.zeros(4, np.int64), np.zeros(4), 4)  # no simulator states
+    writer = MediaWriter(tmp_path, "pbrl/Pong-v5")
+    written = writer.write(clip)
+    shown, fps = read_mp4(tmp_path / written.frames_path)
+    assert fps == 15 and len(shown) == 4 and shown[0].shape[2] == 3
+    writer.close()

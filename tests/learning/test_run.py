@@ -71,7 +71,6 @@ def test_vecnormalize_state_survives_a_checkpoint_whole(tmp_path, require):
     rl.restore_policy(rl.make_algo("ppo", fresh, env_id, 0), fresh, tmp_path)
     assert fresh.ret_rms.count == venv.ret_rms.count > 1  # return statistics too: reward scaling goes on
     np.testing.assert_allclose(fresh.ret_rms.var, venv.ret_rms.var)
-    np.testing.assert_allclose(fresh.returns, venv.returns)
     np.testing.assert_allclose(fresh.obs_rms.mean, venv.obs_rms.mean)
     with np.load(tmp_path / rl.NORM_FILE) as stats:
         assert not any(stats[k].dtype == object for k in stats.files)  # numbers only, read without pickle

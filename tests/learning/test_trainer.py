@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -35,6 +36,10 @@ def test_run_directory_holds_everything(run_dir):
     meta = json.loads((out / "reward_model" / "reward_model.json").read_text())
     assert meta["format_version"] == 1 and meta["env_id"] == "pbrl/CartPole-v1"
     assert summary["labels"] == 16 == PreferenceStore(out / "labels.sqlite").count_labels()
+    refits = list(csv.DictReader(open(out / "refits.csv")))  # every fit, measured on unqueried clips
+    assert len(refits) == json.loads((out / "progress.json").read_text())["model_version"] >= 2
+    assert all(0 <= float(r["fresh_accuracy"]) <= 1 for r in refits if r["fresh_accuracy"] != "nan")
+    assert summary["fresh_accuracy"] == float(refits[-1]["fresh_accuracy"]) or math.isnan(summary["fresh_accuracy"])
     rows = list(csv.DictReader(open(out / "curves.csv")))
     assert rows and {"true_return", "learned_return", "labels", "val_accuracy", "reward_corr",
                      "disagreement"} <= set(rows[0])

@@ -1,0 +1,47 @@
+"""How well the learned reward describes the current policy's behaviour, measured at each
+refit on clips the teacher never saw: the share of pairs the ensemble orders as their true
+returns do, and the correlation of predicted and true per-step reward. Held-out labels (the
+fit's validation accuracy) come from the policies that were queried; these come from the
+policy the reward now trains, which is where a reward model that is right on old behaviour
+can be wrong (BENCHMARKS.md: CartPole's reward rising towards the track's ends)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pbrl.reward_model import RewardEnsemble
+from pbrl.types import Clip
+
+
+def fresh_accuracy(model: RewardEnsemble, clips: Sequence[Clip], rng: np.random.Generator,
+                   pairs: int = 256) -> float | None:
+    """Share of random pairs of ``clips`` with different true returns whose order the
+    ensemble's mean predicted return gets right (None: fewer than one such pair)."""
+    if len(clips) < 2:
+        return None
+    true = np.array([float(c.true_rewards[: c.length].sum()) for c in clips])
+    predicted = model.clip_returns(list(clips)).mean(0)
+    left, right = rng.integers(0, len(clips), size=(2, pairs))
+    strict = np.abs(true[left] - true[right]) > 1e-9 * (1 + np.abs(true).max())
+    if not strict.any():
+        return None
+    agree = np.sign(predicted[left] - predicted[right]) == np.sign(true[left] - true[right])
+    return float(agree[strict].mean())
+
+
+def reward_correlation(model: RewardEnsemble, clips: Sequence[Clip]) -> float | None:
+    """Pearson correlation of predicted and true per-step reward over ``clips``' real steps."""
+    if not clips:
+        return None
+    obs = np.concatenate([c.obs[: c.length] for c in clips])
+    next_obs = None
+    if all(c.next_obs is not None for c in clips):  # an r(s') model rates where each step led
+        next_obs = np.concatenate([c.next_obs[: c.length] for c in clips if c.next_obs is not None])
+    actions = np.concatenate([c.actions[: c.length] for c in clips])
+    true = np.concatenate([c.true_rewards[: c.length] for c in clips])
+    predicted = model.predict_reward(obs, actions, next_obs)
+    if true.std() < 1e-12 or predicted.std() < 1e-12:
+        return None
+    return float(np.corrcoef(true, predicted)[0, 1])
