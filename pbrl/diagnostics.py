@@ -8,6 +8,7 @@ can be wrong (BENCHMARKS.md: CartPole's reward rising towards the track's ends).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,3 +46,39 @@ def reward_correlation(model: RewardEnsemble, clips: Sequence[Clip]) -> float | 
     if true.std() < 1e-12 or predicted.std() < 1e-12:
         return None
     return float(np.corrcoef(true, predicted)[0, 1])
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """The learned reward over two observation dimensions, the others at their median over
+    recent clips. ``reward[i, j]`` is at ``(x[j], y[i])``; ``visited`` are recent states."""
+
+    dims: tuple[int, int]
+    x: np.ndarray
+    y: np.ndarray
+    reward: np.ndarray
+    visited: np.ndarray
+
+
+def reward_landscape(model: RewardEnsemble, clips: Sequence[Clip], grid: int = 41) -> Landscape | None:
+    """The learned reward across the two observation dimensions along which it varies most
+    (each swept over its range in ``clips``, the rest held at their median); None for
+    observations that are not a flat vector (frames, text)."""
+    if not clips or clips[0].obs.ndim != 2 or clips[0].obs.dtype.kind not in "f":
+        return None
+    obs = np.concatenate([c.obs[: c.length] for c in clips]).astype(np.float32)
+    actions = np.concatenate([c.actions[: c.length] for c in clips])
+    action = np.median(actions, axis=0).astype(actions.dtype)  # the policy's typical action (r(s, a) models)
+    low, high, centre = np.percentile(obs, 1, 0), np.percentile(obs, 99, 0), np.median(obs, 0)
+    spread = []
+    for d in range(obs.shape[1]):
+        sweep = np.repeat(centre[None], grid, 0)
+        sweep[:, d] = np.linspace(low[d], high[d], grid)
+        spread.append(float(np.ptp(model.predict_reward(sweep, np.repeat(action[None], grid, 0)))))
+    first, second = (int(d) for d in np.argsort(spread)[::-1][:2]) if obs.shape[1] > 1 else (0, 0)
+    x, y = np.linspace(low[first], high[first], grid), np.linspace(low[second], high[second], grid)
+    points = np.repeat(centre[None], grid * grid, 0)
+    points[:, first] = np.tile(x, grid)
+    points[:, second] = np.repeat(y, grid)
+    reward = model.predict_reward(points, np.repeat(action[None], grid * grid, 0)).reshape(grid, grid)
+    return Landscape((first, second), x, y, reward, obs[:, [first, second]])

@@ -126,3 +126,18 @@ def seed_bars(names: Sequence[str], panels: Sequence[BarPanel], path: str | Path
             ax.axhline(panel.line[0], color="tab:red", linestyle="--", label=panel.line[1])
         _legend(ax, "upper left")
     _save(plt, fig, Path(path), title)
+
+
+def landscape(x: np.ndarray, y: np.ndarray, values: np.ndarray, visited: np.ndarray, labels: tuple[str, str],
+              path: str | Path, title: str) -> None:
+    """A heat map of ``values[i, j]`` at ``(x[j], y[i])`` with the visited states on top."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    mesh = ax.pcolormesh(x, y, values, shading="auto", cmap="viridis")
+    fig.colorbar(mesh, ax=ax, label="learned reward")
+    if len(visited):
+        step = max(1, len(visited) // 2000)
+        ax.scatter(visited[::step, 0], visited[::step, 1], s=2, c="white", alpha=0.35, label="recent states")
+    _axes(ax, labels[0], labels[1])
+    _legend(ax, loc="upper right")
+    _save(plt, fig, Path(path), title)

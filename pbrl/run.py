@@ -27,10 +27,11 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
-from pbrl import rl
+from pbrl import plots, rl
 from pbrl.callbacks import LabelCallback
 from pbrl.clips import ClipRecorder, default_clip_length
 from pbrl.config import HUMAN, TrainConfig
+from pbrl.diagnostics import reward_landscape
 from pbrl.family import EnvInfo, Family, family_for
 from pbrl.human import HumanQueue
 from pbrl.io import write_json
@@ -327,10 +328,20 @@ class Run:
             "fresh_corr": learner.refits[-1]["fresh_corr"] if learner.refits else None,
         }
         self.run_dir.write_curves(self.curves)
+        self._draw_landscape()
         if frames:
             self.run_dir.write_video(frames, fps=self.env.fps)
         self.run_dir.write_summary(summary)
         return {**summary, "curve": [{"steps": r["steps"], "true_return": r["true_return"]} for r in self.curves]}
+
+    def _draw_landscape(self) -> None:
+        """reward_landscape.png: the learned reward over the two observation dimensions it
+        varies most along, with the final policy's recent states (vector observations only)."""
+        land = reward_landscape(self.learner.model, self.recorder.recent(200))
+        if land is not None:
+            labels = (f"observation {land.dims[0]}", f"observation {land.dims[1]}")
+            plots.landscape(land.x, land.y, land.reward, land.visited, labels, self.out / "reward_landscape.png",
+                            f"{self.config.env_id}: learned reward, other dimensions at their median")
 
     def close(self) -> None:
         """Release what the run holds (fit thread, store, media renderer, envs, logger, lock),

@@ -27,7 +27,8 @@ def run_dir(tmp_path_factory):
 def test_run_directory_holds_everything(run_dir):
     out, summary = run_dir
     for name in ("config.json", "labels.sqlite", "reward_model/reward_model.pt", "reward_model/reward_model.json",
-                 "policy.pt", "policy.json", "curves.csv", "curves.png", "final.mp4", "summary.json"):
+                 "policy.pt", "policy.json", "curves.csv", "curves.png", "final.mp4", "summary.json", "refits.csv",
+                 "reward_landscape.png"):
         assert (out / name).exists(), name
     assert any(p.name.startswith("events.out.tfevents") for p in (out / "logs").iterdir())
     assert (out / "logs" / "progress.csv").exists()
