@@ -330,8 +330,8 @@ def _align(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     """A suite of one task: per seed the random policy, true-reward RL and pbrl with every
     option given here; cells, resumption and report are ``pbrl bench``'s."""
-    from pbrl.bench import compare_cells, run_suite
-    from pbrl.bench_report import short_name, write_report
+    from pbrl.bench import compare_cells, done, run_suite
+    from pbrl.bench_report import short_name, write_ablation, write_report
     from pbrl.config import HUMAN
 
     if args.env_id is None:
@@ -347,6 +347,9 @@ def _compare(args: argparse.Namespace) -> int:
     path = write_report(rows, out,
                         f"compare {config.env_id}: {config.labels} labels, {config.steps:,} env steps, {options}")
     print(path.read_text())
+    ablation = write_ablation(list(done(out).values()), out)  # every option set run into this directory
+    if ablation is not None:
+        print(ablation.read_text())
     print(f"cells: {out}/cells; curves: {out}/curves.csv and {out}/{short_name(config.env_id)}.png")
     return 0
 

@@ -138,6 +138,8 @@ def landscape(x: np.ndarray, y: np.ndarray, values: np.ndarray, visited: np.ndar
     if len(visited):
         step = max(1, len(visited) // 2000)
         ax.scatter(visited[::step, 0], visited[::step, 1], s=2, c="white", alpha=0.35, label="recent states")
+    ax.set_xlim(float(x.min()), float(x.max()))
+    ax.set_ylim(float(y.min()), float(y.max()))
     _axes(ax, labels[0], labels[1])
     _legend(ax, loc="upper right")
     _save(plt, fig, Path(path), title)

@@ -89,3 +89,8 @@ def test_compare_writes_bench_cells_and_report_resumes_and_never_reuses_other_op
     config = json.loads((tmp_path / "runs" / new.removesuffix(".json") / "config.json").read_text())
     assert config["reward"]["n_members"] == 2  # the option reached the trainer
     assert "reward.n_members=2" in (tmp_path / "summary.md").read_text()  # the report of this grid says which
+    # two option sets in one directory: an ablation table of both, generated from the cells
+    ablation = (tmp_path / "ablation.md").read_text()
+    second = json.loads((tmp_path / "cells" / new).read_text())["true_return_mean"]
+    assert f"| CartPole-v1 | 6 | defaults | 1 | {pbrl:.1f} |" in ablation
+    assert f"| CartPole-v1 | 6 | reward.n_members=2 | 1 | {second:.1f} |" in ablation
