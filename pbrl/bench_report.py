@@ -69,8 +69,18 @@ def label(row: dict[str, Any]) -> str:
     if row["method"] == "ppo":  # the ceiling: true-reward RL with pbrl's algorithm (a compare's --algo)
         algo = dict(tuple(o) for o in row.get("options") or ()).get("algo", "ppo")
         return f"true-reward {algo.upper()}"
-    return {"random": "random policy", "sft": "SFT policy"}.get(row["method"],
-                                                                f"{row['method']} {row['labels']} labels")
+    options = ", ".join(f"{k}={v}" for k, v in row.get("options") or ())
+    return {"random": "random policy", "sft": "SFT policy"}.get(
+        row["method"], f"{row['method']} {row['labels']} labels" + (f" ({options})" if options else ""))
+
+
+def variant(row: dict[str, Any]) -> str:
+    """The method of a cell with its options (cells of one ``pbrl compare`` directory may differ
+    in them); the yardsticks' options (a compare's algo, evaluation episodes) do not split them."""
+    options = row.get("options") or ()
+    if row["method"] in ("ppo", *ZEROS) or not options:
+        return row["method"]
+    return row["method"] + "[" + ",".join(f"{k}={v}" for k, v in options) + "]"
 
 
 def short_name(task: str) -> str:
@@ -96,8 +106,8 @@ def _yardsticks(
 def method_groups(rows: list[dict[str, Any]], task: str) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """``task``'s rows by (method, label budget), zero policy and PPO first, each by seed."""
     mine = [r for r in rows if r["task"] == task]
-    keys = sorted({(r["method"], r["labels"]) for r in mine}, key=_order)
-    return {k: sorted((r for r in mine if (r["method"], r["labels"]) == k), key=lambda r: r["seed"]) for k in keys}
+    keys = sorted({(variant(r), r["labels"]) for r in mine}, key=_order)
+    return {k: sorted((r for r in mine if (variant(r), r["labels"]) == k), key=lambda r: r["seed"]) for k in keys}
 
 
 def cell_seconds(row: dict[str, Any]) -> float:
@@ -278,9 +288,9 @@ def write_report(rows: list[dict[str, Any]], out: str | Path, title: str, suite:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(["task", "method", "labels", "seed", "steps", "true_return"])
-    for r in sorted(rows, key=lambda r: (r["task"], _order((r["method"], r["labels"])), r["seed"])):
+    for r in sorted(rows, key=lambda r: (r["task"], _order((variant(r), r["labels"])), r["seed"])):
         for p in r.get("curve", []):
-            writer.writerow([r["task"], r["method"], r["labels"], r["seed"], int(p["steps"]),
+            writer.writerow([r["task"], variant(r), r["labels"], r["seed"], int(p["steps"]),
                              f"{p['true_return']:.3f}"])
     write_text(out / "curves.csv", buffer.getvalue())
     draw = report_of(suite).plot_task or plot_task

@@ -74,11 +74,16 @@ def reward_landscape(model: RewardEnsemble, clips: Sequence[Clip], grid: int = 4
     for d in range(obs.shape[1]):
         sweep = np.repeat(centre[None], grid, 0)
         sweep[:, d] = np.linspace(low[d], high[d], grid)
-        spread.append(float(np.ptp(model.predict_reward(sweep, np.repeat(action[None], grid, 0)))))
+        spread.append(float(np.ptp(_rate(model, sweep, np.repeat(action[None], grid, 0)))))
     first, second = (int(d) for d in np.argsort(spread)[::-1][:2]) if obs.shape[1] > 1 else (0, 0)
     x, y = np.linspace(low[first], high[first], grid), np.linspace(low[second], high[second], grid)
     points = np.repeat(centre[None], grid * grid, 0)
     points[:, first] = np.tile(x, grid)
     points[:, second] = np.repeat(y, grid)
-    reward = model.predict_reward(points, np.repeat(action[None], grid * grid, 0)).reshape(grid, grid)
+    reward = _rate(model, points, np.repeat(action[None], grid * grid, 0)).reshape(grid, grid)
     return Landscape((first, second), x, y, reward, obs[:, [first, second]])
+
+
+def _rate(model: RewardEnsemble, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """The learned reward of being in ``states`` (an r(s') model: of reaching them)."""
+    return model.predict_reward(states, actions, states)

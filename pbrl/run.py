@@ -337,7 +337,11 @@ class Run:
     def _draw_landscape(self) -> None:
         """reward_landscape.png: the learned reward over the two observation dimensions it
         varies most along, with the final policy's recent states (vector observations only)."""
-        land = reward_landscape(self.learner.model, self.recorder.recent(200))
+        try:
+            land = reward_landscape(self.learner.model, self.recorder.recent(200))
+        except Exception as exc:  # a picture must not cost the run: everything else is written after it
+            print(f"pbrl: the reward landscape could not be drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return
         if land is not None:
             labels = (f"observation {land.dims[0]}", f"observation {land.dims[1]}")
             plots.landscape(land.x, land.y, land.reward, land.visited, labels, self.out / "reward_landscape.png",

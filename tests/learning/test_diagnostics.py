@@ -36,3 +36,18 @@ def test_a_reward_that_orders_clips_as_the_truth_scores_one_and_its_negation_zer
     assert fresh_accuracy(_Model(1.0), clips[:1], np.random.default_rng(0)) is None  # no pair
     assert abs(reward_correlation(_Model(1.0), clips) - 1) < 1e-6
     assert abs(reward_correlation(_Model(-1.0), clips) + 1) < 1e-6
+
+
+def test_the_landscape_of_an_r_s_prime_model_rates_the_states_reached():
+    import gymnasium as gym
+
+    from pbrl.diagnostics import reward_landscape
+    from pbrl.reward_model import RewardEnsemble, RewardModelConfig
+
+    env = gym.make("pbrl/CartPole-v1")
+    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(use_next_obs=True))
+    clips = [Clip(f"c{i}", "pbrl/CartPole-v1", np.random.default_rng(i).normal(size=(5, 4)).astype(np.float32),
+                  np.zeros(5, np.int64), np.zeros(5, np.float32), 5, 0, next_obs=np.zeros((5, 4), np.float32))
+             for i in range(4)]
+    land = reward_landscape(model, clips, grid=5)
+    assert land is not None and land.reward.shape == (5, 5) and np.isfinite(land.reward).all()
