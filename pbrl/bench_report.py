@@ -275,7 +275,8 @@ def section(rows: list[dict[str, Any]], out: Path, title: str, suite: str | None
         parts += ["pbrl against imitation's PreferenceComparisons (same env, labels, env steps, seeds, PPO settings "
                   "and perfect teacher):", "", versus, ""]
     parts += ["Every seed:", "", report.seed_table(rows) if report.seed_table else per_seed(rows, report.digits), ""]
-    for extra in (SPEED_FILE, NOTES_FILE):  # a measured speed table (text suite), the hand-written notes
+    # a measured speed table (text suite), an ablation over a compare's options, the hand-written notes
+    for extra in (SPEED_FILE, ABLATION_FILE, NOTES_FILE):
         if (out / extra).exists():
             parts += [(out / extra).read_text().strip(), ""]
     parts += [f"![{task}]({images}{short_name(task)}.png)" for task in sorted({r["task"] for r in rows})]
@@ -299,6 +300,9 @@ def write_report(rows: list[dict[str, Any]], out: str | Path, title: str, suite:
     path = out / "summary.md"
     write_text(path, section(rows, out, title, suite))
     return path
+
+
+ABLATION_FILE = "ablation.md"
 
 
 def ablation_table(rows: list[dict[str, Any]], share: float = 0.95) -> str:
@@ -331,11 +335,13 @@ def ablation_table(rows: list[dict[str, Any]], share: float = 0.95) -> str:
 
 def write_ablation(rows: list[dict[str, Any]], out: str | Path) -> Path | None:
     """OUT/ablation.md when the cells of ``out`` hold more than one option set."""
-    mine = {(r["task"], r["labels"], tuple(tuple(o) for o in r.get("options") or ()))
-            for r in rows if r["method"] not in ("ppo", *ZEROS)}
-    if len(mine) < 2:
+    sets: dict[tuple[str, int], set[tuple[tuple[Any, ...], ...]]] = {}
+    for r in rows:
+        if r["method"] not in ("ppo", *ZEROS):
+            sets.setdefault((r["task"], r["labels"]), set()).add(tuple(tuple(o) for o in r.get("options") or ()))
+    if all(len(options) < 2 for options in sets.values()):  # no task and budget ran with two option sets
         return None
-    path = Path(out) / "ablation.md"
+    path = Path(out) / ABLATION_FILE
     write_text(path, "Generated from the cell files beside it (pbrl compare into one directory with "
                "other options).\n\n" + ablation_table(rows) + "\n")
     return path
@@ -392,6 +398,7 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
         rows = all_rows[name] = list(done(root / name).values())
         title = f"{name}: {len(rows)} cells"
         write_report(rows, root / name, title, name)
+        write_ablation(rows, root / name)
         sections.append(section(rows, root / name, title, name, images=f"{root.as_posix()}/{name}/"))
     generated = f"{BEGIN}\n\n" + "\n".join(sections) + f"\n{END}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
@@ -401,7 +408,8 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
         text = text.rstrip() + "\n\n## Benchmark suites (`pbrl bench`)\n\n" + generated + "\n"
     write_text(path, text)
     if readme is not None and Path(readme).exists():
-        updated = _replace_between(Path(readme).read_text(), README_BEGIN, README_END, headline(all_rows))
+        updated = _replace_between(Path(readme).read_text(), README_BEGIN, README_END,
+                                   headline({k: v for k, v in all_rows.items() if k in SUITE_ORDER}))  # suites only
         if updated is not None:
             write_text(readme, updated)
     return suites
