@@ -9,14 +9,13 @@ prompt and response ids. The ensemble calls the encoder and never asks which kin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TypeGuard
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-if TYPE_CHECKING:  # annotations only
-    from pbrl.reward_model import RewardModelConfig
+from pbrl.reward_config import RewardModelConfig
 
 
 def is_image_space(space: gym.Space) -> TypeGuard[gym.spaces.Box]:

@@ -5,9 +5,9 @@ version (``reward_model.json``): the spaces, the settings, the member kind (``ml
 
 This module is the format: what a checkpoint holds, written and read. It sits below
 :mod:`pbrl.reward_model` (which it never imports, so the two form no cycle):
-``RewardEnsemble.save`` writes with :func:`save`, and ``RewardEnsemble.load`` reads with
+``RewardEnsemble.save`` writes with :func:`write`, and ``RewardEnsemble.load`` reads with
 :func:`read`, rebuilds the ensemble, its members of the recorded kind through the registry,
-from the metadata, and puts the learned state back with :func:`restore`.
+from the metadata, and puts the learned state back itself.
 """
 
 from __future__ import annotations
@@ -16,18 +16,14 @@ import json
 import os
 import pickle
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from pbrl.io import atomic_write
-
-if TYPE_CHECKING:  # annotations only: the model imports this module, which sits below it
-    from pbrl.reward_model import RewardEnsemble
 
 FORMAT_VERSION = 1
 CHECKPOINT = "reward_model.pt"
@@ -61,34 +57,14 @@ def _space_from(desc: dict[str, Any]) -> gym.Space:
     return gym.spaces.Box(low, high, tuple(desc["shape"]), dtype)
 
 
-def metadata(model: RewardEnsemble) -> dict[str, Any]:
-    """The JSON half of ``model``'s checkpoint."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "kind": model.kind,
-        "env_id": model.env_id,
-        "observation_space": model.obs_desc,
-        "action_space": model.act_desc,
-        "config": asdict(model.config),
-        "center": model.center,
-        "absorbing": model.absorbing,
-        "l2": model.l2,
-        "labels_seen": model.labels_seen,
-        "saved_at": time.time(),
-    }
-
-
-def save(model: RewardEnsemble, directory: str | os.PathLike[str]) -> Path:
-    """Write ``reward_model.pt`` and ``reward_model.json`` atomically into ``directory``."""
+def write(directory: str | os.PathLike[str], state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Write ``state`` (``reward_model.pt``) and ``meta`` with the format version and the time
+    (``reward_model.json``) atomically into ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {f"net.{k}": v for k, v in model.net.state_dict().items()}
-    # the statistics of the input (every kind's checkpoint has them) and of the output
-    arrays = {"obs_mean": model.encoder.obs_mean, "obs_std": model.encoder.obs_std,
-              "out_mean": model.out_mean, "out_std": model.out_std}
-    state.update({name: torch.from_numpy(value.copy()) for name, value in arrays.items()})
+    meta = {"format_version": FORMAT_VERSION, **meta, "saved_at": time.time()}
     atomic_write(directory / CHECKPOINT, lambda f: torch.save(state, f))
-    atomic_write(directory / METADATA, lambda f: f.write(json.dumps(metadata(model), indent=2).encode()))
+    atomic_write(directory / METADATA, lambda f: f.write(json.dumps(meta, indent=2).encode()))
     return directory
 
 
@@ -143,21 +119,3 @@ def read(path: str | os.PathLike[str]) -> Checkpoint:
     if version != FORMAT_VERSION:
         raise ValueError(f"{meta_path}: checkpoint format {version}, this pbrl reads format {FORMAT_VERSION}")
     return Checkpoint(directory, meta, state)
-
-
-def restore(model: RewardEnsemble, saved: Checkpoint) -> None:
-    """Put the learned state of ``saved`` into ``model``, built from its metadata (spaces,
-    settings, kind) by :meth:`pbrl.reward_model.RewardEnsemble.load`."""
-    meta, state = saved.meta, saved.state
-    model.absorbing = bool(meta.get("absorbing", False))  # checkpoints from before it was learned: 0
-    try:
-        model.net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
-        model.net.eval()
-        model.encoder.obs_mean, model.encoder.obs_std = state["obs_mean"].numpy(), state["obs_std"].numpy()
-        model.out_mean, model.out_std = state["out_mean"].numpy(), state["out_std"].numpy()
-    except (KeyError, RuntimeError) as exc:
-        raise ValueError(f"{saved.directory / CHECKPOINT}: weights do not match the metadata in "
-                         f"{saved.directory / METADATA} ({exc}); the files are corrupt or from different runs") from exc
-    model.l2 = list(meta["l2"])
-    model.labels_seen = meta["labels_seen"]
-    model.fitted = True

@@ -25,11 +25,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -38,95 +36,11 @@ import torch
 from pbrl import reward_io
 from pbrl.dataset import PreferenceDataset
 from pbrl.preference_loss import bradley_terry_loss, plackett_luce_loss
+from pbrl.reward_config import BASE_REWARD_DEFAULTS, COMBINE, RewardModelConfig  # noqa: F401 (re-exported)
 from pbrl.reward_encoders import is_image_space  # noqa: F401 (re-exported)
 from pbrl.reward_io import describe_space
 from pbrl.reward_nets import build_members
 from pbrl.types import Clip
-
-COMBINE = ("mean", "pessimistic", "optimistic")
-# the settings a family may set (Family.reward_defaults), and pbrl's values where neither the
-# user nor the family sets them
-BASE_REWARD_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {"lr": 3e-4, "l2": 1e-3, "epochs": 4.0, "min_steps": 50, "use_actions": False})
-
-
-@dataclass(frozen=True)
-class RewardModelConfig:
-    """Reward-model hyperparameters (defaults after Christiano et al. 2017 and B-Pref).
-
-    The fields that default to None take the env family's value, else
-    :data:`BASE_REWARD_DEFAULTS` (see :meth:`resolved`); a value the user gives always wins.
-    """
-
-    n_members: int = 3
-    """ensemble size"""
-    hidden: tuple[int, ...] = (64, 64)
-    """MLP hidden layer widths"""
-    lr: float | None = None
-    """Adam learning rate (None: the family's default, e.g. 3e-4; 1e-3 for text)"""
-    batch_size: int = 64
-    """comparisons per gradient step (fewer for long clips: see max_batch_steps)"""
-    max_batch_steps: int = 4096
-    """env steps (clip steps x clips) one member sees per gradient step, at most"""
-    max_eval: int = 512
-    """comparisons (a seeded random subset) on which train / validation losses are measured"""
-    epochs: float | None = None
-    """passes over each member's bootstrap sample per fit (None: the family's default, e.g. 4; 20 for text)"""
-    min_steps: int | None = None
-    """gradient steps per member per fit, at least (None: the family's default, e.g. 50; 300 for text)"""
-    l2: float | None = None
-    """initial (or fixed) L2 weight (None: the family's default, e.g. 1e-3; 1e-6 for text, where
-    1e-3 on the sum of every squared weight holds a transformer at zero)"""
-    adapt_l2: bool = True
-    """adapt L2 so validation loss stays at 1.1-1.5x training loss"""
-    dropout: float = 0.0
-    """dropout probability (the CNN defaults to 0.5 when this is 0)"""
-    use_actions: bool | None = None
-    """feed the action to the MLP beside the observation, r(s, a) as in the paper (None: the
-    family's default, e.g. r(s, a) for MuJoCo, r(s) for classic control, where Pendulum's
-    policy gamed an r(s, a) model (200 labels: 3 of 5 seeds failed; see BENCHMARKS.md))"""
-    use_next_obs: bool = False
-    """rate the observation each action led to (r(s')) instead of the one it was taken in"""
-    noise: float = 0.1
-    """probability that the judge answers at random, in the likelihood"""
-    combine: str = "mean"
-    """mean, pessimistic (mean - k*std) or optimistic (mean + k*std)"""
-    k: float = 1.0
-    """the k of pessimistic / optimistic"""
-    learn_absorbing: bool = False
-    """where episodes can end early: rate the state after termination with the model too (the
-    terminal observation stands for every padded step of a clip cut short) instead of fixing
-    its reward at 0, and give the agent rewards relative to it (BENCHMARKS.md compares both
-    on CartPole)"""
-
-    def __post_init__(self) -> None:
-        if not self.hidden:
-            raise ValueError("hidden must name at least one layer width, e.g. (64, 64)")
-        if self.n_members < 1:
-            raise ValueError(f"n_members must be >= 1, got {self.n_members}")
-        if self.combine not in COMBINE:
-            raise ValueError(f"combine must be one of {COMBINE}, got {self.combine!r}")
-        if not 0 <= self.noise < 1:
-            raise ValueError(f"noise must be in [0, 1), got {self.noise}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    def resolved(self, defaults: Mapping[str, Any] = MappingProxyType({})) -> RewardModelConfig:
-        """These settings with every field left at None filled from ``defaults`` (a family's
-        ``reward_defaults``), then from :data:`BASE_REWARD_DEFAULTS`.
-
-        :param defaults: values of fields of :data:`BASE_REWARD_DEFAULTS` (others are an error:
-            a family cannot override what the user set).
-        """
-        unknown = sorted(set(defaults) - set(BASE_REWARD_DEFAULTS))
-        if unknown:
-            raise ValueError(f"reward defaults may set {', '.join(BASE_REWARD_DEFAULTS)}; not {', '.join(unknown)}")
-        filled = {}
-        for name, base in BASE_REWARD_DEFAULTS.items():
-            if getattr(self, name) is None:
-                value = defaults.get(name)
-                filled[name] = base if value is None else value
-        return replace(self, **filled) if filled else self
 
 
 @dataclass
@@ -413,7 +327,15 @@ class RewardEnsemble:
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``reward_model.pt`` and ``reward_model.json`` atomically into ``directory``."""
-        return reward_io.save(self, directory)
+        state = {f"net.{k}": v for k, v in self.net.state_dict().items()}
+        # the statistics of the input (every kind's checkpoint has them) and of the output
+        arrays = {"obs_mean": self.encoder.obs_mean, "obs_std": self.encoder.obs_std,
+                  "out_mean": self.out_mean, "out_std": self.out_std}
+        state.update({name: torch.from_numpy(value.copy()) for name, value in arrays.items()})
+        meta = {"kind": self.kind, "env_id": self.env_id, "observation_space": self.obs_desc,
+                "action_space": self.act_desc, "config": asdict(self.config), "center": self.center,
+                "absorbing": self.absorbing, "l2": self.l2, "labels_seen": self.labels_seen}
+        return reward_io.write(directory, state, meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RewardEnsemble:
@@ -425,8 +347,26 @@ class RewardEnsemble:
         config = RewardModelConfig(**{**meta["config"], "hidden": tuple(meta["config"]["hidden"])})
         model = cls(saved.observation_space, saved.action_space, config, env_id=meta["env_id"], center=meta["center"],
                     kind=meta["kind"])
-        reward_io.restore(model, saved)
+        model._restore(saved)
         return model
+
+    def _restore(self, saved: reward_io.Checkpoint) -> None:
+        """Put the learned state of ``saved`` into this ensemble, built from its metadata."""
+        meta, state = saved.meta, saved.state
+        self.absorbing = bool(meta.get("absorbing", False))  # checkpoints from before it was learned: 0
+        try:
+            self.net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
+            self.net.eval()
+            self.encoder.obs_mean, self.encoder.obs_std = state["obs_mean"].numpy(), state["obs_std"].numpy()
+            self.out_mean, self.out_std = state["out_mean"].numpy(), state["out_std"].numpy()
+        except (KeyError, RuntimeError) as exc:
+            where = saved.directory
+            raise ValueError(f"{where / reward_io.CHECKPOINT}: weights do not match the metadata in "
+                             f"{where / reward_io.METADATA} ({exc}); the files are corrupt or from different "
+                             "runs") from exc
+        self.l2 = list(meta["l2"])
+        self.labels_seen = meta["labels_seen"]
+        self.fitted = True
 
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space, where: str = "") -> None:
         """Raise a clear error when the env's spaces differ from the ones this model learned on."""

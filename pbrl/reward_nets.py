@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import gymnasium as gym
 import numpy as np
@@ -26,10 +26,8 @@ import torch
 from torch import nn
 
 from pbrl.family import load_attr
+from pbrl.reward_config import RewardModelConfig
 from pbrl.reward_encoders import Encoder, ImageEncoder, VectorEncoder, is_image_space
-
-if TYPE_CHECKING:  # annotations only
-    from pbrl.reward_model import RewardModelConfig
 
 # member kind -> "module:attr" of its factory
 MEMBERS: dict[str, str] = {
@@ -178,7 +176,7 @@ class Members(NamedTuple):
     encoder: Encoder
 
 
-MemberFactory = Callable[[gym.Space, gym.Space, "RewardModelConfig"], Members]
+MemberFactory = Callable[[gym.Space, gym.Space, RewardModelConfig], Members]
 
 
 def mlp_members(observation_space: gym.Space, action_space: gym.Space, config: RewardModelConfig) -> Members:

@@ -30,7 +30,7 @@ LEARNING_LIBRARIES = ("torch", "stable_baselines3", "transformers")
 # The core's layers (docs/ARCHITECTURE.md): a module imports only from its own layer or below.
 LAYERS = {
     0: "types family io errors hyperparams",
-    1: "dataset schedule preference_loss",
+    1: "dataset schedule preference_loss reward_config",
     2: "reward_model reward_io reward_nets reward_encoders query clips learned_reward store oracle asking config",
     3: "learner diagnostics callbacks human rl media run_dir plots progress baseline",
     4: "run trainer",
@@ -60,14 +60,15 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _imports(module: str) -> set[str]:
-    """Every module ``module`` imports when it runs (at any depth of its code)."""
+def _imports(module: str, annotations: bool = False) -> set[str]:
+    """Every module ``module`` imports when it runs (at any depth of its code); with
+    ``annotations``, those under ``if TYPE_CHECKING:`` too."""
     path = MODULES[module]
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if isinstance(node, ast.If) and _is_type_checking(node) and not annotations:
             for child in node.orelse:
                 visit(child)
             return
@@ -88,6 +89,9 @@ def _imports(module: str) -> set[str]:
 
 
 GRAPH = {module: {m for m in _imports(module) if m in MODULES and m != module} for module in MODULES}
+# for cycles, the imports of annotations count too: two modules that name each other's types
+# are one module in two files
+TYPED_GRAPH = {module: {m for m in _imports(module, True) if m in MODULES and m != module} for module in MODULES}
 EXTERNAL = {module: {m for m in _imports(module) if m not in MODULES} for module in MODULES}
 
 
@@ -107,7 +111,7 @@ def _cycles() -> list[list[str]]:
         index[v] = low[v] = len(index)
         stack.append(v)
         on_stack.add(v)
-        for w in sorted(GRAPH[v]):
+        for w in sorted(TYPED_GRAPH[v]):
             if w not in index:
                 connect(w)
                 low[v] = min(low[v], low[w])
@@ -125,7 +129,7 @@ def _cycles() -> list[list[str]]:
                 found.append(sorted(component))
 
     sys.setrecursionlimit(10_000)
-    for v in sorted(GRAPH):
+    for v in sorted(TYPED_GRAPH):
         if v not in index:
             connect(v)
     return found

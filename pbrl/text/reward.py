@@ -11,20 +11,18 @@ reaches this module only through the registry string ``pbrl.reward_nets.MEMBERS[
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
+from pbrl.reward_config import RewardModelConfig
 from pbrl.reward_encoders import Encoder, is_text_space
 from pbrl.reward_nets import Members, MemberStack
 from pbrl.text.model import LMConfig, TinyCausalLM
 from pbrl.text.tokenizer import PAD
-
-if TYPE_CHECKING:  # annotations only
-    from pbrl.reward_model import RewardModelConfig
 
 # The text family's reward settings (its Family.reward_defaults), under the user's: a transformer from scratch wants a
 # larger learning rate, far weaker L2 (the MLP's 1e-3 on the sum of every squared weight holds
