@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from pbrl.diagnostics import or_nan
 from pbrl.family import Family
 from pbrl.learned_reward import LearnedReward
 from pbrl.learner import PreferenceLearner
@@ -64,7 +65,7 @@ class LabelCallback(BaseCallback):
             "learned_return": float(np.mean(learned)) if learned else float("nan"),
             "labels": self.learner.labels,
             "val_accuracy": fit.val_accuracy if fit and fit.val_accuracy is not None else float("nan"),
-            "reward_corr": _nan(self.learner.reward_correlation()) if len(self.curves) % 10 == 0 else float("nan"),
+            "reward_corr": or_nan(self.learner.reward_correlation()) if len(self.curves) % 10 == 0 else float("nan"),
             "disagreement": self.learner.last_disagreement,
             "time": time.perf_counter(),
         }
@@ -73,7 +74,3 @@ class LabelCallback(BaseCallback):
             row.update(zip(self.family.curve_fields, means, strict=True))
             self._values = []
         return row
-
-
-def _nan(value: float | None) -> float:
-    return float("nan") if value is None else float(value)

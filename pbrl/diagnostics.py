@@ -16,6 +16,11 @@ from pbrl.reward_model import RewardEnsemble
 from pbrl.types import Clip
 
 
+def or_nan(value: float | None) -> float:
+    """``value`` as a float, NaN for None (a CSV column that was not measured)."""
+    return float("nan") if value is None else float(value)
+
+
 def fresh_accuracy(model: RewardEnsemble, clips: Sequence[Clip], rng: np.random.Generator,
                    pairs: int = 256) -> float | None:
     """Share of random pairs of ``clips`` with different true returns whose order the

@@ -18,7 +18,7 @@ import numpy as np
 
 from pbrl.clips import ClipRecorder
 from pbrl.dataset import PreferenceDataset
-from pbrl.diagnostics import fresh_accuracy, reward_correlation
+from pbrl.diagnostics import fresh_accuracy, or_nan, reward_correlation
 from pbrl.oracle import PreferenceSource
 from pbrl.query import select_queries
 from pbrl.reward_model import FitReport, RewardEnsemble
@@ -244,12 +244,8 @@ class PreferenceLearner:
         fit = self.last_fit
         self.refits.append({
             "steps": env_steps, "labels": self.labels, "model_version": self.model_version,
-            "val_accuracy": _nan(fit.val_accuracy if fit else None),
-            "fresh_accuracy": _nan(fresh_accuracy(self.model, fresh, rng)),
-            "fresh_corr": _nan(reward_correlation(self.model, fresh)),
+            "val_accuracy": or_nan(fit.val_accuracy if fit else None),
+            "fresh_accuracy": or_nan(fresh_accuracy(self.model, fresh, rng)),
+            "fresh_corr": or_nan(reward_correlation(self.model, fresh)),
             "fit_seconds": fit.seconds if fit else float("nan"),
         })
-
-
-def _nan(value: float | None) -> float:
-    return float("nan") if value is None else float(value)

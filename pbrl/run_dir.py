@@ -82,13 +82,9 @@ class RunDir:
                      plot: bool = True) -> None:
         """curves.csv and (with ``plot``) curves.png: true return vs env steps; learned return
         and labels beside."""
-        buffer = io.StringIO(newline="")
         # a family's own columns (text: score, KL, entropy, beta) after the common ones
         fields = CURVE_FIELDS + tuple(dict.fromkeys(k for r in rows for k in r if k not in CURVE_FIELDS))
-        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text(self.path / "curves.csv", buffer.getvalue())
+        self._write_rows("curves.csv", rows, fields)
         if not rows or not plot:
             return
         from pbrl.plots import run_curves  # matplotlib only when a figure is drawn
@@ -98,13 +94,16 @@ class RunDir:
     def write_refits(self, rows: list[dict[str, Any]]) -> None:
         """refits.csv: one row per reward-model fit (pbrl.diagnostics: accuracy and reward
         correlation on the current policy's unqueried clips, beside the fit's own figures)."""
-        if not rows:
-            return
+        if rows:
+            self._write_rows("refits.csv", rows, tuple(rows[0]))
+
+    def _write_rows(self, name: str, rows: list[dict[str, Any]], fields: tuple[str, ...]) -> None:
+        """``rows`` as the CSV file ``name`` (columns ``fields``; other keys left out), atomically."""
         buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-        write_text(self.path / "refits.csv", buffer.getvalue())
+        write_text(self.path / name, buffer.getvalue())
 
     def write_video(self, frames: list[np.ndarray], fps: float) -> Path:
         """final.mp4 at the env's frame rate (the clip-media writer: mp4v, written atomically)."""
