@@ -143,3 +143,21 @@ def landscape(x: np.ndarray, y: np.ndarray, values: np.ndarray, visited: np.ndar
     _axes(ax, labels[0], labels[1])
     _legend(ax, loc="upper right")
     _save(plt, fig, Path(path), title)
+
+
+def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path,
+                         title: str) -> None:
+    """Performance profiles (Agarwal et al. 2021): per method, the share of runs whose
+    normalised score exceeds each threshold, with its confidence band (``bounds[0]`` lower,
+    ``bounds[1]`` upper); dotted lines at 0 (random) and 1 (true-reward PPO)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, (share, bounds) in profiles.items():
+        ax.plot(taus, share, label=name)
+        ax.fill_between(taus, bounds[0], bounds[1], alpha=0.2)
+    for x in (0.0, 1.0):
+        ax.axvline(x, color="grey", linestyle=":")
+    ax.set_ylim(-0.02, 1.02)
+    _axes(ax, "normalised score tau (0 = random policy, 1 = true-reward PPO)", "share of runs with score > tau")
+    _legend(ax, "lower left")
+    _save(plt, fig, Path(path), title)

@@ -1,5 +1,6 @@
 """``pbrl bench``: a suite is cells with one result file each; a re-run skips finished cells."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -122,6 +123,11 @@ def test_report_rewrites_only_the_generated_part_of_benchmarks_md(tmp_path):
     assert "| Hopper-v5 | 700 | 2 | 950.0, 0.95 | 500.0, 0.55 (failed on 1 of 2 seeds" in text
     assert "| 0.37 | yes |" in text  # 110 s against imitation's 300 s on the seed both finished
     assert (cells_dir.parent / "Hopper-v5.png").stat().st_size > 0 and (cells_dir.parent / "curves.csv").exists()
+    if importlib.util.find_spec("rliable"):  # the suite-level statistics (pbrl[bench])
+        assert "| pbrl 700 labels | Hopper | 2 | 0.95 [0.95, 0.95] |" in text
+        assert "| imitation 700 labels | Hopper | 1 | 0.55 [0.55, 0.55] |" in text
+        assert "- P(pbrl 700 labels > imitation 700 labels) = 1.00 [1.00, 1.00] over 1 task x 1 seeds" in text
+        assert (cells_dir.parent / "profile.png").stat().st_size > 0 and "mujoco/profile.png)" in text
     write_benchmarks(tmp_path / "benchmarks", md)
     assert md.read_text() == text  # regenerating from the same files changes nothing
 
