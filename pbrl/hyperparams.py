@@ -1,9 +1,11 @@
 """Per-env RL hyperparameters.
 
 Sources, taken as facts:
-- CartPole-v1 PPO and A2C, Pendulum-v1 PPO, Acrobot-v1 PPO: the RL Baselines3 Zoo's
-  published settings (rl-baselines3-zoo, hyperparams/ppo.yml and a2c.yml); ``lin_X`` in the
-  Zoo means a value decayed linearly from X to 0.
+- CartPole-v1 PPO and A2C, Pendulum-v1 PPO, Acrobot-v1 PPO, MountainCarContinuous-v0 PPO: the
+  RL Baselines3 Zoo's published settings (rl-baselines3-zoo, hyperparams/ppo.yml and a2c.yml);
+  ``lin_X`` in the Zoo means a value decayed linearly from X to 0. MountainCarContinuous needs
+  the Zoo's: gSDE exploration from a small initial std (log std -3.29) and gamma 0.9999 on one
+  env; with SB3's defaults PPO never reaches the flag and settles on standing still.
 - MuJoCo PPO: the Zoo's ``normalize: true`` (VecNormalize on observations and rewards) with
   SB3's PPO defaults except n_steps 512 and batch 64 on 4 envs, which learned HalfCheetah to a
   return of 1000 in 224k steps on this 2-core machine (../shared/FACTS.md); the Zoo's tuned
@@ -29,7 +31,7 @@ def linear(start: float) -> Callable[[float], float]:
 
 MUJOCO_PPO: tuple[int, dict[str, Any]] = (4, dict(n_steps=512, batch_size=64, n_epochs=10, learning_rate=3e-4))
 NORMALIZE = {"HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5", "Ant-v5", "Reacher-v5",
-             "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Acrobot-v1"}
+             "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Acrobot-v1", "MountainCarContinuous-v0"}
 
 # (n_envs, algorithm keyword arguments)
 ZOO: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
@@ -53,7 +55,13 @@ ZOO: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
              clip_range=0.2, use_sde=True, sde_sample_freq=4),
     ),
     ("ppo", "Acrobot-v1"): (16, dict(n_steps=256, gae_lambda=0.94, gamma=0.99, n_epochs=4, ent_coef=0.0)),
-    **{("ppo", name): MUJOCO_PPO for name in NORMALIZE - {"Acrobot-v1"}},
+    ("ppo", "MountainCarContinuous-v0"): (
+        1,
+        dict(n_steps=8, batch_size=256, gamma=0.9999, learning_rate=7.77e-05, ent_coef=0.00429, clip_range=0.1,
+             n_epochs=10, gae_lambda=0.9, max_grad_norm=5, vf_coef=0.19, use_sde=True,
+             policy_kwargs=dict(log_std_init=-3.29, ortho_init=False)),
+    ),
+    **{("ppo", name): MUJOCO_PPO for name in NORMALIZE - {"Acrobot-v1", "MountainCarContinuous-v0"}},
     # the response game: one response per step, so a rollout of 32 envs x 4 steps is 128
     # responses; no discounting (an episode is one step); a small learning rate for an LM
     ("ppo", "ResponseGame-v0"): (32, dict(n_steps=4, batch_size=64, n_epochs=4, learning_rate=1e-4, gamma=1.0,

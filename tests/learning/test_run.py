@@ -74,3 +74,16 @@ def test_vecnormalize_state_survives_a_checkpoint_whole(tmp_path, require):
     np.testing.assert_allclose(fresh.obs_rms.mean, venv.obs_rms.mean)
     with np.load(tmp_path / rl.NORM_FILE) as stats:
         assert not any(stats[k].dtype == object for k in stats.files)  # numbers only, read without pickle
+
+
+def test_mountain_car_continuous_explores_with_the_zoos_gsde_and_small_initial_std():
+    """With SB3's defaults PPO never reaches the flag (it learns to stand still); the Zoo's
+    settings carry policy settings of their own, merged under the family's."""
+    env_id = "pbrl/MountainCarContinuous-v0"
+    n_envs, kwargs = defaults("ppo", env_id)
+    venv = rl.make_env(env_id, 0, n_envs)
+    agent = rl.make_algo("ppo", venv, env_id, 0)
+    assert n_envs == 1 and agent.use_sde and agent.gamma == 0.9999
+    assert agent.policy.log_std.detach().numpy() == pytest.approx(-3.29)
+    assert "policy_kwargs" in defaults("ppo", env_id)[1]  # make_algo took a copy, the table is untouched
+    venv.close()
