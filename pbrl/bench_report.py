@@ -347,13 +347,46 @@ def write_report(rows: list[dict[str, Any]], out: str | Path, title: str, suite:
 ABLATION_FILE = "ablation.md"
 
 
+def default_now(name: str, value: Any) -> bool | None:
+    """Whether option ``name`` (a TrainConfig field, ``reward.FIELD`` for the reward model's)
+    has ``value`` by default today; None when the default is the family's (a None field)."""
+    from pbrl.config import TrainConfig  # the reward model's config comes with it (torch): only here
+
+    obj: Any = TrainConfig()
+    for part in name.split("."):
+        obj = getattr(obj, part, MISSING_FIELD)
+    if obj is MISSING_FIELD:
+        return False  # a field that is gone is no default
+    return None if obj is None else obj == value
+
+
+MISSING_FIELD = object()
+
+
+def _kept(options: tuple[tuple[Any, ...], ...]) -> str:
+    if not options:
+        return "-"
+    found = [default_now(name, value) for name, value in options]
+    return "yes" if all(found) else "family's" if None in found and False not in found else "no"
+
+
 def ablation_table(rows: list[dict[str, Any]], bar: float = 0.95) -> str:
     """Every option set of a task's preference-learning cells (``pbrl compare`` runs into one
     directory with other options: an ablation), each with every seed's return, the mean, the
-    worst seed's normalised score and how many seeds score at least ``bar`` (the score, not the
-    return, so that a negative return reads right: Acrobot's PPO is -80)."""
-    lines = [f"| task | labels | options | seeds | every seed's true return | mean | worst score | "
-             f"seeds scoring >= {bar:.2f} |", "|---|---:|---|---:|---|---:|---:|---:|"]
+    worst seed's normalised score, how many seeds score at least ``bar`` (the score, not the
+    return, so that a negative return reads right: Acrobot's PPO is -80) and whether it is
+    pbrl's default today."""
+    return "\n".join([ABLATION_HEAD.format(bar=bar), ABLATION_RULE, *ablation_rows(rows, bar)])
+
+
+ABLATION_HEAD = ("| task | labels | options | seeds | every seed's true return | mean | worst score | "
+                 "seeds scoring >= {bar:.2f} | a default now |")
+ABLATION_RULE = "|---|---:|---|---:|---|---:|---:|---:|---|"
+
+
+def ablation_rows(rows: list[dict[str, Any]], bar: float = 0.95) -> list[str]:
+    """The rows of :func:`ablation_table`."""
+    lines = []
     for task in sorted({r["task"] for r in rows}):
         groups = method_groups([r for r in rows if r["method"] in ("ppo", *ZEROS)], task)
         ppo, zero = _yardsticks(groups)
@@ -371,8 +404,9 @@ def ablation_table(rows: list[dict[str, Any]], bar: float = 0.95) -> str:
             every = ", ".join(f"{returns[seed]:.1f}" for seed in sorted(returns))
             worst = f"{min(score):.2f}" if score else "-"
             lines.append(f"| {short_name(task)} | {labels} | {named} | {len(returns)} | {every} | "
-                         f"{np.mean(list(returns.values())):.1f} | {worst} | {reached} of {len(returns)} |")
-    return "\n".join(lines)
+                         f"{np.mean(list(returns.values())):.1f} | {worst} | {reached} of {len(returns)} | "
+                         f"{_kept(options)} |")
+    return lines
 
 
 def write_ablation(rows: list[dict[str, Any]], out: str | Path) -> Path | None:
@@ -435,13 +469,19 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
         p.name for p in root.glob("*") if p.is_dir() and p.name not in SUITE_ORDER and done(p))
     if not suites:
         raise FileNotFoundError(f"no result files under {root}/SUITE/cells; run `pbrl bench SUITE` first")
-    sections, all_rows = [], {}
+    sections, all_rows, levers = [], {}, []
     for name in suites:
         rows = all_rows[name] = list(done(root / name).values())
         title = f"{name}: {len(rows)} cells"
         write_report(rows, root / name, title, name)
-        write_ablation(rows, root / name)
+        if write_ablation(rows, root / name):
+            levers += ablation_rows(rows)
         sections.append(section(rows, root / name, title, name, images=f"{root.as_posix()}/{name}/"))
+    if levers:  # every ablation in one table, before the suites
+        sections.insert(0, "\n".join([
+            "### Levers tried", "", "Every option set of the ablation folders below (`pbrl compare` into one folder "
+            "with other options), beside the defaults' cells of the same task, budget and seeds; each folder's "
+            "section says what was learned.", "", ABLATION_HEAD.format(bar=0.95), ABLATION_RULE, *levers, ""]))
     generated = f"{BEGIN}\n\n" + "\n".join(sections) + f"\n{END}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:

@@ -42,3 +42,14 @@ def test_the_performance_profile_is_drawn(tmp_path):
     assert bench_stats.profile({"pbrl 100 labels": {"Pendulum-v1": {0: 1.0, 1: 0.5}}}, path, "profiles")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not bench_stats.profile({}, tmp_path / "none.png", "nothing")
+
+
+def test_a_lever_is_a_default_now_only_when_every_option_of_it_is():
+    from pbrl.bench_report import _kept, default_now
+
+    assert default_now("reward.n_members", 3) and not default_now("reward.n_members", 5)
+    assert default_now("reward.lr", 1e-3) is None  # the family's default
+    assert not default_now("reward.no_such_field", 1)
+    assert _kept((("reward.n_members", 3), ("query", "disagreement"))) == "yes"
+    assert _kept((("reward.n_members", 3), ("reward.learn_absorbing", True))) == "no"
+    assert _kept(()) == "-"

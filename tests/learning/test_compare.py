@@ -96,3 +96,4 @@ def test_compare_writes_bench_cells_and_report_resumes_and_never_reuses_other_op
     second = json.loads((tmp_path / "cells" / new).read_text())["true_return_mean"]
     assert f"| CartPole-v1 | 6 | defaults | 1 | {pbrl:.1f} |" in ablation
     assert f"| CartPole-v1 | 6 | reward.n_members=2 | 1 | {second:.1f} |" in ablation
+    assert ablation.count(" | no |") == 1 and ablation.count(" | - |") == 1  # 2 members is no default; 3 are
