@@ -63,6 +63,10 @@ class RewardModelConfig:
     terminal observation stands for every padded step of a clip cut short) instead of fixing
     its reward at 0, and give the agent rewards relative to it (BENCHMARKS.md compares both
     on CartPole)"""
+    crop: float = 0.0
+    """temporal cropping while fitting (SURF, Park et al. 2022): each comparison's clips are
+    rated on windows of one random length, down to (1 - crop) of the clip, each at its own
+    random start; 0 rates whole clips"""
 
     def __post_init__(self) -> None:
         if not self.hidden:
@@ -73,6 +77,8 @@ class RewardModelConfig:
             raise ValueError(f"combine must be one of {COMBINE}, got {self.combine!r}")
         if not 0 <= self.noise < 1:
             raise ValueError(f"noise must be in [0, 1), got {self.noise}")
+        if not 0 <= self.crop < 1:
+            raise ValueError(f"crop must be in [0, 1) (the share of a clip a crop may cut off), got {self.crop}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 

@@ -163,17 +163,32 @@ class RewardEnsemble:
             out["ranking"] = torch.tensor([c.ranking for c in comps], dtype=torch.long)
         return out
 
-    def _returns(self, t: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
-        """Clip returns ``[M, B, K]`` of comparisons ``idx [M, B]`` (each member its own batch)."""
+    def _returns(self, t: dict[str, torch.Tensor], idx: torch.Tensor, crop: bool = False) -> torch.Tensor:
+        """Clip returns ``[M, B, K]`` of comparisons ``idx [M, B]`` (each member its own batch);
+        ``crop``: over the random windows of :meth:`_crop_windows`."""
         clip_idx = t["clips"][idx]  # [M, B, K]
         x = self.encoder.batch(t["x"][clip_idx])  # [M, B, K, H, ...]
         m, b, k, h = x.shape[:4]
         raw = self.net(x.reshape(m, b * k * h, *x.shape[4:])).reshape(m, b, k, h)
-        return (raw * t["mask"][clip_idx]).sum(-1)
+        mask = t["mask"][clip_idx]
+        if crop and self.config.crop > 0:
+            mask = mask * self._crop_windows(m, b, k, h)
+        return (raw * mask).sum(-1)
 
-    def _member_losses(self, t: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
-        """Preference loss of each member on its comparisons ``idx [M, B]``, ``[M]``."""
-        returns = self._returns(t, idx)
+    def _crop_windows(self, m: int, b: int, k: int, h: int) -> torch.Tensor:
+        """SURF's temporal crop, ``[M, B, K, H]`` of 0/1: per comparison one window length
+        between ``(1 - crop) * h`` and ``h``, per clip its own start (drawn from the model's
+        seeded generator)."""
+        shortest = max(1, math.ceil((1 - self.config.crop) * h))
+        length = self.rng.integers(shortest, h + 1, size=(m, b, 1, 1))
+        start = (self.rng.random((m, b, k, 1)) * (h - length + 1)).astype(np.int64)
+        steps = np.arange(h)[None, None, None]
+        return torch.from_numpy(((steps >= start) & (steps < start + length)).astype(np.float32))
+
+    def _member_losses(self, t: dict[str, torch.Tensor], idx: torch.Tensor, crop: bool = False) -> torch.Tensor:
+        """Preference loss of each member on its comparisons ``idx [M, B]``, ``[M]``;
+        ``crop``: on cropped clips (training steps)."""
+        returns = self._returns(t, idx, crop)
         m, b, k = returns.shape
         flat = returns.reshape(m * b, k)
         if "target" in t:
@@ -214,7 +229,7 @@ class RewardEnsemble:
         for _ in range(steps):
             picks = torch.from_numpy(np.stack([self.rng.choice(boot, size=batch, replace=False)
                                                for boot in boots])).long()
-            loss = (self._member_losses(t, picks) + l2 * self.net.l2()).sum()
+            loss = (self._member_losses(t, picks, crop=True) + l2 * self.net.l2()).sum()
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()

@@ -305,3 +305,19 @@ def test_a_kind_that_cannot_read_the_spaces_is_a_clear_error():
     with pytest.raises(ValueError, match="prompt ids"):
         RewardEnsemble(env.observation_space, env.action_space, kind="text")
 
+
+
+def test_the_temporal_crop_rates_windows_of_one_length_per_comparison_and_still_learns(pendulum_clips):
+    model = make_model(crop=0.4)
+    windows = model._crop_windows(3, 50, 2, 20).numpy()  # [M, B, K, H]
+    lengths = windows.sum(-1)
+    assert (lengths[..., 0] == lengths[..., 1]).all()  # both clips of a comparison: one length
+    assert lengths.min() >= 12 and lengths.max() <= 20 and len(np.unique(lengths)) > 3
+    runs = np.diff(np.concatenate([np.zeros((3, 50, 2, 1)), windows, np.zeros((3, 50, 2, 1))], -1), axis=-1)
+    assert ((runs == 1).sum(-1) == 1).all()  # each window one unbroken stretch
+    starts = windows.argmax(-1)
+    assert len(np.unique(starts)) > 3  # at random starts
+    report = model.fit(labelled(pendulum_clips, 300), pendulum_clips)
+    assert report.val_accuracy is not None and report.val_accuracy > 0.85  # measured on whole clips
+    with pytest.raises(ValueError, match="crop must be in"):
+        RewardModelConfig(crop=1.0)
