@@ -147,21 +147,39 @@ class RewardEnsemble:
         and target, so that a minibatch is an index lookup rather than Python work."""
         ids = list(dataset.clips)
         index = {cid: i for i, cid in enumerate(ids)}
-        clips = [dataset.clips[c] for c in ids]
-        horizon = clips[0].horizon
-        scored = [self.scored_obs(c) for c in clips]
-        x = self.encoder.stored(np.concatenate([o for o, _ in scored]), np.concatenate([c.actions for c in clips]))
         comps = dataset.comparisons
-        out = {
-            "x": x.reshape(len(clips), horizon, *x.shape[1:]),
-            "mask": torch.from_numpy(np.stack([m for _, m in scored])),
-            "clips": torch.tensor([[index[c] for c in comp.clip_ids] for comp in comps], dtype=torch.long),
-        }
+        out = self._clip_tensors([dataset.clips[c] for c in ids])
+        out["clips"] = torch.tensor([[index[c] for c in comp.clip_ids] for comp in comps], dtype=torch.long)
         if comps[0].ranking is None:
             out["target"] = torch.tensor([c.target_left for c in comps], dtype=torch.float32)
         else:
             out["ranking"] = torch.tensor([c.ranking for c in comps], dtype=torch.long)
         return out
+
+    def _clip_tensors(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
+        """``x [C, H, ...]`` (the encoder's stored inputs) and ``mask [C, H]`` of ``clips``."""
+        scored = [self.scored_obs(c) for c in clips]
+        x = self.encoder.stored(np.concatenate([o for o, _ in scored]), np.concatenate([c.actions for c in clips]))
+        return {"x": x.reshape(len(clips), clips[0].horizon, *x.shape[1:]),
+                "mask": torch.from_numpy(np.stack([m for _, m in scored]))}
+
+    def _pseudo_losses(self, u: dict[str, torch.Tensor], b: int, k: int) -> torch.Tensor:
+        """SURF's pseudo-label loss of each member, ``[M]``: ``b`` random groups of ``k``
+        unlabelled clips; a member whose whole-clip returns give one clip a softmax probability
+        of at least ``pseudo_threshold`` labels that clip best, and is trained to say so on
+        cropped clips (groups below the threshold add 0)."""
+        m, n = self.config.n_members, len(u["x"])
+        groups = torch.from_numpy(self.rng.random((m, b, n)).argsort(-1)[..., :k])  # [M, B, K] distinct clips
+        x = self.encoder.batch(u["x"][groups])
+        h = x.shape[3]
+        raw = self.net(x.reshape(m, b * k * h, *x.shape[4:])).reshape(m, b, k, h)
+        mask = u["mask"][groups]
+        with torch.no_grad():
+            confidence, best = torch.softmax((raw * mask).sum(-1), -1).max(-1)  # [M, B]
+        if self.config.crop > 0:
+            mask = mask * self._crop_windows(m, b, k, h)
+        log_p = torch.log_softmax((raw * mask).sum(-1), -1).gather(-1, best.unsqueeze(-1)).squeeze(-1)
+        return -(log_p * (confidence >= self.config.pseudo_threshold)).mean(1)
 
     def _returns(self, t: dict[str, torch.Tensor], idx: torch.Tensor, crop: bool = False) -> torch.Tensor:
         """Clip returns ``[M, B, K]`` of comparisons ``idx [M, B]`` (each member its own batch);
@@ -225,11 +243,19 @@ class RewardEnsemble:
         batch = max(1, min(cfg.batch_size, len(train_idx), cfg.max_batch_steps // per_comparison))
         steps = max(self._min_steps, math.ceil(self._epochs * len(train_idx) / cfg.batch_size))
         l2 = torch.tensor(self.l2, dtype=torch.float32)
+        k = t["clips"].shape[1]
+        # SURF: recent unlabelled clips, grouped at random, for pseudo-labels
+        unlabelled = ([c for c in normalisation_clips if c.clip_id not in dataset.clips]
+                      if cfg.pseudo_labels > 0 else [])
+        u = self._clip_tensors(unlabelled) if len(unlabelled) >= k else None
         self.net.train()
         for _ in range(steps):
             picks = torch.from_numpy(np.stack([self.rng.choice(boot, size=batch, replace=False)
                                                for boot in boots])).long()
-            loss = (self._member_losses(t, picks, crop=True) + l2 * self.net.l2()).sum()
+            loss = self._member_losses(t, picks, crop=True) + l2 * self.net.l2()
+            if u is not None:
+                loss = loss + cfg.pseudo_labels * self._pseudo_losses(u, batch, k)
+            loss = loss.sum()
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()

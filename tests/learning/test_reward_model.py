@@ -321,3 +321,18 @@ def test_the_temporal_crop_rates_windows_of_one_length_per_comparison_and_still_
     assert report.val_accuracy is not None and report.val_accuracy > 0.85  # measured on whole clips
     with pytest.raises(ValueError, match="crop must be in"):
         RewardModelConfig(crop=1.0)
+
+
+def test_pseudo_labels_train_on_the_groups_a_member_is_sure_of(pendulum_clips):
+    model = make_model(pseudo_labels=1.0, crop=0.2)
+    data = labelled(pendulum_clips[:120], 150)
+    report = model.fit(data, pendulum_clips[120:])  # the recent clips no query showed: the unlabelled ones
+    assert report.val_accuracy is not None and report.val_accuracy > 0.8
+    u = model._clip_tensors(pendulum_clips[120:])
+    sure = model._pseudo_losses(u, 64, 2)
+    assert sure.shape == (3,) and (sure > 0).all() and sure.requires_grad
+    model.config = RewardModelConfig(pseudo_labels=1.0, pseudo_threshold=0.999999)
+    # fewer groups pass a higher bar
+    assert float(model._pseudo_losses(u, 64, 2).detach().sum()) < float(sure.detach().sum())
+    with pytest.raises(ValueError, match="pseudo_threshold"):
+        RewardModelConfig(pseudo_threshold=0.3)
