@@ -224,8 +224,9 @@ def runner_of(task: str) -> str | None:
     return next((s.runner for s in SUITES.values() if s.runner and task in s.tasks), None)
 
 
-def run_cell(cell: Cell, out: str) -> dict[str, Any]:
-    """Run one cell and write its result file; returns the result."""
+def run_cell(cell: Cell, out: str, beside: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run one cell and write its result file; returns the result. ``beside``: the names of
+    the cells started with it (its round), kept in the file as ``ran_beside``."""
     start = time.perf_counter()
     spec = runner_of(cell.task)
     if spec is None:
@@ -239,7 +240,8 @@ def run_cell(cell: Cell, out: str) -> dict[str, Any]:
         wall = result["train_seconds"]  # the runner times its own method (not what its cells share)
     row = {**result, "labels_used": result.get("labels", 0), **cell.__dict__,  # "labels" is the cell's budget
            "wall_seconds": wall, "finished_at": time.time(),
-           "machine": f"{os.cpu_count()} cores, {platform.machine()}", "versions": versions()}
+           "machine": f"{os.cpu_count()} cores, {platform.machine()}", "versions": versions(),
+           "ran_beside": list(beside)}
     path = Path(out) / "cells" / f"{cell.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(row, indent=1).encode()
@@ -329,6 +331,35 @@ def record_command(out: str | Path, command: str) -> None:
         atomic_write(path, lambda f: f.write(text.encode()))
 
 
+LIGHT = ("random",)  # cells of a few seconds: run together, before the timed ones
+
+
+def rounds(todo: list[Cell], workers: int) -> list[list[Cell]]:
+    """The cells in rounds of at most ``workers`` that run side by side, the next round after
+    the last of them: true-reward PPO beside the first preference-learning cell of its task,
+    seed and steps, so that the wall-time ratio of the two compares runs that shared the
+    machine alike; the other timed cells (imitation, other budgets) beside each other, in
+    order (cells that read another's output stay last); the light cells (the random policy)
+    first, all in one round."""
+    dependent = {m for suite in SUITES.values() for m in suite.dependent}
+    light = [c for c in todo if c.method in LIGHT]
+    groups: dict[tuple[str, int, int], list[Cell]] = {}
+    for cell in todo:
+        if cell.method not in LIGHT:
+            groups.setdefault((cell.task, cell.seed, cell.steps), []).append(cell)
+    paired, rest, last = [], [], []
+    for group in groups.values():
+        ppo = [c for c in group if c.method == "ppo"]
+        others = [c for c in group if c.method != "ppo" and c.method not in dependent]
+        last += [c for c in group if c.method in dependent]
+        if ppo and others and workers > 1:
+            paired.append([ppo[0], *others[: workers - 1]])
+            ppo, others = ppo[1:], others[workers - 1:]
+        rest += ppo + others
+    rest += last
+    return ([light] if light else []) + paired + [rest[i:i + workers] for i in range(0, len(rest), workers)]
+
+
 def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
     """The cells in ``workers`` spawned processes. Stopped (Ctrl-C, or SIGTERM from ``kill`` or a
     scheduler), it takes the running cells with it: orphaned workers would go on writing result
@@ -343,10 +374,14 @@ def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
     previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
     try:
-        futures = {pool.submit(run_cell, cell, out): cell for cell in todo}
-        for i, future in enumerate(as_completed(futures), 1):
-            future.result()
-            print(f"== [{i}/{len(todo)}] finished {futures[future].name}", flush=True)
+        finished = 0
+        for batch in rounds(todo, workers):  # each round's cells side by side; the next round after them
+            futures = {pool.submit(run_cell, cell, out, tuple(c.name for c in batch if c != cell)): cell
+                       for cell in batch}
+            for future in as_completed(futures):
+                future.result()
+                finished += 1
+                print(f"== [{finished}/{len(todo)}] finished {futures[future].name}", flush=True)
     except (KeyboardInterrupt, SystemExit):
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.terminate()

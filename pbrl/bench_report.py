@@ -45,7 +45,9 @@ EXPLAINED = (
     "Final true return: the final deterministic policy over 10 episodes (reset seeds 10000+seed...), then "
     "mean +- std over seeds. Normalised score: (R - R_random) / (R_PPO - R_random) per seed, with that "
     "seed's true-reward PPO and uniformly random policy (1 = PPO, 0 = random). Wall time: the whole cell "
-    "(training, queries, labels, refits, evaluation); its ratio to PPO's is per seed, then the median.")
+    "(training, queries, labels, refits, evaluation); its ratio to PPO's is per seed, then the median. With two "
+    "workers or more, each seed's true-reward PPO cell runs beside that seed's pbrl cell, so that both share the "
+    "machine alike (a cell's file names the cells it ran beside, `ran_beside`; older cells ran in no set order).")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def test_suites_have_the_issue_tasks_and_grids():
 @pytest.mark.slow
 def test_cells_write_results_and_a_rerun_skips_them(tmp_path):
     args = [PBRL, "bench", "queries", "--seeds", "0", "--steps", "1500", "--labels", "8", "--out", str(tmp_path)]
-    first = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(args + ["--workers", "2"], capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     files = sorted(p.name for p in (tmp_path / "cells").iterdir())
     assert files == ["Pendulum-v1__pbrl-query-disagreement__8__s0.json", "Pendulum-v1__pbrl-query-entropy__8__s0.json",
@@ -46,6 +46,8 @@ def test_cells_write_results_and_a_rerun_skips_them(tmp_path):
                      "Pendulum-v1__random__0__s0.json"]
     row = json.loads((tmp_path / "cells" / files[0]).read_text())
     assert 1 <= row["labels"] <= 8 and row["curve"] and row["true_return_mean"] < 0
+    ppo = json.loads((tmp_path / "cells" / files[3]).read_text())  # timed beside a preference cell of its seed
+    assert len(ppo["ran_beside"]) == 1 and ppo["ran_beside"][0].startswith("Pendulum-v1__pbrl-query-")
     (tmp_path / "cells" / files[1]).unlink()  # as if that cell had been interrupted
     again = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "4 already done, 1 to run" in again.stdout
@@ -243,3 +245,17 @@ def test_a_run_writes_its_curves_png_atomically(tmp_path):
                                   baseline=[{"steps": 100, "true_return": 1.0}, {"steps": 300, "true_return": 2.0}])
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.csv", "curves.png"]
+
+
+def test_true_reward_ppo_runs_beside_the_preference_cell_of_its_seed():
+    """The wall-time ratio compares runs that shared the machine alike: with two workers each
+    seed's PPO and pbrl cells form a round; the rest run beside each other; light cells first."""
+    from pbrl.bench import rounds
+
+    grid = [Cell("pbrl/Hopper-v5", m, labels, seed, 1000) for seed in (0, 1)
+            for m, labels in (("random", 0), ("ppo", 0), ("pbrl", 700), ("imitation", 700))]
+    named = [[f"{c.method}{c.seed}" for c in r] for r in rounds(grid, 2)]
+    assert named == [["random0", "random1"], ["ppo0", "pbrl0"], ["ppo1", "pbrl1"], ["imitation0", "imitation1"]]
+    assert [[f"{c.method}{c.seed}" for c in r] for r in rounds(grid[2:4], 1)] == [["pbrl0"], ["imitation0"]]
+    text = [Cell("text/sentiment", m, 100, 0, 10) for m in ("dpo", "ppo", "pbrl")]  # dpo reads pbrl's labels
+    assert [[c.method for c in r] for r in rounds(text, 3)] == [["ppo", "pbrl"], ["dpo"]]
