@@ -266,9 +266,19 @@ def per_seed(rows: list[dict[str, Any]], digits: int = 1) -> str:
         parts = []
         for group in method_groups(rows, task).values():
             values = ", ".join("failed" if r.get("error") else f"{r['true_return_mean']:.{digits}f}" for r in group)
-            parts.append(f"{label(group[0])} ({'/'.join(str(r['seed']) for r in group)}): {values}")
+            part = f"{label(group[0])} ({'/'.join(str(r['seed']) for r in group)}): {values}"
+            if any(r.get("fresh_accuracy") is not None for r in group):
+                part += " (last refit on the final policy's unqueried clips, accuracy/correlation: " + ", ".join(
+                    _fresh(r) for r in group) + ")"
+            parts.append(part)
         lines.append(f"- {short_name(task)}: " + "; ".join(parts))
     return "\n".join(lines)
+
+
+def _fresh(row: dict[str, Any]) -> str:
+    """A cell's last-refit diagnostics (pbrl.diagnostics): accuracy/correlation, '-' unknown."""
+    values = [row.get("fresh_accuracy"), row.get("fresh_corr")]
+    return "/".join("-" if v is None or v != v else f"{v:.2f}" for v in values)  # v != v: NaN
 
 
 def provenance(rows: list[dict[str, Any]]) -> str:

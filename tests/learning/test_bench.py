@@ -259,3 +259,15 @@ def test_true_reward_ppo_runs_beside_the_preference_cell_of_its_seed():
     assert [[f"{c.method}{c.seed}" for c in r] for r in rounds(grid[2:4], 1)] == [["pbrl0"], ["imitation0"]]
     text = [Cell("text/sentiment", m, 100, 0, 10) for m in ("dpo", "ppo", "pbrl")]  # dpo reads pbrl's labels
     assert [[c.method for c in r] for r in rounds(text, 3)] == [["ppo", "pbrl"], ["dpo"]]
+
+
+def test_every_seed_line_carries_the_last_refits_diagnostics():
+    from pbrl.bench_report import per_seed
+
+    rows = [_row("pbrl/Walker2d-v5", "pbrl", 700, 0, 2669.7, 1.0, fresh_accuracy=0.956, fresh_corr=0.82),
+            _row("pbrl/Walker2d-v5", "pbrl", 700, 1, 37.8, 1.0, fresh_accuracy=float("nan"), fresh_corr=0.91),
+            _row("pbrl/Walker2d-v5", "ppo", 0, 0, 455.4, 1.0)]
+    line = per_seed(rows)
+    assert "pbrl 700 labels (0/1): 2669.7, 37.8 (last refit on the final policy's unqueried clips, " \
+           "accuracy/correlation: 0.96/0.82, -/0.91)" in line
+    assert "true-reward PPO (0): 455.4;" in line or line.endswith("true-reward PPO (0): 455.4")
