@@ -465,6 +465,21 @@ def headline(suites: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+def across_suites(suites: dict[str, list[dict[str, Any]]]) -> str:
+    """The README's second table: per suite and method, the interquartile mean and mean of
+    every task's and seed's normalised score with 95% bootstrap intervals (pbrl.bench_stats)."""
+    lines = []
+    for name, rows in suites.items():
+        table = bench_stats.aggregate_table(suite_scores(rows))
+        if table.startswith("|"):
+            lines += [f"| {name} " + line for line in table.splitlines()[2:]]
+    if not lines:
+        return ""
+    return ("\n\nAcross each suite's tasks and seeds (95% stratified-bootstrap intervals):\n\n"
+            "| suite | method | tasks | seeds per task | IQM [95% CI] | mean [95% CI] | runs scoring >= 0.9 |\n"
+            "|---|---|---|---:|---:|---:|---:|\n" + "\n".join(lines))
+
+
 def _replace_between(text: str, begin: str, end: str, body: str) -> str | None:
     if begin not in text or end not in text:
         return None
@@ -503,7 +518,8 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
     write_text(path, text)
     if readme is not None and Path(readme).exists():
         updated = _replace_between(Path(readme).read_text(), README_BEGIN, README_END,
-                                   headline({k: v for k, v in all_rows.items() if k in SUITE_ORDER}))  # suites only
+                                   headline({k: v for k, v in all_rows.items() if k in SUITE_ORDER})  # suites only
+                                   + across_suites({k: v for k, v in all_rows.items() if k in ("classic", "mujoco")}))
         if updated is not None:
             write_text(readme, updated)
     return suites
