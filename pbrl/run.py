@@ -140,8 +140,13 @@ class Run:
         self._build_learner()
 
     def _clip_length(self) -> int:
-        length = self.config.clip_length or default_clip_length(self.config.env_id, self.env.dt)
+        """The user's clip length, else the family's, at most an episode (Reacher's episodes
+        are 50 steps, 1 s: shorter than MuJoCo's 1.5 s clips)."""
         limit = self.env.max_episode_steps
+        if not self.config.clip_length:
+            default = default_clip_length(self.config.env_id, self.env.dt)
+            return min(default, limit) if limit is not None else default
+        length = self.config.clip_length
         if limit is not None and length > limit:
             raise ValueError(f"clip_length {length} is longer than an episode of {self.config.env_id} ({limit} steps); "
                              f"use --clip-length {limit} or less")

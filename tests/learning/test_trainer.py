@@ -4,6 +4,7 @@ import csv
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -214,3 +215,15 @@ def test_resume_takes_no_other_flags_and_one_trainer_holds_a_run(tmp_path):
         lock_run_dir(tmp_path)
     first.close()
     lock_run_dir(tmp_path).close()  # free again
+
+
+def test_the_default_clip_is_at_most_an_episode(tmp_path):
+    """MuJoCo's default clip is 1.5 s; Reacher's episodes last 1 s (50 steps): its clips are
+    whole episodes, not a refusal."""
+    result = train(TrainConfig(env_id="pbrl/Reacher-v5", labels=4, steps=1200, seed=0, video=False), tmp_path / "r")
+    assert result["labels"] >= 1
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config.get("clip_length") in (None, 0)  # the user gave none; the run used the episode's 50 steps
+    with sqlite3.connect(tmp_path / "r" / "labels.sqlite") as db:
+        lengths = {row[0] for row in db.execute("SELECT length FROM clips")}
+    assert lengths == {50}
