@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -504,11 +505,18 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
         if write_ablation(rows, root / name):
             levers += ablation_rows(rows)
         sections.append(section(rows, root / name, title, name, images=f"{root.as_posix()}/{name}/"))
-    if levers:  # every ablation in one table, before the suites
-        sections.insert(0, "\n".join([
+    front = []  # the targets checked against the cells, then every lever tried, before the suites
+    if (root / TARGETS_FILE).exists():
+        front.append("\n".join([
+            "### Targets", "", f"Every target of `{root.as_posix()}/{TARGETS_FILE}`, checked task by task against "
+            "the cells of its folder (pbrl's default options; normalised scores per seed).", "",
+            targets_table(json.loads((root / TARGETS_FILE).read_text()), all_rows), ""]))
+    if levers:
+        front.append("\n".join([
             "### Levers tried", "", "Every option set of the ablation folders below (`pbrl compare` into one folder "
             "with other options), beside the defaults' cells of the same task, budget and seeds; each folder's "
             "section says what was learned.", "", ABLATION_HEAD.format(bar=0.95), ABLATION_RULE, *levers, ""]))
+    sections = front + sections
     generated = f"{BEGIN}\n\n" + "\n".join(sections) + f"\n{END}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:
@@ -524,3 +532,72 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
             write_text(readme, updated)
     return suites
 
+
+
+TARGETS_FILE = "targets.json"  # under benchmarks/: the targets the report checks (optional)
+
+
+def _matching(rows: list[dict[str, Any]], task: str, method: str, labels: int) -> list[dict[str, Any]]:
+    """The default-option cells of ``task``, ``method`` and ``labels``."""
+    return [r for r in rows if short_name(r["task"]) == task and r["method"] == method and r["labels"] == labels
+            and not r.get("options")]
+
+
+def _check_score(target: dict[str, Any], rows: list[dict[str, Any]], task: str) -> str:
+    """One task of a score target: the mean and worst of pbrl's per-seed scores at its label
+    budget on its seeds, against ``mean`` and ``worst`` (either may be absent)."""
+    ppo, zero = _matching(rows, task, "ppo", 0), _matching(rows, task, "random", 0)
+    by_seed = seed_scores(_matching(rows, task, "pbrl", target["labels"]), ppo, zero)
+    wanted = list(target["seeds"])
+    missing = [s for s in wanted if s not in by_seed]
+    if missing:
+        return f"not measured: seed{'s' * (len(missing) > 1)} {', '.join(map(str, missing))} missing"
+    got = [by_seed[s] for s in wanted]
+    mean, worst = float(np.mean(got)), min(got)
+    short = []
+    if "mean" in target and mean < target["mean"]:
+        short.append(f"mean {mean:.2f} < {target['mean']}")
+    if "worst" in target and worst < target["worst"]:
+        short.append(f"worst seed {worst:.2f} < {target['worst']}")
+    return f"**missed** ({'; '.join(short)})" if short else f"met (mean {mean:.2f}, worst seed {worst:.2f})"
+
+
+def _check_imitation(rows: list[dict[str, Any]], task: str, labels: int) -> str:
+    """pbrl's mean return >= imitation's on the seeds both ran at ``labels``."""
+    ours = {r["seed"]: r["true_return_mean"] for r in succeeded(_matching(rows, task, "pbrl", labels))}
+    theirs = {r["seed"]: r["true_return_mean"] for r in _matching(rows, task, "imitation", labels)}
+    seeds = sorted(set(ours) & set(theirs))
+    if not seeds:
+        return "not measured: no imitation cell" if not theirs else "not measured: no common seed"
+    a = float(np.mean([ours[s] for s in seeds]))
+    b = float(np.nanmean([theirs[s] for s in seeds])) if any(theirs[s] == theirs[s] for s in seeds) else float("nan")
+    if b != b:  # imitation failed on every seed
+        return f"met (imitation failed on seeds {', '.join(map(str, seeds))})"
+    return f"{'met' if a >= b else '**missed**'} (pbrl {a:.1f} vs imitation {b:.1f}, seeds {seeds[0]}-{seeds[-1]})"
+
+
+def _check_overhead(target: dict[str, Any], rows: list[dict[str, Any]], task: str) -> str:
+    ratios = time_ratios(_matching(rows, task, "pbrl", target["labels"]), _matching(rows, task, "ppo", 0))
+    if not ratios:
+        return "not measured"
+    median = float(np.median(ratios))
+    return f"{'met' if median <= target['ratio'] else '**missed**'} (median {median:.2f} over {len(ratios)} seeds)"
+
+
+def targets_table(targets: list[dict[str, Any]], folders: dict[str, list[dict[str, Any]]]) -> str:
+    """Markdown: every target of ``benchmarks/targets.json`` checked task by task against the
+    cells of its folder. A target: ``name``, ``folder`` (a suite or ablation folder), ``kind``
+    (``score``: ``labels``, ``seeds``, ``mean`` and/or ``worst``; ``imitation``: ``labels``;
+    ``overhead``: ``labels``, ``ratio``) and ``tasks``."""
+    lines = ["| target | task | result |", "|---|---|---|"]
+    for target in targets:
+        rows = folders.get(target["folder"], [])
+        for task in target["tasks"]:
+            if target["kind"] == "score":
+                result = _check_score(target, rows, task)
+            elif target["kind"] == "imitation":
+                result = _check_imitation(rows, task, target["labels"])
+            else:
+                result = _check_overhead(target, rows, task)
+            lines.append(f"| {target['name']} | {task} | {result} |")
+    return "\n".join(lines)

@@ -271,3 +271,28 @@ def test_every_seed_line_carries_the_last_refits_diagnostics():
     assert "pbrl 700 labels (0/1): 2669.7, 37.8 (last refit on the final policy's unqueried clips, " \
            "accuracy/correlation: 0.96/0.82, -/0.91)" in line
     assert "true-reward PPO (0): 455.4;" in line or line.endswith("true-reward PPO (0): 455.4")
+
+
+def test_targets_are_checked_against_the_cells_and_say_by_how_much_they_are_missed():
+    from pbrl.bench_report import targets_table
+
+    rows = [_row("pbrl/Hopper-v5", "ppo", 0, s, 1000.0, 100.0) for s in (0, 1)]
+    rows += [_row("pbrl/Hopper-v5", "random", 0, s, 0.0, 1.0) for s in (0, 1)]
+    rows += [_row("pbrl/Hopper-v5", "pbrl", 700, 0, 950.0, 120.0), _row("pbrl/Hopper-v5", "pbrl", 700, 1, 600.0, 110.0)]
+    rows += [_row("pbrl/Hopper-v5", "pbrl", 700, 1, 990.0, 110.0, options=[["reward.crop", 0.1]])]  # not the defaults
+    rows += [_row("pbrl/Hopper-v5", "imitation", 700, s, 800.0, 300.0) for s in (0, 1)]
+    targets = [
+        {"name": "score", "folder": "mujoco", "kind": "score", "labels": 700, "seeds": [0, 1], "mean": 0.9,
+         "worst": 0.7, "tasks": ["Hopper-v5", "Ant-v5"]},
+        {"name": "more seeds", "folder": "mujoco", "kind": "score", "labels": 700, "seeds": [0, 1, 2], "mean": 0.5,
+         "tasks": ["Hopper-v5"]},
+        {"name": "vs imitation", "folder": "mujoco", "kind": "imitation", "labels": 700, "tasks": ["Hopper-v5"]},
+        {"name": "overhead", "folder": "mujoco", "kind": "overhead", "labels": 700, "ratio": 1.15,
+         "tasks": ["Hopper-v5"]},
+    ]
+    table = targets_table(targets, {"mujoco": rows})
+    assert "| score | Hopper-v5 | **missed** (mean 0.77 < 0.9; worst seed 0.60 < 0.7) |" in table
+    assert "| score | Ant-v5 | not measured: seeds 0, 1 missing |" in table
+    assert "| more seeds | Hopper-v5 | not measured: seed 2 missing |" in table
+    assert "| vs imitation | Hopper-v5 | **missed** (pbrl 775.0 vs imitation 800.0, seeds 0-1) |" in table
+    assert "| overhead | Hopper-v5 | met (median 1.15 over 2 seeds) |" in table
