@@ -15,6 +15,7 @@ from pbrl.family import Family
 from pbrl.learned_reward import LearnedReward
 from pbrl.learner import PreferenceLearner
 
+CURVE_GAP = 1000  # env steps between two rows of a run's curves, at least
 LOGGED = ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement")
 
 
@@ -47,13 +48,17 @@ class LabelCallback(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        row = self._row()
-        self.curves.append(row)
-        for key in (*LOGGED, *(self.family.curve_fields if self.family else ())):
-            if key in row and not np.isnan(row[key]):
-                self.logger.record(f"pbrl/{key}", row[key])
+        steps = self.offset + self.num_timesteps
+        # a row per rollout, but at most one per CURVE_GAP env steps (MountainCarContinuous's
+        # rollouts are 8 steps: 12,500 rows and correlations per 100k steps otherwise)
+        if not self.curves or steps - self.curves[-1]["steps"] >= CURVE_GAP:
+            row = self._row()
+            self.curves.append(row)
+            for key in (*LOGGED, *(self.family.curve_fields if self.family else ())):
+                if key in row and not np.isnan(row[key]):
+                    self.logger.record(f"pbrl/{key}", row[key])
         if self.after is not None:
-            self.after(row["steps"])
+            self.after(steps)
 
     def _row(self) -> dict[str, Any]:
         fit = self.learner.last_fit

@@ -129,9 +129,8 @@ class PreferenceLearner:
         self._env_steps = env_steps
         self._land(env_steps)
         need = self.asking.wanted(env_steps, self.labels)
-        pool = list(self.recorder.pool)
-        if need > 0 and len(pool) >= self.settings.k:
-            self._ask(pool, need, env_steps)
+        if need > 0 and len(self.recorder.pool) >= self.settings.k:
+            self._ask(list(self.recorder.pool), need, env_steps)
         self._collect()
         return self._refit_if_due(env_steps)
 

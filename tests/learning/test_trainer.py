@@ -1,6 +1,7 @@
 """Preference learning end to end on CartPole-sized problems."""
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -11,6 +12,7 @@ import sys
 import gymnasium as gym
 import pytest
 
+from pbrl.callbacks import CURVE_GAP
 from pbrl.store import PreferenceStore
 from pbrl.trainer import TrainConfig, train
 
@@ -46,6 +48,8 @@ def test_run_directory_holds_everything(run_dir):
     assert rows and {"true_return", "learned_return", "labels", "val_accuracy", "reward_corr",
                      "disagreement"} <= set(rows[0])
     assert float(rows[-1]["true_return"]) > 0
+    steps = [float(r["steps"]) for r in rows]  # a row per rollout, at most one per CURVE_GAP env steps
+    assert len(steps) > 2 and all(b - a >= CURVE_GAP for a, b in itertools.pairwise(steps))
 
 
 def test_the_learned_reward_is_reusable_through_gym_make(run_dir):
