@@ -336,13 +336,16 @@ LIGHT = ("random",)  # cells of a few seconds: run together, before the timed on
 
 def rounds(todo: list[Cell], workers: int) -> list[list[Cell]]:
     """The cells in rounds of at most ``workers`` that run side by side, the next round after
-    the last of them: true-reward PPO beside the first preference-learning cell of its task,
-    seed and steps, so that the wall-time ratio of the two compares runs that shared the
-    machine alike; the other timed cells (imitation, other budgets) beside each other, in
-    order (cells that read another's output stay last); the light cells (the random policy)
-    first, all in one round."""
+    the last of them: true-reward PPO beside the preference-learning cell of its task, seed
+    and steps (plain pbrl first), so that the wall-time ratio of the two compares runs that
+    shared the machine alike; the other timed cells beside each other, in order, and the
+    cells that read another's output (DPO) in rounds of their own after them; the light
+    cells (the random policy) first. A round waits for its slowest cell: a core may idle."""
     dependent = {m for suite in SUITES.values() for m in suite.dependent}
-    light = [c for c in todo if c.method in LIGHT]
+
+    def chunks(cells: list[Cell]) -> list[list[Cell]]:
+        return [cells[i:i + workers] for i in range(0, len(cells), max(1, workers))]
+
     groups: dict[tuple[str, int, int], list[Cell]] = {}
     for cell in todo:
         if cell.method not in LIGHT:
@@ -350,14 +353,14 @@ def rounds(todo: list[Cell], workers: int) -> list[list[Cell]]:
     paired, rest, last = [], [], []
     for group in groups.values():
         ppo = [c for c in group if c.method == "ppo"]
-        others = [c for c in group if c.method != "ppo" and c.method not in dependent]
+        others = sorted((c for c in group if c.method != "ppo" and c.method not in dependent),
+                        key=lambda c: c.method != "pbrl")  # stable: plain pbrl first, then in grid order
         last += [c for c in group if c.method in dependent]
         if ppo and others and workers > 1:
             paired.append([ppo[0], *others[: workers - 1]])
             ppo, others = ppo[1:], others[workers - 1:]
         rest += ppo + others
-    rest += last
-    return ([light] if light else []) + paired + [rest[i:i + workers] for i in range(0, len(rest), workers)]
+    return chunks([c for c in todo if c.method in LIGHT]) + paired + chunks(rest) + chunks(last)
 
 
 def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:

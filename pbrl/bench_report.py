@@ -21,6 +21,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,9 +156,12 @@ def suite_scores(rows: list[dict[str, Any]]) -> bench_stats.Scores:
     for task in sorted({r["task"] for r in rows}):
         groups = method_groups(rows, task)
         ppo, random = _yardsticks(groups)
+        scale = set(seed_scores(ppo, ppo, random))  # seeds whose PPO beat the random policy
         for (method, _), group in groups.items():
-            if method not in ("ppo", *ZEROS) and (by_seed := seed_scores(group, ppo, random)):
-                found.setdefault(label(group[0]), {})[short_name(task)] = by_seed
+            by_seed = seed_scores(group, ppo, random)
+            by_seed.update({r["seed"]: 0.0 for r in group if r.get("error") and r["seed"] in scale})  # failed: 0
+            if method not in ("ppo", *ZEROS) and by_seed:
+                found.setdefault(label(group[0]), {})[short_name(task)] = dict(sorted(by_seed.items()))
     return found
 
 
@@ -170,13 +174,14 @@ def across_tasks(rows: list[dict[str, Any]], out: Path, images: str = "") -> lis
         return []
     pairs = [(name, name.replace("pbrl", "imitation", 1)) for name in found
              if name.startswith("pbrl ") and name.replace("pbrl", "imitation", 1) in found]
-    parts = ["Across tasks (normalised scores of every task and seed; 95% stratified-bootstrap intervals, "
+    parts = ["Across tasks (normalised scores of every task and seed, a failed cell counting as 0; 95% "
+             "stratified-bootstrap intervals, "
              f"{bench_stats.REPS} resamples of the seeds within each task; IQM: the mean of the middle half of "
              "the runs):", "", table, ""]
     if versus := bench_stats.improvement(found, pairs):
         parts += ["Probability of improvement (a run of pbrl scores above a run of imitation on the same task; 0.5 "
                   "is level):", "", versus, ""]
-    if (out / PROFILE_FILE).exists():
+    if (out / PROFILE_FILE).exists() and not table.startswith("("):  # drawn (rliable is installed)
         parts += [f"![performance profile]({images}{PROFILE_FILE})", ""]
     return parts
 
@@ -279,7 +284,7 @@ def per_seed(rows: list[dict[str, Any]], digits: int = 1) -> str:
 def _fresh(row: dict[str, Any]) -> str:
     """A cell's last-refit diagnostics (pbrl.diagnostics): accuracy/correlation, '-' unknown."""
     values = [row.get("fresh_accuracy"), row.get("fresh_corr")]
-    return "/".join("-" if v is None or v != v else f"{v:.2f}" for v in values)  # v != v: NaN
+    return "/".join("-" if v is None or math.isnan(v) else f"{v:.2f}" for v in values)
 
 
 def provenance(rows: list[dict[str, Any]]) -> str:
@@ -370,7 +375,12 @@ def default_now(name: str, value: Any) -> bool | None:
         obj = getattr(obj, part, MISSING_FIELD)
     if obj is MISSING_FIELD:
         return False  # a field that is gone is no default
-    return None if obj is None else obj == value
+    return None if obj is None else _tupled(obj) == _tupled(value)
+
+
+def _tupled(value: Any) -> Any:
+    """Lists (as a cell file stores a tuple option) and tuples alike."""
+    return tuple(_tupled(v) for v in value) if isinstance(value, list | tuple) else value
 
 
 MISSING_FIELD = object()
@@ -481,6 +491,13 @@ def across_suites(suites: dict[str, list[dict[str, Any]]]) -> str:
             "|---|---|---|---:|---:|---:|---:|\n" + "\n".join(lines))
 
 
+def _read_targets(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); fix it or remove it") from exc
+
+
 def _replace_between(text: str, begin: str, end: str, body: str) -> str | None:
     if begin not in text or end not in text:
         return None
@@ -503,19 +520,20 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
         title = f"{name}: {len(rows)} cells"
         write_report(rows, root / name, title, name)
         if write_ablation(rows, root / name):
-            levers += ablation_rows(rows)
+            levers += [f"| {name} " + line for line in ablation_rows(rows)]
         sections.append(section(rows, root / name, title, name, images=f"{root.as_posix()}/{name}/"))
     front = []  # the targets checked against the cells, then every lever tried, before the suites
     if (root / TARGETS_FILE).exists():
         front.append("\n".join([
             "### Targets", "", f"Every target of `{root.as_posix()}/{TARGETS_FILE}`, checked task by task against "
             "the cells of its folder (pbrl's default options; normalised scores per seed).", "",
-            targets_table(json.loads((root / TARGETS_FILE).read_text()), all_rows), ""]))
+            targets_table(_read_targets(root / TARGETS_FILE), all_rows), ""]))
     if levers:
         front.append("\n".join([
             "### Levers tried", "", "Every option set of the ablation folders below (`pbrl compare` into one folder "
             "with other options), beside the defaults' cells of the same task, budget and seeds; each folder's "
-            "section says what was learned.", "", ABLATION_HEAD.format(bar=0.95), ABLATION_RULE, *levers, ""]))
+            "section says what was learned.", "", "| folder " + ABLATION_HEAD.format(bar=0.95), "|---" + ABLATION_RULE,
+            *levers, ""]))
     sections = front + sections
     generated = f"{BEGIN}\n\n" + "\n".join(sections) + f"\n{END}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
@@ -543,15 +561,29 @@ def _matching(rows: list[dict[str, Any]], task: str, method: str, labels: int) -
             and not r.get("options")]
 
 
+def _seeds(seeds: list[int]) -> str:
+    return f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
+
+
 def _check_score(target: dict[str, Any], rows: list[dict[str, Any]], task: str) -> str:
     """One task of a score target: the mean and worst of pbrl's per-seed scores at its label
-    budget on its seeds, against ``mean`` and ``worst`` (either may be absent)."""
+    budget on its seeds, against ``mean`` and ``worst`` (either may be absent). A seed whose
+    cell failed is a miss; one whose PPO did not beat the random policy has no score."""
     ppo, zero = _matching(rows, task, "ppo", 0), _matching(rows, task, "random", 0)
-    by_seed = seed_scores(_matching(rows, task, "pbrl", target["labels"]), ppo, zero)
+    mine = _matching(rows, task, "pbrl", target["labels"])
     wanted = list(target["seeds"])
+    failed = sorted(r["seed"] for r in mine if r["seed"] in wanted and (r.get("error")
+                                                                      or not math.isfinite(r["true_return_mean"])))
+    if failed:
+        return f"**missed** (pbrl failed on {_seeds(failed)})"
+    by_seed = seed_scores(mine, ppo, zero)
+    ran = {r["seed"] for r in mine} & set(_by_seed(ppo)) & set(_by_seed(zero))
+    unscaled = [s for s in wanted if s in ran and s not in by_seed]
+    if unscaled:
+        return f"not measured: true-reward PPO did not beat the random policy on {_seeds(unscaled)}"
     missing = [s for s in wanted if s not in by_seed]
     if missing:
-        return f"not measured: seed{'s' * (len(missing) > 1)} {', '.join(map(str, missing))} missing"
+        return f"not measured: {_seeds(missing)} missing"
     got = [by_seed[s] for s in wanted]
     mean, worst = float(np.mean(got)), min(got)
     short = []
@@ -563,17 +595,22 @@ def _check_score(target: dict[str, Any], rows: list[dict[str, Any]], task: str) 
 
 
 def _check_imitation(rows: list[dict[str, Any]], task: str, labels: int) -> str:
-    """pbrl's mean return >= imitation's on the seeds both ran at ``labels``."""
-    ours = {r["seed"]: r["true_return_mean"] for r in succeeded(_matching(rows, task, "pbrl", labels))}
-    theirs = {r["seed"]: r["true_return_mean"] for r in _matching(rows, task, "imitation", labels)}
-    seeds = sorted(set(ours) & set(theirs))
+    """pbrl's mean return >= imitation's, over the seeds both finished at ``labels``; a failed
+    pbrl seed is a miss, imitation's failed seeds are named."""
+    mine, theirs = _matching(rows, task, "pbrl", labels), _matching(rows, task, "imitation", labels)
+    if not theirs:
+        return "not measured: no imitation cell"
+    ours = {s: v for s, v in _by_seed(mine).items() if math.isfinite(v)}
+    other = {s: v for s, v in _by_seed(theirs).items() if math.isfinite(v)}
+    both = {r["seed"] for r in mine} & {r["seed"] for r in theirs}
+    if failed := sorted(both - set(ours)):
+        return f"**missed** (pbrl failed on {_seeds(failed)})"
+    seeds, lost = sorted(both & set(other)), sorted(both - set(other))
     if not seeds:
-        return "not measured: no imitation cell" if not theirs else "not measured: no common seed"
-    a = float(np.mean([ours[s] for s in seeds]))
-    b = float(np.nanmean([theirs[s] for s in seeds])) if any(theirs[s] == theirs[s] for s in seeds) else float("nan")
-    if b != b:  # imitation failed on every seed
-        return f"met (imitation failed on seeds {', '.join(map(str, seeds))})"
-    return f"{'met' if a >= b else '**missed**'} (pbrl {a:.1f} vs imitation {b:.1f}, seeds {seeds[0]}-{seeds[-1]})"
+        return f"met (imitation failed on {_seeds(lost)})" if lost else "not measured: no common seed"
+    a, b = float(np.mean([ours[s] for s in seeds])), float(np.mean([other[s] for s in seeds]))
+    note = f"; imitation failed on {_seeds(lost)}" if lost else ""
+    return f"{'met' if a >= b else '**missed**'} (pbrl {a:.1f} vs imitation {b:.1f} on {_seeds(seeds)}{note})"
 
 
 def _check_overhead(target: dict[str, Any], rows: list[dict[str, Any]], task: str) -> str:
@@ -584,11 +621,35 @@ def _check_overhead(target: dict[str, Any], rows: list[dict[str, Any]], task: st
     return f"{'met' if median <= target['ratio'] else '**missed**'} (median {median:.2f} over {len(ratios)} seeds)"
 
 
+TARGET_KEYS = {"score": ("labels", "seeds"), "imitation": ("labels",), "overhead": ("labels", "ratio")}
+
+
+def check_targets(targets: Any, folders: dict[str, list[dict[str, Any]]], path: str = TARGETS_FILE) -> None:
+    """A clear error naming ``path``, the target and the fix for a malformed targets file."""
+    if not isinstance(targets, list):
+        raise ValueError(f"{path}: expected a list of targets, got {type(targets).__name__}")
+    for i, target in enumerate(targets):
+        name = target.get("name", f"#{i + 1}") if isinstance(target, dict) else f"#{i + 1}"
+        where = f"{path}: target {name!r}"
+        if not isinstance(target, dict) or target.get("kind") not in TARGET_KEYS:
+            raise ValueError(f"{where}: 'kind' must be one of {', '.join(TARGET_KEYS)}")
+        need = ("name", "folder", "tasks", *TARGET_KEYS[target["kind"]])
+        if missing := [k for k in need if k not in target]:
+            raise ValueError(f"{where}: missing {', '.join(missing)} "
+                             f"(a {target['kind']} target needs {', '.join(need)})")
+        if target["kind"] == "score" and "mean" not in target and "worst" not in target:
+            raise ValueError(f"{where}: a score target needs 'mean' and/or 'worst' to check")
+        if target["folder"] not in folders:
+            raise ValueError(f"{where}: no folder {target['folder']!r} with result files; known: "
+                             f"{', '.join(sorted(folders))}")
+
+
 def targets_table(targets: list[dict[str, Any]], folders: dict[str, list[dict[str, Any]]]) -> str:
     """Markdown: every target of ``benchmarks/targets.json`` checked task by task against the
     cells of its folder. A target: ``name``, ``folder`` (a suite or ablation folder), ``kind``
     (``score``: ``labels``, ``seeds``, ``mean`` and/or ``worst``; ``imitation``: ``labels``;
     ``overhead``: ``labels``, ``ratio``) and ``tasks``."""
+    check_targets(targets, folders)
     lines = ["| target | task | result |", "|---|---|---|"]
     for target in targets:
         rows = folders.get(target["folder"], [])
@@ -597,7 +658,7 @@ def targets_table(targets: list[dict[str, Any]], folders: dict[str, list[dict[st
                 result = _check_score(target, rows, task)
             elif target["kind"] == "imitation":
                 result = _check_imitation(rows, task, target["labels"])
-            else:
+            elif target["kind"] == "overhead":
                 result = _check_overhead(target, rows, task)
             lines.append(f"| {target['name']} | {task} | {result} |")
     return "\n".join(lines)

@@ -66,17 +66,23 @@ def _rliable() -> Any:
 
 
 def _interval(library: Any, data: dict[str, Any], func: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """rliable's estimates with fixed draws: it resamples runs through NumPy's global random
-    state, which is seeded for the call and then put back as it was."""
+    """rliable's estimates with fixed draws, method by method: each from a fresh random state
+    (rliable resamples through NumPy's global one), so that a method's interval does not
+    depend on which others are reported beside it; the global state is put back after."""
     state = np.random.get_state()
-    np.random.seed(BOOTSTRAP_SEED)
+    points, bounds = {}, {}
     try:
-        with warnings.catch_warnings():  # arch deprecates the RandomState argument rliable passes on
-            warnings.simplefilter("ignore", FutureWarning)
-            return library.get_interval_estimates(data, func, reps=REPS, confidence_interval_size=CONFIDENCE,
-                                                  random_state=np.random.RandomState(BOOTSTRAP_SEED))
+        for name, values in data.items():
+            np.random.seed(BOOTSTRAP_SEED)
+            with warnings.catch_warnings():  # arch deprecates the RandomState argument rliable passes on
+                warnings.simplefilter("ignore", FutureWarning)
+                point, bound = library.get_interval_estimates(
+                    {name: values}, func, reps=REPS, confidence_interval_size=CONFIDENCE,
+                    random_state=np.random.RandomState(BOOTSTRAP_SEED))
+            points[name], bounds[name] = point[name], bound[name]
     finally:
         np.random.set_state(state)
+    return points, bounds
 
 
 def short(task: str) -> str:
@@ -84,7 +90,10 @@ def short(task: str) -> str:
     return re.sub(r"-v\d+$", "", task)
 
 
-def _ci(point: float, bounds: np.ndarray) -> str:
+def _ci(point: float, bounds: np.ndarray, runs: int = 2) -> str:
+    """``point [low, high]``; with one run per task a bootstrap has nothing to resample."""
+    if runs < 2:
+        return f"{point:.2f} (one seed: no interval)"
     low, high = np.ravel(bounds)
     return f"{point:.2f} [{low:.2f}, {high:.2f}]"
 
@@ -106,8 +115,9 @@ def aggregate_table(scores: Scores) -> str:
         tasks = ", ".join(short(t) for t in m.tasks)
         if m.left_out:
             tasks += f" (not {', '.join(short(t) for t in m.left_out)}: fewer seeds)"
-        lines.append(f"| {name} | {tasks} | {len(m.seeds)} | {_ci(points[name][0], bounds[name][:, 0])} | "
-                     f"{_ci(points[name][1], bounds[name][:, 1])} | "
+        runs = len(m.seeds)
+        lines.append(f"| {name} | {tasks} | {runs} | {_ci(points[name][0], bounds[name][:, 0], runs)} | "
+                     f"{_ci(points[name][1], bounds[name][:, 1], runs)} | "
                      f"{int((m.values >= 0.9).sum())} of {m.values.size} |")
     return "\n".join(lines)
 
@@ -128,7 +138,7 @@ def improvement(scores: Scores, pairs: list[tuple[str, str]]) -> str:
             continue
         theirs = np.array([[scores[y][t][s] for t in m.tasks] for s in m.seeds], dtype=float)
         point, bounds = _interval(library, {"p": [m.values, theirs]}, metrics.probability_of_improvement)
-        lines.append(f"- P({x} > {y}) = {_ci(float(point['p']), bounds['p'])} over {len(m.tasks)} task"
+        lines.append(f"- P({x} > {y}) = {_ci(float(point['p']), bounds['p'], len(m.seeds))} over {len(m.tasks)} task"
                      f"{'s' * (len(m.tasks) > 1)} x {len(m.seeds)} seeds")
     return "\n".join(lines)
 

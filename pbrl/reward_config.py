@@ -3,6 +3,7 @@ member networks and encoders, which read them, sit below it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -66,11 +67,13 @@ class RewardModelConfig:
     crop: float = 0.0
     """temporal cropping while fitting (SURF, Park et al. 2022): each comparison's clips are
     rated on windows of one random length, down to (1 - crop) of the clip, each at its own
-    random start; 0 rates whole clips"""
-    pseudo_labels: float = 0.0
+    random start; 0 rates whole clips (SURF also grows windows past the labelled steps from
+    longer recorded segments; pbrl's clips have no steps beyond them, so its crop only shrinks)"""
+    pseudo_weight: float = 0.0
     """weight of SURF's pseudo-labels (0: none): while fitting, random groups of recent
     unlabelled clips that a member already orders with confidence >= pseudo_threshold are
-    labelled by it and trained on (cropped like the labels), beside the real labels"""
+    labelled by it and trained on (cropped like the labels, with the same label-noise model as
+    the real labels), beside the real labels"""
     pseudo_threshold: float = 0.95
     """the confidence a member needs in its best clip of an unlabelled group to label it"""
 
@@ -83,9 +86,9 @@ class RewardModelConfig:
             raise ValueError(f"combine must be one of {COMBINE}, got {self.combine!r}")
         if not 0 <= self.noise < 1:
             raise ValueError(f"noise must be in [0, 1), got {self.noise}")
-        if self.pseudo_labels < 0 or not 0.5 <= self.pseudo_threshold < 1:
-            raise ValueError(f"pseudo_labels must be >= 0 and pseudo_threshold in [0.5, 1), got "
-                             f"{self.pseudo_labels} and {self.pseudo_threshold}")
+        if not (math.isfinite(self.pseudo_weight) and self.pseudo_weight >= 0) or not 0.5 <= self.pseudo_threshold < 1:
+            raise ValueError(f"pseudo_weight must be >= 0 and pseudo_threshold in [0.5, 1), got "
+                             f"{self.pseudo_weight} and {self.pseudo_threshold}")
         if not 0 <= self.crop < 1:
             raise ValueError(f"crop must be in [0, 1) (the share of a clip a crop may cut off), got {self.crop}")
         if not 0 <= self.dropout < 1:

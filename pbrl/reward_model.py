@@ -174,11 +174,15 @@ class RewardEnsemble:
         h = x.shape[3]
         raw = self.net(x.reshape(m, b * k * h, *x.shape[4:])).reshape(m, b, k, h)
         mask = u["mask"][groups]
-        with torch.no_grad():
+        with torch.no_grad():  # (under the fit's dropout, when it has any)
             confidence, best = torch.softmax((raw * mask).sum(-1), -1).max(-1)  # [M, B]
         if self.config.crop > 0:
             mask = mask * self._crop_windows(m, b, k, h)
-        log_p = torch.log_softmax((raw * mask).sum(-1), -1).gather(-1, best.unsqueeze(-1)).squeeze(-1)
+        # the real labels' likelihood: a noise chance of a uniformly random answer, so that a
+        # pseudo-label cannot drive the gap between clips without bound
+        noise = self.config.noise
+        p_best = (1 - noise) * torch.softmax((raw * mask).sum(-1), -1).gather(-1, best.unsqueeze(-1)).squeeze(-1)
+        log_p = torch.log(p_best + noise / k)
         return -(log_p * (confidence >= self.config.pseudo_threshold)).mean(1)
 
     def _returns(self, t: dict[str, torch.Tensor], idx: torch.Tensor, crop: bool = False) -> torch.Tensor:
@@ -246,7 +250,7 @@ class RewardEnsemble:
         k = t["clips"].shape[1]
         # SURF: recent unlabelled clips, grouped at random, for pseudo-labels
         unlabelled = ([c for c in normalisation_clips if c.clip_id not in dataset.clips]
-                      if cfg.pseudo_labels > 0 else [])
+                      if cfg.pseudo_weight > 0 else [])
         u = self._clip_tensors(unlabelled) if len(unlabelled) >= k else None
         self.net.train()
         for _ in range(steps):
@@ -254,7 +258,7 @@ class RewardEnsemble:
                                                for boot in boots])).long()
             loss = self._member_losses(t, picks, crop=True) + l2 * self.net.l2()
             if u is not None:
-                loss = loss + cfg.pseudo_labels * self._pseudo_losses(u, batch, k)
+                loss = loss + cfg.pseudo_weight * self._pseudo_losses(u, batch, k)
             loss = loss.sum()
             self.optimizer.zero_grad()
             loss.backward()

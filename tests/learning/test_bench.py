@@ -127,8 +127,8 @@ def test_report_rewrites_only_the_generated_part_of_benchmarks_md(tmp_path):
     assert (cells_dir.parent / "Hopper-v5.png").stat().st_size > 0 and (cells_dir.parent / "curves.csv").exists()
     if importlib.util.find_spec("rliable"):  # the suite-level statistics (pbrl[bench])
         assert "| pbrl 700 labels | Hopper | 2 | 0.95 [0.95, 0.95] |" in text
-        assert "| imitation 700 labels | Hopper | 1 | 0.55 [0.55, 0.55] |" in text
-        assert "- P(pbrl 700 labels > imitation 700 labels) = 1.00 [1.00, 1.00] over 1 task x 1 seeds" in text
+        assert "| imitation 700 labels | Hopper | 2 | 0.27 [0.00, 0.55] |" in text  # its failed seed counts as 0
+        assert "- P(pbrl 700 labels > imitation 700 labels) = 1.00 [1.00, 1.00] over 1 task x 2 seeds" in text
         assert (cells_dir.parent / "profile.png").stat().st_size > 0 and "mujoco/profile.png)" in text
     write_benchmarks(tmp_path / "benchmarks", md)
     assert md.read_text() == text  # regenerating from the same files changes nothing
@@ -230,7 +230,8 @@ def test_the_text_suite_plugs_in_by_name_and_draws_its_bars(tmp_path):
     write_report(rows, tmp_path, "text", "text")
     assert (tmp_path / "arithmetic.png").read_bytes()[:4] == b"\x89PNG"  # the bars, through pbrl.plots
     # no temporaries
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["arithmetic.png", "curves.csv", "summary.md"]
+    drawn = ["profile.png"] if importlib.util.find_spec("rliable") else []  # performance profiles (pbrl[bench])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["arithmetic.png", "curves.csv", "summary.md", *drawn])
     text = section(rows, tmp_path, "text", "text")
     assert "| arithmetic | pbrl 100 labels | 2 | 0.500 +- 0.000 | 0.50 (0.50) |" in text  # its digits, its seed table
     assert "| arithmetic | pbrl 100 labels | 0 | 0.500 |" in text and "(R - R_SFT)" in text
@@ -259,6 +260,10 @@ def test_true_reward_ppo_runs_beside_the_preference_cell_of_its_seed():
     assert [[f"{c.method}{c.seed}" for c in r] for r in rounds(grid[2:4], 1)] == [["pbrl0"], ["imitation0"]]
     text = [Cell("text/sentiment", m, 100, 0, 10) for m in ("dpo", "ppo", "pbrl")]  # dpo reads pbrl's labels
     assert [[c.method for c in r] for r in rounds(text, 3)] == [["ppo", "pbrl"], ["dpo"]]
+    assert [[c.method for c in r] for r in rounds(text[::2], 2)] == [["pbrl"], ["dpo"]]  # never beside what it reads
+    resumed = [Cell("pbrl/Hopper-v5", m, 700, 0, 1000) for m in ("imitation", "pbrl")] + [grid[1]]
+    assert [[c.method for c in r] for r in rounds(resumed, 2)] == [["ppo", "pbrl"], ["imitation"]]
+    assert [len(r) for r in rounds([grid[0], grid[4], grid[0]], 2)] == [2, 1]  # light cells: rounds of `workers`
 
 
 def test_every_seed_line_carries_the_last_refits_diagnostics():
@@ -294,5 +299,21 @@ def test_targets_are_checked_against_the_cells_and_say_by_how_much_they_are_miss
     assert "| score | Hopper-v5 | **missed** (mean 0.77 < 0.9; worst seed 0.60 < 0.7) |" in table
     assert "| score | Ant-v5 | not measured: seeds 0, 1 missing |" in table
     assert "| more seeds | Hopper-v5 | not measured: seed 2 missing |" in table
-    assert "| vs imitation | Hopper-v5 | **missed** (pbrl 775.0 vs imitation 800.0, seeds 0-1) |" in table
+    assert "| vs imitation | Hopper-v5 | **missed** (pbrl 775.0 vs imitation 800.0 on seeds 0, 1) |" in table
     assert "| overhead | Hopper-v5 | met (median 1.15 over 2 seeds) |" in table
+    # a failed seed is a miss, never a missing measurement; imitation's failures are named
+    rows[4] = _row("pbrl/Hopper-v5", "pbrl", 700, 0, float("nan"), 1.0, error="boom")
+    rows[-1] = _row("pbrl/Hopper-v5", "imitation", 700, 1, float("nan"), 1.0, error="imitation: no trajectory")
+    table = targets_table(targets, {"mujoco": rows})
+    assert "| score | Hopper-v5 | **missed** (pbrl failed on seed 0) |" in table
+    assert "| vs imitation | Hopper-v5 | **missed** (pbrl failed on seed 0) |" in table
+    rows[4] = _row("pbrl/Hopper-v5", "pbrl", 700, 0, 950.0, 120.0)
+    table = targets_table(targets[:1] + targets[2:3], {"mujoco": rows})
+    assert "| vs imitation | Hopper-v5 | met (pbrl 950.0 vs imitation 800.0 on seed 0; imitation failed on seed 1) |" \
+        in table
+    for bad, message in [({"name": "x", "kind": "Score"}, "'kind' must be one of score, imitation, overhead"),
+                         ({**targets[0], "mean": None, "worst": None} | {"kind": "overhead"}, "missing ratio"),
+                         ({k: v for k, v in targets[0].items() if k not in ("mean", "worst")}, "'mean' and/or 'worst'"),
+                         ({**targets[0], "folder": "mujocco"}, "no folder 'mujocco'")]:
+        with pytest.raises(ValueError, match=message):
+            targets_table([bad], {"mujoco": rows})

@@ -37,6 +37,24 @@ def test_probability_of_improvement_says_who_wins_and_the_draws_are_fixed():
     assert bench_stats.improvement(mixed, [("a", "b")]) == bench_stats.improvement(mixed, [("a", "b")])
 
 
+def test_a_methods_interval_is_the_same_whoever_is_reported_beside_it_and_numpys_state_is_kept():
+    import numpy as np
+
+    a = {"T": {0: 0.1, 1: 0.9, 2: 0.5, 3: 0.7}, "U": {0: 0.3, 1: 0.2, 2: 0.8, 3: 0.6}}
+    other = {"T": {0: 1.0, 1: 0.0, 2: 0.4, 3: 0.2}}
+    alone = bench_stats.aggregate_table({"a": a}).splitlines()[2]
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    beside = bench_stats.aggregate_table({"0first": other, "a": a}).splitlines()[3]
+    assert beside == alone and "[" in alone  # an interval, the same one
+    assert (np.random.get_state()[1] == before).all()  # the caller's random stream is untouched
+
+
+def test_one_seed_per_task_has_no_interval_to_show():
+    table = bench_stats.aggregate_table({"pbrl 700 labels": {"Hopper-v5": {0: 0.5}, "Ant-v5": {0: 0.7}}})
+    assert "| pbrl 700 labels | Ant, Hopper | 1 | 0.60 (one seed: no interval) |" in table
+
+
 def test_the_performance_profile_is_drawn(tmp_path):
     path = tmp_path / "profile.png"
     assert bench_stats.profile({"pbrl 100 labels": {"Pendulum-v1": {0: 1.0, 1: 0.5}}}, path, "profiles")

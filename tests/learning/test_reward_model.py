@@ -307,7 +307,7 @@ def test_a_kind_that_cannot_read_the_spaces_is_a_clear_error():
 
 
 
-def test_the_temporal_crop_rates_windows_of_one_length_per_comparison_and_still_learns(pendulum_clips):
+def test_the_temporal_crop_rates_windows_of_one_length_per_comparison_and_still_learns(pendulum_clips, monkeypatch):
     model = make_model(crop=0.4)
     windows = model._crop_windows(3, 50, 2, 20).numpy()  # [M, B, K, H]
     lengths = windows.sum(-1)
@@ -317,22 +317,46 @@ def test_the_temporal_crop_rates_windows_of_one_length_per_comparison_and_still_
     assert ((runs == 1).sum(-1) == 1).all()  # each window one unbroken stretch
     starts = windows.argmax(-1)
     assert len(np.unique(starts)) > 3  # at random starts
-    report = model.fit(labelled(pendulum_clips, 300), pendulum_clips)
+    crops = []
+    real = model._crop_windows
+    monkeypatch.setattr(model, "_crop_windows", lambda *a: crops.append(a) or real(*a))
+    data = labelled(pendulum_clips, 300)
+    report = model.fit(data, pendulum_clips)
     assert report.val_accuracy is not None and report.val_accuracy > 0.85  # measured on whole clips
+    assert crops  # training steps cropped; measuring does not:
+    crops.clear()
+    model.accuracy(data, np.arange(len(data)))
+    assert not crops
     with pytest.raises(ValueError, match="crop must be in"):
         RewardModelConfig(crop=1.0)
 
 
-def test_pseudo_labels_train_on_the_groups_a_member_is_sure_of(pendulum_clips):
-    model = make_model(pseudo_labels=1.0, crop=0.2)
-    data = labelled(pendulum_clips[:120], 150)
-    report = model.fit(data, pendulum_clips[120:])  # the recent clips no query showed: the unlabelled ones
-    assert report.val_accuracy is not None and report.val_accuracy > 0.8
+def test_pseudo_labels_train_on_the_groups_a_member_is_sure_of(pendulum_clips, monkeypatch):
+    model = make_model(pseudo_weight=1.0, crop=0.2)
+    calls = []
+    real = model._pseudo_losses
+    monkeypatch.setattr(model, "_pseudo_losses", lambda *a: calls.append(a) or real(*a))
+    report = model.fit(labelled(pendulum_clips[:120], 150), pendulum_clips[120:])  # recent clips no query showed
+    assert calls and report.val_accuracy is not None and report.val_accuracy > 0.8
     u = model._clip_tensors(pendulum_clips[120:])
-    sure = model._pseudo_losses(u, 64, 2)
+    state = model.rng.bit_generator.state
+    sure = real(u, 64, 2)
     assert sure.shape == (3,) and (sure > 0).all() and sure.requires_grad
-    model.config = RewardModelConfig(pseudo_labels=1.0, pseudo_threshold=0.999999)
-    # fewer groups pass a higher bar
-    assert float(model._pseudo_losses(u, 64, 2).detach().sum()) < float(sure.detach().sum())
-    with pytest.raises(ValueError, match="pseudo_threshold"):
-        RewardModelConfig(pseudo_threshold=0.3)
+    model.rng.bit_generator.state = state  # the same groups and crops: only the bar moves
+    model.config = RewardModelConfig(pseudo_weight=1.0, crop=0.2, pseudo_threshold=0.999999)
+    assert (real(u, 64, 2).detach() < sure.detach()).all()  # fewer groups pass a higher bar
+    for bad in (dict(pseudo_threshold=0.3), dict(pseudo_weight=float("nan")), dict(pseudo_weight=-1.0)):
+        with pytest.raises(ValueError, match="pseudo_weight must be"):
+            RewardModelConfig(**bad)
+
+
+def test_the_default_fit_neither_crops_nor_pseudo_labels(pendulum_clips, monkeypatch):
+    """The levers are off by default: the paper's fit, draw for draw."""
+    model = make_model()
+
+    def refuse(*_):
+        raise AssertionError("a default fit called a lever")
+
+    monkeypatch.setattr(model, "_crop_windows", refuse)
+    monkeypatch.setattr(model, "_pseudo_losses", refuse)
+    model.fit(labelled(pendulum_clips, 40), pendulum_clips)
