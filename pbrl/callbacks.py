@@ -14,8 +14,8 @@ from pbrl.diagnostics import or_nan
 from pbrl.family import Family
 from pbrl.learned_reward import LearnedReward
 from pbrl.learner import PreferenceLearner
+from pbrl.progress import CURVE_GAP
 
-CURVE_GAP = 1000  # env steps between two rows of a run's curves, at least
 LOGGED = ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement")
 
 
@@ -49,8 +49,7 @@ class LabelCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         steps = self.offset + self.num_timesteps
-        # a row per rollout, but at most one per CURVE_GAP env steps (MountainCarContinuous's
-        # rollouts are 8 steps: 12,500 rows and correlations per 100k steps otherwise)
+        # a row per rollout, at most one per CURVE_GAP env steps
         if not self.curves or steps - self.curves[-1]["steps"] >= CURVE_GAP:
             row = self._row()
             self.curves.append(row)

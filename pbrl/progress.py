@@ -8,6 +8,10 @@ from collections.abc import Callable
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+# env steps between two points of a run's curve, at least: a point per rollout, but
+# MountainCarContinuous's rollouts are 8 steps (12,500 points per 100k steps otherwise)
+CURVE_GAP = 1000
+
 
 class Progress(BaseCallback):
     """Print ``steps/total, steps/s, true return (last 100 episodes)`` every ``total/10`` steps.
@@ -27,8 +31,9 @@ class Progress(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         returns = [ep["r"] for ep in self.model.ep_info_buffer or ()]
-        if returns:
-            self.curve.append({"steps": self.offset + self.num_timesteps, "true_return": float(np.mean(returns))})
+        steps = self.offset + self.num_timesteps
+        if returns and (not self.curve or steps - self.curve[-1]["steps"] >= CURVE_GAP):
+            self.curve.append({"steps": steps, "true_return": float(np.mean(returns))})
 
     def _on_step(self) -> bool:
         done = self.offset + self.num_timesteps

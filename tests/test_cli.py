@@ -16,6 +16,7 @@ from pbrl.baseline import BaselineConfig, run_baseline
 from pbrl.cli import _train_config, _train_parser, build_parser, main
 from pbrl.envs import ENV_IDS
 from pbrl.options import Alias, add_config_arguments, config_from_args, field_docs
+from pbrl.progress import CURVE_GAP
 
 PBRL = os.path.join(os.path.dirname(sys.executable), "pbrl")
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -67,6 +68,13 @@ def test_seeded_baseline_is_reproducible():
     config = BaselineConfig(env_id="pbrl/Pendulum-v1", steps=1024, seed=7, eval_episodes=2)
     first, second = run_baseline(config), run_baseline(config)
     assert first["true_return_mean"] == second["true_return_mean"]
+
+
+def test_the_baselines_curve_keeps_a_point_per_thousand_steps_at_most():
+    """CartPole's rollouts are 256 steps (8 envs x 32): a point every fourth rollout."""
+    result = run_baseline(BaselineConfig(env_id="pbrl/CartPole-v1", steps=6000, seed=0, eval_episodes=1))
+    steps = [p["steps"] for p in result["curve"]]
+    assert len(steps) >= 4 and all(b - a >= CURVE_GAP for a, b in zip(steps, steps[1:], strict=False))
 
 
 def test_bad_arguments_exit_with_a_clear_message():
