@@ -34,6 +34,7 @@ from pbrl import bench_stats, plots
 from pbrl.bench import COMMANDS_FILE, SUITES, done
 from pbrl.family import load_attr
 from pbrl.io import write_text
+from pbrl.run_dir import CURVE_GAP
 
 SUITE_ORDER = ("classic", "mujoco", "atari", "text", "teachers", "queries")
 NOTES_FILE = "NOTES.md"
@@ -309,11 +310,22 @@ def provenance(rows: list[dict[str, Any]]) -> str:
     return text
 
 
+def thinned(curve: list[dict[str, float]]) -> list[dict[str, float]]:
+    """A cell's curve with at most one point per CURVE_GAP env steps (cells written before
+    runs kept that gap have a point per rollout: 12,000 for MountainCarContinuous)."""
+    kept: list[dict[str, float]] = []
+    for point in curve:
+        if not kept or point["steps"] - kept[-1]["steps"] >= CURVE_GAP:
+            kept.append(point)
+    return kept
+
+
 def plot_task(rows: list[dict[str, Any]], task: str, path: Path) -> None:
     """The task's learning curves: per method and budget the mean over seeds with a +-1 std
     band; the zero policy (no curve) as a flat line at its mean return."""
     groups = method_groups(rows, task)
-    series = [(label(g[0]), [([p["steps"] for p in r["curve"]], [p["true_return"] for p in r["curve"]]) for r in g])
+    series = [(label(g[0]), [([p["steps"] for p in c], [p["true_return"] for p in c])
+                             for c in (thinned(r["curve"]) for r in g)])
               for g in (succeeded([r for r in group if r.get("curve")]) for group in groups.values()) if g]
     zero = succeeded(_yardsticks(groups)[1])
     levels = ([(f"{label(zero[0])} ({len(zero)} seeds)", float(np.mean([r["true_return_mean"] for r in zero])))]
@@ -349,7 +361,7 @@ def write_report(rows: list[dict[str, Any]], out: str | Path, title: str, suite:
     writer = csv.writer(buffer)
     writer.writerow(["task", "method", "labels", "seed", "steps", "true_return"])
     for r in sorted(rows, key=lambda r: (r["task"], _order((variant(r), r["labels"])), r["seed"])):
-        for p in r.get("curve", []):
+        for p in thinned(r.get("curve", [])):
             writer.writerow([r["task"], variant(r), r["labels"], r["seed"], int(p["steps"]),
                              f"{p['true_return']:.3f}"])
     write_text(out / "curves.csv", buffer.getvalue())

@@ -8,9 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-# env steps between two points of a run's curve, at least: a point per rollout, but
-# MountainCarContinuous's rollouts are 8 steps (12,500 points per 100k steps otherwise)
-CURVE_GAP = 1000
+from pbrl.run_dir import CURVE_GAP
 
 
 class Progress(BaseCallback):

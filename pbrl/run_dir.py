@@ -19,6 +19,10 @@ PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version a
 CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement",
                 "time")
 
+# env steps between two points of a run's curve, at least: a point per rollout, but
+# MountainCarContinuous's rollouts are 8 steps (12,500 points per 100k steps otherwise)
+CURVE_GAP = 1000
+
 
 @dataclass(frozen=True)
 class RunDir:
