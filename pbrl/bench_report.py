@@ -590,20 +590,26 @@ def _check_score(target: dict[str, Any], rows: list[dict[str, Any]], task: str) 
         return f"**missed** (pbrl failed on {_seeds(failed)})"
     by_seed = seed_scores(mine, ppo, zero)
     ran = {r["seed"] for r in mine} & set(_by_seed(ppo)) & set(_by_seed(zero))
-    unscaled = [s for s in wanted if s in ran and s not in by_seed]
-    if unscaled:
-        return f"not measured: true-reward PPO did not beat the random policy on {_seeds(unscaled)}"
-    missing = [s for s in wanted if s not in by_seed]
-    if missing:
+    if missing := [s for s in wanted if s not in ran]:
         return f"not measured: {_seeds(missing)} missing"
-    got = [by_seed[s] for s in wanted]
+    unscaled = [s for s in wanted if s not in by_seed]
+    unscaled_note = f"true-reward PPO did not beat the random policy on {_seeds(unscaled)}" if unscaled else ""
+    got = [by_seed[s] for s in wanted if s in by_seed]
+    if not got:
+        return f"not measured: {unscaled_note}"
     mean, worst = float(np.mean(got)), min(got)
     short = []
     if "mean" in target and mean < target["mean"]:
         short.append(f"mean {mean:.2f} < {target['mean']}")
     if "worst" in target and worst < target["worst"]:
         short.append(f"worst seed {worst:.2f} < {target['worst']}")
-    return f"**missed** ({'; '.join(short)})" if short else f"met (mean {mean:.2f}, worst seed {worst:.2f})"
+    if short:  # missed on the seeds with a scale, whatever the others would say
+        if unscaled:
+            short += [f"on {_seeds(sorted(by_seed))}", unscaled_note]
+        return f"**missed** ({'; '.join(short)})"
+    if unscaled:
+        return f"not measured: {unscaled_note} (met on {_seeds(sorted(by_seed))})"
+    return f"met (mean {mean:.2f}, worst seed {worst:.2f})"
 
 
 def _check_imitation(rows: list[dict[str, Any]], task: str, labels: int) -> str:

@@ -306,6 +306,9 @@ def test_targets_are_checked_against_the_cells_and_say_by_how_much_they_are_miss
     rows[-1] = _row("pbrl/Hopper-v5", "imitation", 700, 1, float("nan"), 1.0, error="imitation: no trajectory")
     table = targets_table(targets, {"mujoco": rows})
     assert "| score | Hopper-v5 | **missed** (pbrl failed on seed 0) |" in table
+    flat = [r for r in rows if not (r["method"] == "ppo" and r["seed"] == 1)] + [
+        _row("pbrl/Hopper-v5", "ppo", 0, 1, -5.0, 100.0)]  # seed 1's PPO did worse than random: no scale
+    assert "**missed** (pbrl failed on seed 0)" in targets_table(targets[:1], {"mujoco": flat})
     assert "| vs imitation | Hopper-v5 | **missed** (pbrl failed on seed 0) |" in table
     rows[4] = _row("pbrl/Hopper-v5", "pbrl", 700, 0, 950.0, 120.0)
     table = targets_table(targets[:1] + targets[2:3], {"mujoco": rows})
@@ -317,3 +320,18 @@ def test_targets_are_checked_against_the_cells_and_say_by_how_much_they_are_miss
                          ({**targets[0], "folder": "mujocco"}, "no folder 'mujocco'")]:
         with pytest.raises(ValueError, match=message):
             targets_table([bad], {"mujoco": rows})
+
+
+def test_a_seed_whose_ppo_lost_to_the_random_policy_has_no_score_and_the_others_still_count():
+    from pbrl.bench_report import targets_table
+
+    rows = [_row("pbrl/IP-v5", "random", 0, s, -990.0, 1.0) for s in (0, 1)]
+    rows += [_row("pbrl/IP-v5", "ppo", 0, 0, 1000.0, 100.0), _row("pbrl/IP-v5", "ppo", 0, 1, -996.0, 100.0)]
+    target = {"name": "t", "folder": "m", "kind": "score", "labels": 700, "seeds": [0, 1], "mean": 0.9,
+              "tasks": ["IP-v5"]}
+    low = rows + [_row("pbrl/IP-v5", "pbrl", 700, s, -996.0, 100.0) for s in (0, 1)]
+    assert ("| t | IP-v5 | **missed** (mean -0.00 < 0.9; on seed 0; true-reward PPO did not beat the random policy "
+            "on seed 1) |") in targets_table([target], {"m": low})
+    high = rows + [_row("pbrl/IP-v5", "pbrl", 700, s, 1000.0, 100.0) for s in (0, 1)]
+    assert ("| t | IP-v5 | not measured: true-reward PPO did not beat the random policy on seed 1 (met on seed 0) |"
+            in targets_table([target], {"m": high}))
