@@ -126,6 +126,7 @@ def _other_value(path, f, hint, choices):
         return value, [str(value)]
     if base is float:
         value = 0.25 if default is None or default == 0 else default / 2 if default < 1 else default * 2
+        value = {"reward.pseudo_threshold": 0.9}.get(path, value)  # a confidence: in [0.5, 1)
         return value, [repr(value)]
     if base is str:
         value = {"env_id": "pbrl/Pendulum-v1", "teacher": "boltzmann"}.get(path, "some-text")
