@@ -34,7 +34,7 @@ from pbrl import bench_stats, plots
 from pbrl.bench import COMMANDS_FILE, SUITES, done
 from pbrl.family import load_attr
 from pbrl.io import write_text
-from pbrl.run_dir import CURVE_GAP
+from pbrl.run_dir import curve_point_due
 
 SUITE_ORDER = ("classic", "mujoco", "atari", "text", "teachers", "queries")
 NOTES_FILE = "NOTES.md"
@@ -166,23 +166,36 @@ def suite_scores(rows: list[dict[str, Any]]) -> bench_stats.Scores:
     return found
 
 
-def across_tasks(rows: list[dict[str, Any]], out: Path, images: str = "") -> list[str]:
-    """The markdown lines of the suite-level statistics (:mod:`pbrl.bench_stats`): IQM and
-    mean with intervals per method, P(pbrl > imitation) per budget, the performance profile."""
+@dataclass(frozen=True)
+class Statistics:
+    """A suite's statistics across tasks (:mod:`pbrl.bench_stats`, a bootstrap each): computed
+    once per report and shown in the suite's summary.md, BENCHMARKS.md and the README."""
+
+    table: str  # IQM and mean with intervals per method; "" without scores
+    versus: str  # P(pbrl > imitation) per budget; "" without both
+
+
+def statistics(rows: list[dict[str, Any]]) -> Statistics:
     found = suite_scores(rows)
     table = bench_stats.aggregate_table(found)
-    if not table:
-        return []
     pairs = [(name, name.replace("pbrl", "imitation", 1)) for name in found
              if name.startswith("pbrl ") and name.replace("pbrl", "imitation", 1) in found]
+    return Statistics(table, bench_stats.improvement(found, pairs) if table else "")
+
+
+def across_tasks(stats: Statistics, out: Path, images: str = "") -> list[str]:
+    """The markdown lines of ``stats``: IQM and mean with intervals per method, P(pbrl >
+    imitation) per budget, the performance profile."""
+    if not stats.table:
+        return []
     parts = ["Across tasks (normalised scores of every task and seed, a failed cell counting as 0; 95% "
              "stratified-bootstrap intervals, "
              f"{bench_stats.REPS} resamples of the seeds within each task; IQM: the mean of the middle half of "
-             "the runs):", "", table, ""]
-    if versus := bench_stats.improvement(found, pairs):
+             "the runs):", "", stats.table, ""]
+    if stats.versus:
         parts += ["Probability of improvement (a run of pbrl scores above a run of imitation on the same task; 0.5 "
-                  "is level):", "", versus, ""]
-    if (out / PROFILE_FILE).exists() and not table.startswith("("):  # drawn (rliable is installed)
+                  "is level):", "", stats.versus, ""]
+    if (out / PROFILE_FILE).exists() and not stats.table.startswith("("):  # drawn (rliable is installed)
         parts += [f"![performance profile]({images}{PROFILE_FILE})", ""]
     return parts
 
@@ -311,11 +324,11 @@ def provenance(rows: list[dict[str, Any]]) -> str:
 
 
 def thinned(curve: list[dict[str, float]]) -> list[dict[str, float]]:
-    """A cell's curve with at most one point per CURVE_GAP env steps (cells written before
+    """A cell's curve with at most one point per ``CURVE_GAP`` env steps (cells written before
     runs kept that gap have a point per rollout: 12,000 for MountainCarContinuous)."""
     kept: list[dict[str, float]] = []
     for point in curve:
-        if not kept or point["steps"] - kept[-1]["steps"] >= CURVE_GAP:
+        if curve_point_due(kept, point["steps"]):
             kept.append(point)
     return kept
 
@@ -333,15 +346,17 @@ def plot_task(rows: list[dict[str, Any]], task: str, path: Path) -> None:
     plots.mean_curves(series, path, task, levels)
 
 
-def section(rows: list[dict[str, Any]], out: Path, title: str, suite: str | None = None, images: str = "") -> str:
-    """The markdown of one suite's report; ``images``: prefix of the PNG links."""
+def section(rows: list[dict[str, Any]], out: Path, title: str, suite: str | None = None, images: str = "",
+            stats: Statistics | None = None) -> str:
+    """The markdown of one suite's report; ``images``: prefix of the PNG links; ``stats``:
+    its :func:`statistics`, when already computed."""
     parts = [f"### {title}", ""]
     commands = (out / COMMANDS_FILE).read_text().split("\n") if (out / COMMANDS_FILE).exists() else []
     if commands := [c for c in commands if c.strip()]:
         parts += ["```", *commands, "```", ""]
     report, target = report_of(suite), SUITES[suite].target if suite in SUITES else None
     parts += [provenance(rows), "", report.explained, "", summary_table(rows, target, report.digits), ""]
-    parts += across_tasks(rows, out, images)
+    parts += across_tasks(stats or statistics(rows), out, images)
     if versus := imitation_table(rows):
         parts += ["pbrl against imitation's PreferenceComparisons (same env, labels, env steps, seeds, PPO settings "
                   "and perfect teacher):", "", versus, ""]
@@ -354,8 +369,10 @@ def section(rows: list[dict[str, Any]], out: Path, title: str, suite: str | None
     return "\n".join(parts).rstrip() + "\n"
 
 
-def write_report(rows: list[dict[str, Any]], out: str | Path, title: str, suite: str | None = None) -> Path:
-    """curves.csv, one PNG per task and summary.md in ``out``; returns the summary's path."""
+def write_report(rows: list[dict[str, Any]], out: str | Path, title: str, suite: str | None = None,
+                 stats: Statistics | None = None) -> Path:
+    """curves.csv, one PNG per task and summary.md in ``out``; returns the summary's path.
+    ``stats``: the suite's :func:`statistics`, when already computed."""
     out = Path(out)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
@@ -370,7 +387,7 @@ def write_report(rows: list[dict[str, Any]], out: str | Path, title: str, suite:
         draw(rows, task, out / f"{short_name(task)}.png")
     bench_stats.profile(suite_scores(rows), out / PROFILE_FILE, f"{title}: performance profiles")
     path = out / "summary.md"
-    write_text(path, section(rows, out, title, suite))
+    write_text(path, section(rows, out, title, suite, stats=stats))
     return path
 
 
@@ -488,14 +505,14 @@ def headline(suites: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def across_suites(suites: dict[str, list[dict[str, Any]]]) -> str:
+def across_suites(suites: dict[str, Statistics]) -> str:
     """The README's second table: per suite and method, the interquartile mean and mean of
-    every task's and seed's normalised score with 95% bootstrap intervals (pbrl.bench_stats)."""
+    every task's and seed's normalised score with 95% bootstrap intervals (the suites'
+    :func:`statistics`)."""
     lines = []
-    for name, rows in suites.items():
-        table = bench_stats.aggregate_table(suite_scores(rows))
-        if table.startswith("|"):
-            lines += [f"| {name} " + line for line in table.splitlines()[2:]]
+    for name, stats in suites.items():
+        if stats.table.startswith("|"):
+            lines += [f"| {name} " + line for line in stats.table.splitlines()[2:]]
     if not lines:
         return ""
     return ("\n\nAcross each suite's tasks and seeds (95% stratified-bootstrap intervals):\n\n"
@@ -526,14 +543,15 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
         p.name for p in root.glob("*") if p.is_dir() and p.name not in SUITE_ORDER and done(p))
     if not suites:
         raise FileNotFoundError(f"no result files under {root}/SUITE/cells; run `pbrl bench SUITE` first")
-    sections, all_rows, levers = [], {}, []
+    sections, all_rows, all_stats, levers = [], {}, {}, []
     for name in suites:
         rows = all_rows[name] = list(done(root / name).values())
         title = f"{name}: {len(rows)} cells"
-        write_report(rows, root / name, title, name)
+        stats = all_stats[name] = statistics(rows)  # one bootstrap per suite, for its three reports
+        write_report(rows, root / name, title, name, stats)
         if write_ablation(rows, root / name):
             levers += [f"| {name} " + line for line in ablation_rows(rows)]
-        sections.append(section(rows, root / name, title, name, images=f"{root.as_posix()}/{name}/"))
+        sections.append(section(rows, root / name, title, name, images=f"{root.as_posix()}/{name}/", stats=stats))
     front = []  # the targets checked against the cells, then every lever tried, before the suites
     if (root / TARGETS_FILE).exists():
         front.append("\n".join([
@@ -557,7 +575,7 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
     if readme is not None and Path(readme).exists():
         updated = _replace_between(Path(readme).read_text(), README_BEGIN, README_END,
                                    headline({k: v for k, v in all_rows.items() if k in SUITE_ORDER})  # suites only
-                                   + across_suites({k: v for k, v in all_rows.items() if k in ("classic", "mujoco")}))
+                                   + across_suites({k: v for k, v in all_stats.items() if k in ("classic", "mujoco")}))
         if updated is not None:
             write_text(readme, updated)
     return suites
@@ -567,10 +585,11 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
 TARGETS_FILE = "targets.json"  # under benchmarks/: the targets the report checks (optional)
 
 
-def _matching(rows: list[dict[str, Any]], task: str, method: str, labels: int) -> list[dict[str, Any]]:
-    """The default-option cells of ``task``, ``method`` and ``labels``."""
-    return [r for r in rows if short_name(r["task"]) == task and r["method"] == method and r["labels"] == labels
-            and not r.get("options")]
+def _task_groups(rows: list[dict[str, Any]], task: str) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """:func:`method_groups` of the task whose short name is ``task`` (none: empty); pbrl's
+    default options are the group ``("pbrl", labels)``."""
+    full = sorted({r["task"] for r in rows if short_name(r["task"]) == task})
+    return method_groups(rows, full[0]) if full else {}
 
 
 def _seeds(seeds: list[int]) -> str:
@@ -581,8 +600,8 @@ def _check_score(target: dict[str, Any], rows: list[dict[str, Any]], task: str) 
     """One task of a score target: the mean and worst of pbrl's per-seed scores at its label
     budget on its seeds, against ``mean`` and ``worst`` (either may be absent). A seed whose
     cell failed is a miss; one whose PPO did not beat the random policy has no score."""
-    ppo, zero = _matching(rows, task, "ppo", 0), _matching(rows, task, "random", 0)
-    mine = _matching(rows, task, "pbrl", target["labels"])
+    groups = _task_groups(rows, task)
+    (ppo, zero), mine = _yardsticks(groups), groups.get(("pbrl", target["labels"]), [])
     wanted = list(target["seeds"])
     failed = sorted(r["seed"] for r in mine if r["seed"] in wanted and (r.get("error")
                                                                       or not math.isfinite(r["true_return_mean"])))
@@ -615,7 +634,8 @@ def _check_score(target: dict[str, Any], rows: list[dict[str, Any]], task: str) 
 def _check_imitation(rows: list[dict[str, Any]], task: str, labels: int) -> str:
     """pbrl's mean return >= imitation's, over the seeds both finished at ``labels``; a failed
     pbrl seed is a miss, imitation's failed seeds are named."""
-    mine, theirs = _matching(rows, task, "pbrl", labels), _matching(rows, task, "imitation", labels)
+    groups = _task_groups(rows, task)
+    mine, theirs = groups.get(("pbrl", labels), []), groups.get(("imitation", labels), [])
     if not theirs:
         return "not measured: no imitation cell"
     ours = {s: v for s, v in _by_seed(mine).items() if math.isfinite(v)}
@@ -632,7 +652,8 @@ def _check_imitation(rows: list[dict[str, Any]], task: str, labels: int) -> str:
 
 
 def _check_overhead(target: dict[str, Any], rows: list[dict[str, Any]], task: str) -> str:
-    ratios = time_ratios(_matching(rows, task, "pbrl", target["labels"]), _matching(rows, task, "ppo", 0))
+    groups = _task_groups(rows, task)
+    ratios = time_ratios(groups.get(("pbrl", target["labels"]), []), _yardsticks(groups)[0])
     if not ratios:
         return "not measured"
     median = float(np.median(ratios))

@@ -14,7 +14,7 @@ from pbrl.diagnostics import or_nan
 from pbrl.family import Family
 from pbrl.learned_reward import LearnedReward
 from pbrl.learner import PreferenceLearner
-from pbrl.progress import CURVE_GAP
+from pbrl.run_dir import curve_point_due
 
 LOGGED = ("true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement")
 
@@ -49,8 +49,7 @@ class LabelCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         steps = self.offset + self.num_timesteps
-        # a row per rollout, at most one per CURVE_GAP env steps
-        if not self.curves or steps - self.curves[-1]["steps"] >= CURVE_GAP:
+        if curve_point_due(self.curves, steps):  # a row per rollout, at most one per CURVE_GAP env steps
             row = self._row()
             self.curves.append(row)
             for key in (*LOGGED, *(self.family.curve_fields if self.family else ())):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from pbrl.run_dir import CURVE_GAP
+from pbrl.run_dir import curve_point_due
 
 
 class Progress(BaseCallback):
@@ -30,7 +30,7 @@ class Progress(BaseCallback):
     def _on_rollout_end(self) -> None:
         returns = [ep["r"] for ep in self.model.ep_info_buffer or ()]
         steps = self.offset + self.num_timesteps
-        if returns and (not self.curve or steps - self.curve[-1]["steps"] >= CURVE_GAP):
+        if returns and curve_point_due(self.curve, steps):
             self.curve.append({"steps": steps, "true_return": float(np.mean(returns))})
 
     def _on_step(self) -> bool:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accurac
 # env steps between two points of a run's curve, at least: a point per rollout, but
 # MountainCarContinuous's rollouts are 8 steps (12,500 points per 100k steps otherwise)
 CURVE_GAP = 1000
+
+
+def curve_point_due(curve: Sequence[Mapping[str, Any]], steps: float) -> bool:
+    """Whether a curve takes a point at ``steps`` env steps: its first, or one at least
+    :data:`CURVE_GAP` steps after its last (the trainer's, true-reward RL's, a report's)."""
+    return not curve or steps - curve[-1]["steps"] >= CURVE_GAP
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pbrl.baseline import BaselineConfig, run_baseline
 from pbrl.cli import _train_config, _train_parser, build_parser, main
 from pbrl.envs import ENV_IDS
 from pbrl.options import Alias, add_config_arguments, config_from_args, field_docs
-from pbrl.progress import CURVE_GAP
+from pbrl.run_dir import CURVE_GAP
 
 PBRL = os.path.join(os.path.dirname(sys.executable), "pbrl")
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()

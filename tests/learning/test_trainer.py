@@ -12,7 +12,7 @@ import sys
 import gymnasium as gym
 import pytest
 
-from pbrl.progress import CURVE_GAP
+from pbrl.run_dir import CURVE_GAP
 from pbrl.store import PreferenceStore
 from pbrl.trainer import TrainConfig, train
 
