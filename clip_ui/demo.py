@@ -23,7 +23,8 @@ def make_demo_run(path: str | Path, queries: int = 10, env_id: str = "pbrl/CartP
 
     :param texts: make text clips instead (the response game's kind), one per text.
     """
-    run = RunDir.create(Path(path), {"env_id": env_id, "teacher": "human", "demo": True})
+    run, lock = RunDir.create(Path(path), {"env_id": env_id, "teacher": "human", "demo": True})
+    lock.close()  # a demo has no trainer
     store = PreferenceStore(run.path / "labels.sqlite")
     rng = np.random.default_rng(seed)
     if texts is not None:

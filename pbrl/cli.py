@@ -149,7 +149,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _rate(args: argparse.Namespace) -> int:
     import getpass
-    import shutil
     from pathlib import Path
 
     run_dir = args.run_dir
@@ -157,8 +156,7 @@ def _rate(args: argparse.Namespace) -> int:
         from pbrl.clip_ui.demo import make_demo_run
 
         if run_dir is None:
-            run_dir = "runs/rate-demo"
-            shutil.rmtree(run_dir, ignore_errors=True)
+            run_dir = _free_run_name("runs/rate-demo")  # a new directory: an earlier demo's labels are kept
         print(f"writing a demo run with {args.demo} queries of random CartPole clips to {run_dir}")
         make_demo_run(run_dir, args.demo)
     if run_dir is None:

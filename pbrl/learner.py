@@ -104,6 +104,7 @@ class PreferenceLearner:
         self.dataset = PreferenceDataset(seed=settings.seed)
         self.rng = np.random.default_rng(settings.seed + 1)
         self.queries: dict[str, Query] = {}
+        self._asked_sets: set[frozenset[str]] = set()  # the clips of every query: none is asked twice
         self._asked_clips: dict[str, Clip] = {}
         self.asked = 0
         self.last_fit: FitReport | None = None
@@ -136,13 +137,16 @@ class PreferenceLearner:
 
     def _ask(self, pool: list[Clip], n: int, env_steps: int) -> None:
         self.source.observe_pool(pool)
-        groups, score = select_queries(pool, n, self.settings.k, self.settings.query, self.model, self.rng)
+        groups, score = select_queries(pool, n, self.settings.k, self.settings.query, self.model, self.rng,
+                                       asked=self._asked_sets)
+        if not groups:
+            return  # every tuple of the pool was asked: the next rollout brings new clips
         self.last_disagreement = score
         queries = []
         for group in groups:
             query = Query(f"q{self.asked}", tuple(c.clip_id for c in group), env_steps)
             self.asked += 1
-            self.queries[query.query_id] = query
+            self._remember(query)
             queries.append(query)
         clips = self.source.prepare({c.clip_id: c for g in groups for c in g})
         self._asked_clips.update(clips)
@@ -212,7 +216,7 @@ class PreferenceLearner:
         rows = self.store.labels_after(0)
         self.asked = self.store.count_queries()
         for query in self.store.queries():
-            self.queries[query.query_id] = query
+            self._remember(query)
         for _, label in rows:
             query = self.queries[label.query_id]
             self.dataset.add(query, label, {cid: self._clip(cid) for cid in query.clip_ids})
@@ -221,6 +225,10 @@ class PreferenceLearner:
         if self.reference is not None:
             self.reference = [self.store.clip(cid) for cid in self.store.status().get("reference_clips", [])]
         return (rows[-1][0] if rows else 0), last_retraction
+
+    def _remember(self, query: Query) -> None:
+        self.queries[query.query_id] = query
+        self._asked_sets.add(frozenset(query.clip_ids))
 
     def finish(self) -> None:
         """Land a fit still running and stop the background thread."""

@@ -16,8 +16,21 @@ from pbrl.types import Clip
 STRATEGIES = ("uniform", "disagreement", "entropy")
 
 
-def _candidates(pool: list[Clip], n: int, k: int, rng: np.random.Generator) -> list[list[Clip]]:
-    return [[pool[i] for i in rng.choice(len(pool), size=k, replace=False)] for _ in range(n)]
+def _candidates(pool: list[Clip], n: int, k: int, rng: np.random.Generator,
+                asked: set[frozenset[str]] | None = None) -> list[list[Clip]]:
+    """``n`` random tuples of ``k`` distinct clips, none showing the same clips as another
+    or as a tuple in ``asked`` (fewer when the pool cannot form that many new ones)."""
+    seen = set(asked) if asked is not None else set()
+    out: list[list[Clip]] = []
+    for _ in range(20 * n + 100):  # draws: a pool nearly exhausted of new tuples gives fewer
+        if len(out) == n:
+            break
+        group = [pool[i] for i in rng.choice(len(pool), size=k, replace=False)]
+        key = frozenset(c.clip_id for c in group)
+        if key not in seen:
+            seen.add(key)
+            out.append(group)
+    return out
 
 
 def select_queries(
@@ -28,10 +41,13 @@ def select_queries(
     model: RewardEnsemble | None = None,
     rng: np.random.Generator | None = None,
     oversample: int = 10,
+    asked: set[frozenset[str]] | None = None,
 ) -> tuple[list[list[Clip]], float]:
-    """Pick ``n`` tuples of ``k`` distinct clips from ``pool``.
+    """Pick ``n`` tuples of ``k`` distinct clips from ``pool``, none of the same clips as
+    another or as one already ``asked`` (the clip ids of each query so far).
 
-    :returns: the tuples and their mean score (disagreement or entropy; 0 for uniform).
+    :returns: the tuples (fewer than ``n`` when the pool cannot form that many new ones) and
+        their mean score (disagreement or entropy; 0 for uniform).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown query strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -39,8 +55,10 @@ def select_queries(
         raise ValueError(f"need at least {k} clips to build a query, the pool has {len(pool)}")
     rng = rng if rng is not None else np.random.default_rng()
     if strategy == "uniform" or model is None or not model.fitted:
-        return _candidates(pool, n, k, rng), 0.0
-    candidates = _candidates(pool, n * oversample, k, rng)
+        return _candidates(pool, n, k, rng, asked), 0.0
+    candidates = _candidates(pool, n * oversample, k, rng, asked)
+    if not candidates:
+        return [], 0.0
     probs = model.preference_probabilities(candidates)  # [M, B]
     if strategy == "disagreement":
         scores = probs.var(0)

@@ -28,9 +28,18 @@ ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sa
 POLICY_FILE, POLICY_META, NORM_FILE = "policy.pt", "policy.json", "vecnormalize.npz"
 
 
-def check_algo(algo: str) -> None:
+def check_algo(algo: str, action_space: gym.Space | None = None, env_id: str = "") -> None:
+    """Refuse an unknown algorithm, or one that cannot act in ``action_space`` (DQN needs
+    discrete actions, SAC and TD3 continuous ones)."""
     if algo not in ALGOS:
         raise ValueError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGOS)}")
+    needs = {"dqn": gym.spaces.Discrete, "sac": gym.spaces.Box, "td3": gym.spaces.Box}.get(algo)
+    if action_space is not None and needs is not None and not isinstance(action_space, needs):
+        kind = "discrete" if needs is gym.spaces.Discrete else "continuous (Box)"
+        usable = [a for a in ALGOS if a in ("ppo", "a2c") or (a == "dqn") == isinstance(action_space,
+                                                                                      gym.spaces.Discrete)]
+        raise ValueError(f"--algo {algo} needs {kind} actions and {env_id or 'this env'} has {action_space}; "
+                         f"use --algo {' or '.join(usable)}")
 
 
 def make_env(env_id: str, seed: int, n_envs: int, env_kwargs: dict[str, Any] | None = None,

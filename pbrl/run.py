@@ -12,13 +12,13 @@ What differs between classic control, MuJoCo, Atari and text comes from the env'
 
 from __future__ import annotations
 
-import fcntl
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -41,7 +41,7 @@ from pbrl.media import MediaWriter
 from pbrl.oracle import PreferenceSource, SyntheticTeacher, teacher_config
 from pbrl.progress import Progress
 from pbrl.reward_model import RewardEnsemble
-from pbrl.run_dir import PROGRESS_FILE, RunDir
+from pbrl.run_dir import PROGRESS_FILE, RunDir, lock_run_dir
 from pbrl.schedule import LabelSchedule
 from pbrl.store import PreferenceStore
 
@@ -66,6 +66,23 @@ def warmup_steps(config: TrainConfig, schedule: LabelSchedule, clip_length: int)
     return int(min(max(wanted, clip_length * 2 * config.k), 0.05 * config.steps))
 
 
+def check_budget(config: TrainConfig, clip_length: int) -> None:
+    """Refuse a label budget the steps cannot supply (more distinct queries than the clips they
+    cut can form: a query is never asked twice), and warn when clips would be shown again and
+    again."""
+    clips = config.steps // clip_length
+    tuples = math.comb(clips, config.k) if clips >= config.k else 0
+    if config.labels > tuples:
+        raise ValueError(
+            f"--labels {config.labels} needs {config.labels} different queries of {config.k} clips, and "
+            f"--steps {config.steps} cut only {clips} clips of {clip_length} steps ({tuples} different queries); "
+            f"raise --steps or lower --labels")
+    if config.labels * config.k > clips:
+        print(f"pbrl: warning: {config.labels} labels of {config.k} clips from {clips} clips of {clip_length} steps: "
+              f"each clip is shown in about {config.labels * config.k / clips:.1f} queries (more --steps gives "
+              "the teacher more behaviour to compare)", file=sys.stderr)
+
+
 @dataclass
 class RunProgress:
     """What the run has done, kept in progress.json at every checkpoint (a resumed run reads it)."""
@@ -73,6 +90,7 @@ class RunProgress:
     env_steps: int = 0
     resumes: int = -1
     model_version: int = 0
+    label_rows: int = 0  # the store's last label id at the checkpoint (a resume checks the store has it)
 
     @classmethod
     def read(cls, run_dir: Path) -> RunProgress:
@@ -81,7 +99,7 @@ class RunProgress:
 
     def write(self, run_dir: Path) -> None:
         write_json(run_dir / PROGRESS_FILE, {"env_steps": self.env_steps, "resumes": self.resumes,
-                                             "model_version": self.model_version})
+                                             "model_version": self.model_version, "label_rows": self.label_rows})
 
 
 @dataclass
@@ -124,20 +142,42 @@ class Run:
     # --- build ----------------------------------------------------------------------------------
 
     def build(self) -> None:
-        """Everything the loop needs, in the order the data flows."""
+        """Everything the loop needs, in the order the data flows. What can be checked before
+        the run directory exists is checked first; a resume that fails changes nothing."""
         config, family = self.config, self.family
         self.env = probe_env(config.env_id, config.env_kwargs, family)
         self.clip_length = self._clip_length()
-        self.run_dir = RunDir.open(self.out) if self.resume else RunDir.create(self.out, config.to_json())
-        self._closers.append(lock_run_dir(self.out))  # one trainer per run directory
+        rl.check_algo(config.algo, self.env.action_space, config.env_id)
+        check_budget(config, self.clip_length)
+        if self.resume:
+            self.run_dir = RunDir.open(self.out)
+            self._closers.append(lock_run_dir(self.out))  # one trainer per run directory
+        else:
+            self.run_dir, lock = RunDir.create(self.out, config.to_json())
+            self._closers.append(lock)
         self.state = RunProgress.read(self.out) if self.resume else RunProgress()
+        self.store = PreferenceStore(self.out / "labels.sqlite")
+        self._closers.append(self.store)
+        if self.resume:
+            self._check_store()
         self.state.resumes += 1
-        # on disk before any clip is cut, so that a second stop never reuses clip ids
-        self.state.write(self.out)
         self.seed = config.seed + 1000 * self.state.resumes  # a resumed run does not replay its clips
         self._build_envs()
         self._build_agent()
         self._build_learner()
+        # on disk before any clip is cut, so that a second stop never reuses clip ids
+        self.state.write(self.out)
+
+    def _check_store(self) -> None:
+        """Refuse to resume on a store that lost labels the checkpoint had read (its ``-wal``
+        file deleted or not copied, or an older copy of labels.sqlite put back)."""
+        stored, wanted = self.store.last_label_id(), self.state.label_rows
+        if stored < wanted:
+            raise ValueError(
+                f"{self.store.path} holds labels up to #{stored} ({self.store.count_labels(include_skipped=True)} "
+                f"labels) but the run's last checkpoint (progress.json) was made with labels up to #{wanted}: "
+                "labels are missing from the store (was labels.sqlite-wal deleted, or an older copy of labels.sqlite "
+                "put back?). Put the complete labels.sqlite back and resume again; nothing was changed")
 
     def _clip_length(self) -> int:
         """The user's clip length, else the family's, at most an episode (Reacher's episodes
@@ -185,8 +225,6 @@ class Run:
 
     def _build_learner(self) -> None:
         config = self.config
-        self.store = PreferenceStore(self.out / "labels.sqlite")
-        self._closers.append(self.store)
         self.schedule = LabelSchedule(config.labels, max(1, int(config.label_horizon * config.steps)),
                                       config.initial_fraction)
         self.source = self._source()
@@ -296,14 +334,16 @@ class Run:
                               phase=phase, updated_at=self._last_status)
 
     def checkpoint(self, env_steps: int) -> None:
-        """Reward model, policy, the family's artefacts and progress on disk, so that a stopped
-        run can resume."""
+        """Labels (the store's log copied into labels.sqlite), reward model, policy, the
+        family's artefacts and progress on disk, so that a stopped run can resume."""
+        self.store.checkpoint()
         self.learner.model.save(self.out / "reward_model")
         rl.save_policy(self.agent, self.venv, self.out, self.config.algo, self.config.env_id)
         self.family.save_artifacts(self.agent, self.out, self.config, self.env)
         self.run_dir.write_curves(self.curves, plot=False)
         self.run_dir.write_refits(self.learner.refits)
         self.state.env_steps, self.state.model_version = env_steps, self.learner.model_version
+        self.state.label_rows = self.store.last_label_id()
         self.state.write(self.out)
         self._saved_version = self.learner.model_version
 
@@ -367,14 +407,3 @@ class Run:
         if interrupted is not None:
             raise interrupted
 
-
-def lock_run_dir(run_path: Path) -> IO[str]:
-    """An exclusive lock on the run directory for this trainer's life (released when closed,
-    or when the process ends, however it ends)."""
-    handle = open(run_path / "trainer.lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise RuntimeError(f"another trainer is running on {run_path}; stop it first (its labels are safe)") from None
-    return handle

@@ -4,13 +4,16 @@ logs/ (SB3 CSV + TensorBoard), final.mp4 and summary.json."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -36,13 +39,31 @@ class RunDir:
     path: Path
 
     @classmethod
-    def create(cls, path: Path, config: dict[str, Any]) -> RunDir:
-        """Make a new run directory; refuse one that already holds a run (nothing is overwritten)."""
-        if (path / "config.json").exists() or (path / "labels.sqlite").exists():
-            raise FileExistsError(f"{path} already holds a run; choose another --out (nothing was changed)")
+    def create(cls, path: Path, config: dict[str, Any]) -> tuple[RunDir, IO[str]]:
+        """Make a new run directory, complete or not at all: the directory, its lock, an
+        initialised label store, then config.json (written last, atomically: it marks a run).
+        A directory that holds a run is refused (nothing is overwritten), unless what it holds
+        is the leftover of a start that was stopped before its first query; that is replaced,
+        and said. Returns the run directory and its lock (:func:`lock_run_dir`), held by the caller.
+        """
+        from pbrl.store import PreferenceStore
+
         path.mkdir(parents=True, exist_ok=True)
-        write_json(path / "config.json", config)
-        return cls(path)
+        lock = lock_run_dir(path)
+        try:
+            leftover = _leftover(path)
+            if leftover:
+                print(f"pbrl: {path} holds a run that was stopped before its first query ({', '.join(leftover)}); "
+                      "starting it afresh", file=sys.stderr)
+                for name in leftover:
+                    target = path / name
+                    shutil.rmtree(target) if target.is_dir() else target.unlink()
+            PreferenceStore(path / "labels.sqlite").close()
+            write_json(path / "config.json", config)
+        except BaseException:
+            lock.close()
+            raise
+        return cls(path), lock
 
     @staticmethod
     def set_aside(path: Path) -> None:
@@ -54,12 +75,13 @@ class RunDir:
     @classmethod
     def open(cls, path: Path) -> RunDir:
         """An existing run directory (to resume or rate); a clear error when it is not one."""
-        if not path.is_dir():
+        if not path.exists():
             raise FileNotFoundError(f"run directory {path} does not exist; give the --out of a `pbrl train` run")
-        if not (path / "config.json").is_file() or not (path / "labels.sqlite").is_file():
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} is a file, not a run directory; give the --out of a `pbrl train` run")
+        if not (path / "config.json").is_file():
             raise FileNotFoundError(
-                f"{path} is not a pbrl run directory (it has no config.json and labels.sqlite); "
-                "give the --out of a `pbrl train` run"
+                f"{path} is not a pbrl run directory (it has no config.json); give the --out of a `pbrl train` run"
             )
         return cls(path)
 
@@ -123,3 +145,47 @@ class RunDir:
         path = self.path / "final.mp4"
         write_mp4(frames, path, fps)
         return path
+
+
+# what a start leaves before its first query: the lock, the store, config.json, progress.json
+# and SB3's empty logs (a start killed at any moment leaves some of these and nothing else)
+_START_FILES = ("config.json", "labels.sqlite", "labels.sqlite-wal", "labels.sqlite-shm", "progress.json", "logs")
+
+
+def _leftover(path: Path) -> list[str]:
+    """The files of ``path`` to replace for a new run: those of a start stopped before its
+    first query, or none. Raises FileExistsError when ``path`` holds a run worth keeping."""
+    from pbrl.store import PreferenceStore
+
+    names = sorted(p.name for p in path.iterdir() if p.name != "trainer.lock")
+    if "config.json" not in names and "labels.sqlite" not in names:
+        return []  # an empty or unrelated directory: the run goes in beside what is there
+    others = [n for n in names if n not in _START_FILES]
+    queries = 0
+    if "labels.sqlite" in names:
+        try:
+            store = PreferenceStore(path / "labels.sqlite", create=False)
+            try:
+                queries = store.count_queries()
+            finally:
+                store.db.close()  # read only: no checkpoint of someone else's store
+        except ValueError:
+            queries = -1  # unreadable: never deleted
+    if others or queries:
+        what = f"{queries} queries" if queries > 0 else "a label store pbrl cannot read" if queries < 0 else \
+            ", ".join(others)
+        raise FileExistsError(f"{path} already holds a run ({what}); resume it with pbrl train --resume {path} or "
+                              "choose another --out (nothing was changed)")
+    return [n for n in names if n in _START_FILES]
+
+
+def lock_run_dir(run_path: Path) -> IO[str]:
+    """An exclusive lock on the run directory for this trainer's life (released when closed,
+    or when the process ends, however it ends)."""
+    handle = open(run_path / "trainer.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(f"another trainer is running on {run_path}; stop it first (its labels are safe)") from None
+    return handle

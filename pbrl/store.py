@@ -101,9 +101,34 @@ class PreferenceStore:
         self.db.executescript(SCHEMA)
         if version is None:
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.checkpoint()  # the tables are in labels.sqlite itself from the start
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into labels.sqlite itself and empty it, so that the main
+        file alone holds every label (a copy of it is a whole store; deleting ``-wal`` loses
+        nothing). A rating app reading at the same moment is waited for (busy timeout); when it
+        still blocks, whatever could be copied is, the rest stays in the log, safe, and this
+        returns False."""
+        busy, log, copied = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy == 0 and log == copied:
+            return True
+        busy, log, copied = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return busy == 0 and log == copied
 
     def close(self) -> None:
+        """Checkpoint (:meth:`checkpoint`) and close: no pbrl command leaves labels in a
+        ``-wal`` file that another process may delete."""
+        try:
+            self.checkpoint()
+        except sqlite3.Error:  # read-only medium, or a store another process holds locked: the log keeps them
+            pass
         self.db.close()
+
+    def last_label_id(self) -> int:
+        """The largest row id a label ever had in this store (AUTOINCREMENT: an undone
+        label's id is never reused, so this never goes down unless labels were lost)."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'labels'").fetchone()
+        return int(row[0]) if row else 0
 
     # --- writes (each its own transaction) --------------------------------------------------
 

@@ -34,7 +34,7 @@ LAYERS = {
     2: "reward_model reward_io reward_nets reward_encoders query clips learned_reward store oracle asking config",
     3: "learner diagnostics callbacks human rl media run_dir plots progress baseline",
     4: "run trainer",
-    5: "bench bench_stats bench_report imitation_pc env_table text.bench text.align",
+    5: "bench bench_stats bench_report imitation_pc env_table reliability text.bench text.align",
     6: "cli options __main__",
 }
 LAYER = {f"pbrl.{name}": n for n, names in LAYERS.items() for name in names.split()}
