@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pbrl.clip_ui.app import BUTTON_HEIGHT, MARGIN, STATUS_HEIGHT
+from pbrl.errors import StateError
 from pbrl.io import write_json
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while not (run / "labels.sqlite").exists():
             if trainer.poll() is not None:
-                raise RuntimeError("the trainer exited before it made its run directory")
+                raise StateError("the trainer exited before it made its run directory")
             time.sleep(0.2)
         app = KeptOpen(run, "bench", size=size, log=open(os.devnull, "w"))
         given = app.run(TeacherScript(delay=args.delay), max_seconds=args.seconds)

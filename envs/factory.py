@@ -13,7 +13,7 @@ from gymnasium.envs.registration import load_env_creator
 
 from pbrl.envs.hidden_reward import HiddenReward
 from pbrl.envs.registry import ATARI, BY_ID, CLASSIC, MUJOCO, TEXT, SuiteEntry
-from pbrl.errors import MissingDependencyError
+from pbrl.errors import InputError, MissingDependencyError, UnsupportedError
 
 # pbrl's own keywords, per family, with their defaults. Everything else goes to the base env.
 COMMON_OPTIONS: dict[str, Any] = {"reward_model": None, "reveal_true_reward": False}
@@ -103,7 +103,7 @@ def _split(entry: SuiteEntry, kwargs: dict[str, Any]) -> tuple[dict[str, Any], d
     ours, base = valid_keywords(entry.id)
     unknown = sorted(set(kwargs) - set(ours) - set(base))
     if unknown:
-        raise TypeError(
+        raise UnsupportedError(
             f"gym.make({entry.id!r}) got unexpected keyword argument(s) {', '.join(map(repr, unknown))}. "
             f"pbrl keywords: {', '.join(ours)}. Keywords of the base env {entry.base_id}: "
             f"{', '.join(base) or '(none)'}."
@@ -123,7 +123,7 @@ def _base_make(entry: SuiteEntry, render_mode: str | None, kwargs: dict[str, Any
 
 def _positive_int(entry: SuiteEntry, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{entry.id}: {name} must be a positive integer, got {value!r}")
+        raise InputError(f"{entry.id}: {name} must be a positive integer, got {value!r}")
     return value
 
 
@@ -135,7 +135,7 @@ def _make_mujoco(entry: SuiteEntry, o: dict[str, Any], render_mode: str | None, 
     if o["fixed_length"] and entry.termination_penalty:
         penalty = entry.termination_penalty if o["termination_penalty"] is None else o["termination_penalty"]
         if not isinstance(penalty, (int, float)) or penalty < 0:
-            raise ValueError(f"{entry.id}: termination_penalty must be a number >= 0, got {penalty!r}")
+            raise InputError(f"{entry.id}: termination_penalty must be a number >= 0, got {penalty!r}")
         env = TerminationPenalty(env, penalty)
     if o["fast_render"]:
         env = FastRender(env)
@@ -147,7 +147,7 @@ def _make_atari(entry: SuiteEntry, o: dict[str, Any], render_mode: str | None, k
 
     if o["preprocess"]:
         if kw.get("frameskip", 1) != 1:
-            raise ValueError(
+            raise InputError(
                 f"{entry.id}: frameskip={kw['frameskip']} conflicts with preprocess=True, which "
                 "skips frames itself; pass frame_skip=N instead (or preprocess=False)."
             )

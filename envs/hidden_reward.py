@@ -20,6 +20,8 @@ from typing import Any, Protocol, SupportsFloat, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
+from pbrl.errors import InputError, MissingFileError, UnsupportedError
+
 
 @runtime_checkable
 class RewardModelLike(Protocol):
@@ -71,7 +73,7 @@ class TrueReturnInfo(dict):
 def _check_finite(what: str, value: Any, env_id: str) -> None:
     arr = np.asarray(value)
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(
+        raise InputError(
             f"{env_id}: the environment returned a non-finite {what} ({arr.ravel()[:8]}...); "
             "a NaN or inf would corrupt the reward model and the policy. Check the env's "
             "dynamics or action bounds (clip actions to the action space)."
@@ -81,7 +83,7 @@ def _check_finite(what: str, value: Any, env_id: str) -> None:
 def load_reward_model(path: str | os.PathLike[str]) -> Any:
     """Load a saved reward model (a run directory or checkpoint)."""
     if not os.path.exists(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"reward_model={str(path)!r}: no such file or directory. Pass a run directory "
             "written by `pbrl train`, a reward-model checkpoint, or an object with "
             "predict_reward(obs, actions)."
@@ -96,7 +98,7 @@ def as_reward_fn(reward_model: Any) -> RewardFn:
         return reward_model.predict_reward
     if callable(reward_model):
         return reward_model
-    raise TypeError(
+    raise UnsupportedError(
         f"reward_model must be a path, an object with predict_reward(obs, actions) or a "
         f"callable(obs, actions) -> rewards; got {type(reward_model).__name__}"
     )
@@ -131,7 +133,7 @@ class HiddenReward(gym.Wrapper):
     ) -> None:
         super().__init__(env)
         if reward_model is not None and reveal_true_reward:
-            raise ValueError(
+            raise InputError(
                 f"{env_id}: reward_model and reveal_true_reward=True both choose the reward the "
                 "agent gets; pass one of them."
             )

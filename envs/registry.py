@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pbrl.errors import UnknownNameError
+
 CLASSIC, MUJOCO, ATARI, TEXT = "classic", "mujoco", "atari", "text"
 
 
@@ -113,5 +115,5 @@ def entry_for(env_id: str) -> SuiteEntry:
     key = bare_id(env_id)
     if key not in BY_ID:
         known = ", ".join(BY_ID)
-        raise KeyError(f"unknown pbrl environment id {env_id!r}; registered ids: {known}")
+        raise UnknownNameError(f"unknown pbrl environment id {env_id!r}; registered ids: {known}")
     return BY_ID[key]

@@ -22,6 +22,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from pbrl.errors import InputError
 from pbrl.text.model_dir import load_tokenizer
 from pbrl.text.tasks import TextTask, make_task
 
@@ -53,11 +54,11 @@ class ResponseGameEnv(gym.Env):
         max_response_tokens = self.task.response_tokens if max_response_tokens is None else max_response_tokens
         for name, value in (("max_prompt_tokens", max_prompt_tokens), ("max_response_tokens", max_response_tokens)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ValueError(f"pbrl/ResponseGame-v0: {name} must be an integer >= 2, got {value!r}")
+                raise InputError(f"pbrl/ResponseGame-v0: {name} must be an integer >= 2, got {value!r}")
         if long_prompts not in ("truncate", "error"):
-            raise ValueError(f"pbrl/ResponseGame-v0: long_prompts must be 'truncate' or 'error', got {long_prompts!r}")
+            raise InputError(f"pbrl/ResponseGame-v0: long_prompts must be 'truncate' or 'error', got {long_prompts!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"pbrl/ResponseGame-v0: render_mode must be one of {self.metadata['render_modes']}")
+            raise InputError(f"pbrl/ResponseGame-v0: render_mode must be one of {self.metadata['render_modes']}")
         self.tokenizer = load_tokenizer(tokenizer)
         self.max_prompt_tokens, self.max_response_tokens = max_prompt_tokens, max_response_tokens
         self.long_prompts, self.render_mode = long_prompts, render_mode
@@ -72,7 +73,7 @@ class ResponseGameEnv(gym.Env):
         """The observation of ``prompt`` and whether it was cut (or the error ``long_prompts`` asks for)."""
         obs, cut = self.tokenizer.encode_prompt(prompt, self.max_prompt_tokens)
         if cut and self.long_prompts == "error":
-            raise ValueError(f"pbrl/ResponseGame-v0 (task {self.task.name!r}): the prompt {prompt!r} has {len(prompt)} "
+            raise InputError(f"pbrl/ResponseGame-v0 (task {self.task.name!r}): the prompt {prompt!r} has {len(prompt)} "
                              f"characters, more than max_prompt_tokens - 1 = {self.max_prompt_tokens - 1}; raise "
                              "max_prompt_tokens, shorten the prompts, or pass long_prompts='truncate'")
         if cut and not self._warned:
@@ -93,7 +94,7 @@ class ResponseGameEnv(gym.Env):
     def step(self, action):
         ids = np.asarray(action, dtype=np.int64).reshape(-1)
         if ids.shape != (self.max_response_tokens,):
-            raise ValueError(f"pbrl/ResponseGame-v0: the action must hold {self.max_response_tokens} token ids, "
+            raise InputError(f"pbrl/ResponseGame-v0: the action must hold {self.max_response_tokens} token ids, "
                              f"got shape {np.asarray(action).shape}")
         self.tokenizer.check_ids(ids, "the response")
         self._response = self.tokenizer.decode(ids)

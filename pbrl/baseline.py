@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from pbrl import rl
+from pbrl.errors import InputError
 from pbrl.family import family_for, family_name
 from pbrl.progress import Progress
 
@@ -32,9 +33,9 @@ class BaselineConfig:
     def __post_init__(self) -> None:
         rl.check_algo(self.algo)
         if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+            raise InputError(f"steps must be >= 1, got {self.steps}")
         if self.eval_episodes < 1:
-            raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
+            raise InputError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
         family_name(self.env_id)
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pbrl.errors import InputError
 from pbrl.family import load_attr
 from pbrl.io import atomic_write
 from pbrl.run_dir import RunDir
@@ -128,9 +129,9 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
             entry_for(task)  # an unknown id: a KeyError naming the registered ones
             chosen[task] = suite.tasks.get(task) or DEFAULT_STEPS.get(task) or steps or 0
             if not chosen[task]:
-                raise ValueError(f"{task} has no default env steps in pbrl bench; give --steps")
+                raise InputError(f"{task} has no default env steps in pbrl bench; give --steps")
     if tasks and not chosen:
-        raise ValueError(f"no task of suite {suite.name} matches {list(tasks)}; its tasks: {', '.join(suite.tasks)}")
+        raise InputError(f"no task of suite {suite.name} matches {list(tasks)}; its tasks: {', '.join(suite.tasks)}")
     grid = []
     for task, default_steps in chosen.items():
         n = steps or default_steps
@@ -405,7 +406,7 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
     clashes = [c for c in grid if c.name in finished and int(finished[c.name].get("steps", c.steps)) != c.steps]
     if clashes:  # a cell's name does not carry its steps: never mix runs of different lengths
         c = clashes[0]
-        raise ValueError(f"{out}/cells/{c.name}.json ran {int(finished[c.name]['steps'])} env steps, this grid asks "
+        raise InputError(f"{out}/cells/{c.name}.json ran {int(finished[c.name]['steps'])} env steps, this grid asks "
                          f"{c.steps} ({len(clashes)} such cells); pass another --out, or delete those files "
                          "to rerun them")
     # a cell that reads another's output (DPO reads the pbrl cell's labels) waits for it: those

@@ -32,6 +32,7 @@ import numpy as np
 
 from pbrl import bench_stats, plots
 from pbrl.bench import COMMANDS_FILE, SUITES, done
+from pbrl.errors import InputError, MissingFileError
 from pbrl.family import load_attr
 from pbrl.io import write_text
 from pbrl.run_dir import curve_point_due
@@ -524,7 +525,7 @@ def _read_targets(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); fix it or remove it") from exc
+        raise InputError(f"{path}: not valid JSON ({exc}); fix it or remove it") from exc
 
 
 def _replace_between(text: str, begin: str, end: str, body: str) -> str | None:
@@ -542,7 +543,7 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
     suites = [s for s in SUITE_ORDER if done(root / s)] + sorted(
         p.name for p in root.glob("*") if p.is_dir() and p.name not in SUITE_ORDER and done(p))
     if not suites:
-        raise FileNotFoundError(f"no result files under {root}/SUITE/cells; run `pbrl bench SUITE` first")
+        raise MissingFileError(f"no result files under {root}/SUITE/cells; run `pbrl bench SUITE` first")
     sections, all_rows, all_stats, levers = [], {}, {}, []
     for name in suites:
         rows = all_rows[name] = list(done(root / name).values())
@@ -666,20 +667,20 @@ TARGET_KEYS = {"score": ("labels", "seeds"), "imitation": ("labels",), "overhead
 def check_targets(targets: Any, folders: dict[str, list[dict[str, Any]]], path: str = TARGETS_FILE) -> None:
     """A clear error naming ``path``, the target and the fix for a malformed targets file."""
     if not isinstance(targets, list):
-        raise ValueError(f"{path}: expected a list of targets, got {type(targets).__name__}")
+        raise InputError(f"{path}: expected a list of targets, got {type(targets).__name__}")
     for i, target in enumerate(targets):
         name = target.get("name", f"#{i + 1}") if isinstance(target, dict) else f"#{i + 1}"
         where = f"{path}: target {name!r}"
         if not isinstance(target, dict) or target.get("kind") not in TARGET_KEYS:
-            raise ValueError(f"{where}: 'kind' must be one of {', '.join(TARGET_KEYS)}")
+            raise InputError(f"{where}: 'kind' must be one of {', '.join(TARGET_KEYS)}")
         need = ("name", "folder", "tasks", *TARGET_KEYS[target["kind"]])
         if missing := [k for k in need if k not in target]:
-            raise ValueError(f"{where}: missing {', '.join(missing)} "
+            raise InputError(f"{where}: missing {', '.join(missing)} "
                              f"(a {target['kind']} target needs {', '.join(need)})")
         if target["kind"] == "score" and "mean" not in target and "worst" not in target:
-            raise ValueError(f"{where}: a score target needs 'mean' and/or 'worst' to check")
+            raise InputError(f"{where}: a score target needs 'mean' and/or 'worst' to check")
         if target["folder"] not in folders:
-            raise ValueError(f"{where}: no folder {target['folder']!r} with result files; known: "
+            raise InputError(f"{where}: no folder {target['folder']!r} with result files; known: "
                              f"{', '.join(sorted(folders))}")
 
 

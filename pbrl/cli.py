@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pbrl.errors import InputError, MissingFileError, PbrlError, StateError
 from pbrl.options import Alias, LazyArgumentParser, add_config_arguments, changed_flags, config_from_args
 
 if TYPE_CHECKING:
@@ -97,14 +98,14 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         changed = changed_flags(_train_parser(), args, ignore=("resume", "open_ui"))
         if changed:
-            raise ValueError(f"--resume goes on with the run's own config.json; drop {', '.join(changed)}")
+            raise InputError(f"--resume goes on with the run's own config.json; drop {', '.join(changed)}")
         run = RunDir.open(Path(args.resume))
         config, out = TrainConfig.from_json(run.config), args.resume
         print(f"resuming {out}: {config.env_id}, {config.labels} labels from the {config.teacher} teacher, "
               f"{config.steps:,} steps")
     else:
         if args.env_id is None:
-            raise ValueError("give an env id (pbrl train pbrl/CartPole-v1) or --resume RUN_DIR")
+            raise InputError("give an env id (pbrl train pbrl/CartPole-v1) or --resume RUN_DIR")
         config = _train_config(args)
         out = args.out or _free_run_name(f"runs/{config.env_id.split('/')[-1]}-{config.teacher}-{config.labels}labels"
                                          f"-seed{config.seed}")
@@ -160,13 +161,13 @@ def _rate(args: argparse.Namespace) -> int:
         print(f"writing a demo run with {args.demo} queries of random CartPole clips to {run_dir}")
         make_demo_run(run_dir, args.demo)
     if run_dir is None:
-        raise ValueError("give the run directory to rate (the --out of `pbrl train ... --teacher human`), or --demo N")
+        raise InputError("give the run directory to rate (the --out of `pbrl train ... --teacher human`), or --demo N")
     from pbrl.clip_ui.app import RatingApp
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
-        raise ValueError(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 1100x620") from None
+        raise InputError(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 1100x620") from None
     rater = args.rater or getpass.getuser()
     import os
 
@@ -175,7 +176,7 @@ def _rate(args: argparse.Namespace) -> int:
 
     if pygame.display.get_driver() in ("offscreen", "dummy") and "SDL_VIDEODRIVER" not in os.environ:
         app.close()
-        raise RuntimeError("no display to open the window on (over ssh? set DISPLAY, or run pbrl rate on the desktop); "
+        raise StateError("no display to open the window on (over ssh? set DISPLAY, or run pbrl rate on the desktop); "
                            "nothing was claimed")
     print(f"rating {run_dir} as {rater}: left / right arrow = that clip is better, up = equal, down = can't tell, "
           "backspace = undo, space = pause, +/- = speed, Esc = quit", flush=True)
@@ -195,9 +196,9 @@ def _budgets(text: str) -> tuple[int, ...]:
     try:
         budgets = tuple(int(float(v)) for v in text.replace(" ", ",").split(",") if v)
     except ValueError:
-        raise ValueError(f"--labels takes label budgets separated by commas, e.g. 350,700,1400; got {text!r}") from None
+        raise InputError(f"--labels takes label budgets separated by commas, e.g. 350,700,1400; got {text!r}") from None
     if not budgets or min(budgets) < 1:
-        raise ValueError(f"--labels: every budget must be >= 1, got {text!r}")
+        raise InputError(f"--labels: every budget must be >= 1, got {text!r}")
     return budgets
 
 
@@ -207,14 +208,14 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.suite is None:
         if not args.report:
-            raise ValueError(f"give a suite ({', '.join(SUITES)}), or --report alone to rewrite BENCHMARKS.md")
+            raise InputError(f"give a suite ({', '.join(SUITES)}), or --report alone to rewrite BENCHMARKS.md")
         root = args.out or "benchmarks"
         suites = write_benchmarks(root, "BENCHMARKS.md", readme="README.md")
         print(f"BENCHMARKS.md and README.md's table rewritten from {root}/{{{','.join(suites)}}}/cells "
               "(reports, CSVs and plots in each)")
         return 0
     if args.suite not in SUITES:
-        raise ValueError(f"unknown suite {args.suite!r}; choose one of {', '.join(SUITES)}")
+        raise InputError(f"unknown suite {args.suite!r}; choose one of {', '.join(SUITES)}")
     suite = SUITES[args.suite]
     out = args.out or f"benchmarks/{suite.name}"
     labels = _budgets(args.labels) if args.labels else None
@@ -233,7 +234,7 @@ def _bench(args: argparse.Namespace) -> int:
         names = {c.name for c in grid}
         rows = [row for name, row in done(out).items() if name in names]
         if not rows:
-            raise FileNotFoundError(f"{out} holds no finished cell of this grid; run `pbrl bench {suite.name}` first")
+            raise MissingFileError(f"{out} holds no finished cell of this grid; run `pbrl bench {suite.name}` first")
     else:
         rows = run_suite(grid, out, args.workers, command=shlex.join(["pbrl", *sys.argv[1:]]))
     path = write_report(rows, out, f"suite {suite.name}: {len(rows)} of {len(grid)} cells", suite.name)
@@ -244,7 +245,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _text_speed(suite: str, out: str, tasks: tuple[str, ...], models: tuple[str, ...] = ()) -> int:
     if suite != "text":
-        raise ValueError(f"--speed measures the text policy: use it with `pbrl bench text`, not {suite}")
+        raise InputError(f"--speed measures the text policy: use it with `pbrl bench text`, not {suite}")
     import platform
 
     import torch
@@ -333,9 +334,9 @@ def _compare(args: argparse.Namespace) -> int:
     from pbrl.config import HUMAN
 
     if args.env_id is None:
-        raise ValueError("give an env id, e.g. pbrl compare pbrl/CartPole-v1")
+        raise InputError("give an env id, e.g. pbrl compare pbrl/CartPole-v1")
     if args.teacher == HUMAN:
-        raise ValueError("compare runs many seeds with a synthetic teacher; train with people through "
+        raise InputError("compare runs many seeds with a synthetic teacher; train with people through "
                          "`pbrl train --teacher human`")
     config = _train_config(args)
     out = args.out or f"runs/compare-{config.env_id.split('/')[-1]}-{config.labels}labels"
@@ -535,11 +536,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (ValueError, KeyError, TypeError, ImportError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"pbrl {args.command}: error: {message}", file=sys.stderr)
+    except PbrlError as exc:  # what the user can fix, in one line; anything else is a bug: its traceback
+        print(f"pbrl {args.command}: error: {exc}", file=sys.stderr)
         return 2
-
 
 if __name__ == "__main__":
     sys.exit(main())

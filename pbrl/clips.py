@@ -9,6 +9,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
+from pbrl.errors import InputError, UnknownNameError
 from pbrl.family import family_for
 from pbrl.types import Clip
 
@@ -39,7 +40,7 @@ class ClipRecorder(VecEnvWrapper):
     def __init__(self, venv: VecEnv, env_id: str, clip_length: int, pool_size: int = 2000, id_prefix: str = "") -> None:
         super().__init__(venv)
         if clip_length < 1:
-            raise ValueError(f"clip_length must be >= 1, got {clip_length}")
+            raise InputError(f"clip_length must be >= 1, got {clip_length}")
         self.env_id = env_id
         self.id_prefix = id_prefix
         self.clip_length = clip_length
@@ -68,7 +69,7 @@ class ClipRecorder(VecEnvWrapper):
         for i in range(self.num_envs):
             true_reward = infos[i].get("true_reward")
             if true_reward is None:
-                raise KeyError(
+                raise UnknownNameError(
                     f"{self.env_id}: info has no 'true_reward'; ClipRecorder records pbrl envs "
                     "(gym.make('pbrl/...')), whose info carries the hidden true reward"
                 )

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pbrl.asking import DEFAULT_QUEUE
+from pbrl.errors import InputError
 from pbrl.family import family_for
 from pbrl.oracle import teacher_config
 from pbrl.query import STRATEGIES
@@ -79,27 +80,27 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
-            raise ValueError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
+            raise InputError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
         family = family_for(self.env_id)  # an unknown id: a KeyError naming the registered ones
         family.check_config(self)  # e.g. text: the SFT model, the judge
         if self.teacher != HUMAN and not family.has_teacher(self.teacher):
             teacher_config(self.teacher, **self.teacher_params)
         if self.queue < 1:
-            raise ValueError(f"queue (queries kept waiting for people) must be >= 1, got {self.queue}")
+            raise InputError(f"queue (queries kept waiting for people) must be >= 1, got {self.queue}")
         if self.labels < 1:
-            raise ValueError(f"the label budget must be >= 1, got {self.labels}")
+            raise InputError(f"the label budget must be >= 1, got {self.labels}")
         if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+            raise InputError(f"steps must be >= 1, got {self.steps}")
         if self.k < 2:
-            raise ValueError(f"k (clips per query) must be >= 2, got {self.k}")
+            raise InputError(f"k (clips per query) must be >= 2, got {self.k}")
         if self.query not in STRATEGIES:
-            raise ValueError(f"unknown query strategy {self.query!r}; choose one of {', '.join(STRATEGIES)}")
+            raise InputError(f"unknown query strategy {self.query!r}; choose one of {', '.join(STRATEGIES)}")
         if self.clip_length is not None and self.clip_length < 1:
-            raise ValueError(f"clip_length must be >= 1, got {self.clip_length}")
+            raise InputError(f"clip_length must be >= 1, got {self.clip_length}")
         if self.refit_growth < 1:
-            raise ValueError(f"refit_growth must be >= 1, got {self.refit_growth}")
+            raise InputError(f"refit_growth must be >= 1, got {self.refit_growth}")
         if not 0 < self.label_horizon <= 1:
-            raise ValueError(f"label_horizon must be in (0, 1], got {self.label_horizon}")
+            raise InputError(f"label_horizon must be in (0, 1], got {self.label_horizon}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,4 +120,4 @@ class TrainConfig:
         try:
             return cls(**data, reward=RewardModelConfig(**reward))
         except TypeError as exc:
-            raise ValueError(f"config.json does not describe a run of this pbrl ({exc})") from exc
+            raise InputError(f"config.json does not describe a run of this pbrl ({exc})") from exc

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pbrl.errors import InputError
 from pbrl.types import Clip, Label, Outcome, Query
 
 VALIDATION_FRACTION = 1 / math.e  # the paper holds out 1/e of the labels
@@ -37,7 +38,7 @@ class PreferenceDataset:
 
     def __init__(self, seed: int = 0, validation_fraction: float = VALIDATION_FRACTION) -> None:
         if not 0 <= validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+            raise InputError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
         self.clips: dict[str, Clip] = {}
         self.comparisons: list[Comparison] = []
         self.is_validation: list[bool] = []
@@ -53,12 +54,12 @@ class PreferenceDataset:
             return False
         if label.ranking is not None:
             if len(label.ranking) != len(query.clip_ids):
-                raise ValueError(f"label for {query.query_id}: ranking of {len(label.ranking)} for "
+                raise InputError(f"label for {query.query_id}: ranking of {len(label.ranking)} for "
                                  f"{len(query.clip_ids)} clips")
             comparison = Comparison(query.clip_ids, ranking=label.ranking, query_id=query.query_id)
         else:
             if len(query.clip_ids) != 2:
-                raise ValueError(f"label for {query.query_id}: an outcome answers a pair; rank K > 2 clips")
+                raise InputError(f"label for {query.query_id}: an outcome answers a pair; rank K > 2 clips")
             assert label.outcome is not None  # a Label holds exactly one of outcome and ranking
             target = {Outcome.LEFT: 1.0, Outcome.RIGHT: 0.0, Outcome.EQUAL: 0.5}[label.outcome]
             comparison = Comparison(query.clip_ids, target_left=target, query_id=query.query_id)

@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from pbrl.errors import InputError
 from pbrl.family import Family
 from pbrl.media import SimState
 from pbrl.types import Clip
@@ -40,7 +41,7 @@ class MujocoFamily(ControlFamily):
 
     def clip_length(self, env_id: str, dt: float | None) -> int:
         if dt is None:
-            raise ValueError(f"{env_id}: the MuJoCo default clip length needs the env's dt")
+            raise InputError(f"{env_id}: the MuJoCo default clip length needs the env's dt")
         return max(1, int(round(CLIP_SECONDS_MUJOCO / dt)))
 
 

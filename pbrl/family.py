@@ -25,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 from pbrl.envs.registry import BY_ID, bare_id, entry_for  # the env table (gymnasium only, no learning code)
+from pbrl.errors import InputError, SpecError, UnknownNameError, UnsupportedError
 from pbrl.hyperparams import defaults, normalize
 
 if TYPE_CHECKING:  # annotations only: nothing here imports learning code at run time
@@ -49,16 +50,16 @@ def load_attr(spec: str) -> Any:
     """The object a ``"module:attr"`` string names (``attr`` may be dotted)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"{spec!r} is not of the form 'module:attr'")
+        raise InputError(f"{spec!r} is not of the form 'module:attr'")
     try:
         obj: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise ImportError(f"{spec!r}: cannot import {module_name} ({exc})") from exc
+        raise SpecError(f"{spec!r}: cannot import {module_name} ({exc})") from exc
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ImportError(f"{spec!r}: {module_name} has no attribute {attr}") from None
+            raise SpecError(f"{spec!r}: {module_name} has no attribute {attr}") from None
     return obj
 
 
@@ -67,7 +68,7 @@ def register_family(name: str, entry_point: str, env_ids: tuple[str, ...] = ()) 
     known, and the family of ``env_ids`` (ids registered with gymnasium by another package).
     """
     if ":" not in entry_point:
-        raise ValueError(f"a family's entry point is 'module:attr', got {entry_point!r}")
+        raise InputError(f"a family's entry point is 'module:attr', got {entry_point!r}")
     FAMILIES[name] = entry_point
     for env_id in env_ids:
         _ENV_FAMILIES[env_id] = name
@@ -85,10 +86,10 @@ def family_for(env_id: str) -> Family:
     """The :class:`Family` of ``env_id``."""
     name = family_name(env_id)
     if name not in FAMILIES:
-        raise KeyError(f"{env_id} is of family {name!r}, which is not registered; known: {', '.join(FAMILIES)}")
+        raise UnknownNameError(f"{env_id} is of family {name!r}, which is not registered; known: {', '.join(FAMILIES)}")
     family = load_attr(FAMILIES[name])
     if not isinstance(family, Family):
-        raise TypeError(f"{FAMILIES[name]} is not a pbrl.family.Family")
+        raise UnsupportedError(f"{FAMILIES[name]} is not a pbrl.family.Family")
     return family
 
 
@@ -130,7 +131,7 @@ class Family:
     def check_config(self, config: Any) -> None:
         """Raise a clear error when ``config`` (a TrainConfig) cannot run in this family."""
         if config.teacher.startswith("judge:"):
-            raise ValueError(f"a judge teacher ({config.teacher}) compares responses: use it with pbrl/ResponseGame-v0")
+            raise InputError(f"a judge teacher ({config.teacher}) compares responses: use it with pbrl/ResponseGame-v0")
 
     def resolve_config(self, config: Any) -> Any:
         """The config to run: ``config`` with what the family derives filled in (the same

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pbrl.asking import DEFAULT_QUEUE, AskRule, PacedAsk
+from pbrl.errors import InputError
 from pbrl.media import MediaWriter
 from pbrl.oracle import PreferenceSource
 from pbrl.schedule import LabelSchedule
@@ -31,7 +32,7 @@ class HumanQueue(PreferenceSource):
     def __init__(self, store: PreferenceStore, media: MediaWriter | None, queue_size: int = DEFAULT_QUEUE,
                  after_label: int = 0, after_retraction: int = 0) -> None:
         if queue_size < 1:
-            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+            raise InputError(f"queue_size must be >= 1, got {queue_size}")
         self.store, self.media, self.queue_size = store, media, queue_size
         self._label_id, self._retraction_id = after_label, after_retraction
 

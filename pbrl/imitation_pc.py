@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from pbrl import rl
+from pbrl.errors import StateError
 from pbrl.family import family_for
 from pbrl.progress import Progress
 
@@ -57,7 +58,7 @@ def run_imitation(env_id: str, labels: int, steps: int, seed: int, eval_episodes
     """Train with imitation's PreferenceComparisons; the result has run_baseline's keys plus
     ``labels`` (comparisons gathered) and ``num_iterations``."""
     if not available():
-        raise RuntimeError("imitation is not installed (or does not import): run `bash scripts/setup-imitation.sh`")
+        raise StateError("imitation is not installed (or does not import): run `bash scripts/setup-imitation.sh`")
     import gymnasium as gym
     from imitation.algorithms import preference_comparisons as pc
     from imitation.rewards.reward_nets import BasicRewardNet, NormalizedRewardNet

@@ -8,6 +8,8 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
+from pbrl.errors import InputError
+
 
 class LearnedReward(VecEnvWrapper):
     """Replace the reward with ``model.predict_reward(obs, actions)``, batched over sub-envs.
@@ -48,7 +50,7 @@ class LearnedReward(VecEnvWrapper):
             predicted = self.model.predict_reward(self._obs, self._actions)
         rewards = np.asarray(predicted, dtype=np.float32).reshape(self.num_envs)
         if not np.all(np.isfinite(rewards)):
-            raise ValueError("the reward model predicted a non-finite reward; its checkpoint or inputs are broken")
+            raise InputError("the reward model predicted a non-finite reward; its checkpoint or inputs are broken")
         self._running += rewards
         for i, info in enumerate(infos):
             info["learned_reward"] = float(rewards[i])

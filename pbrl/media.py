@@ -17,6 +17,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from pbrl.errors import InputError
 from pbrl.family import family_for
 from pbrl.io import atomic_path
 from pbrl.types import Clip
@@ -87,7 +88,7 @@ class MediaWriter:
         if clip.states is None:
             frames = self.family.clip_frames(clip)
             if frames is None:
-                raise ValueError(f"clip {clip.clip_id} has no simulator states to render; record with SimState")
+                raise InputError(f"clip {clip.clip_id} has no simulator states to render; record with SimState")
             return frames
         if self._env is None:
             self._env = gym.make(self.env_id, render_mode="rgb_array")

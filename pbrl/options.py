@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, TypeVar
 
+from pbrl.errors import InputError
+
 _UNSET: Any = object()
 T = TypeVar("T")
 
@@ -76,7 +78,7 @@ def int_arg(text: str) -> int:
     except ValueError:
         value = float(text)  # a ValueError here: argparse says "invalid int value"
         if not value.is_integer():
-            raise ValueError(text) from None
+            raise InputError(text) from None
         return int(value)
 
 
@@ -141,7 +143,7 @@ def _bool_arg(text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise ValueError(text)
+    raise InputError(text)
 
 
 _bool_arg.__name__ = "bool"
@@ -387,7 +389,7 @@ class _ArgumentBuilder:
                  | self.positional | self.skip)
         unknown = sorted(named - self.known)
         if unknown:  # a renamed field: its alias or choices would silently stop working
-            raise ValueError(f"no field of {cls.__name__} is called {', '.join(unknown)}")
+            raise InputError(f"no field of {cls.__name__} is called {', '.join(unknown)}")
 
 
 class _TupleStore(argparse.Action):

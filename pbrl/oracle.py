@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pbrl.asking import AskRule, ScheduledAsk
+from pbrl.errors import InputError
 from pbrl.schedule import LabelSchedule
 from pbrl.types import Clip, Label, Outcome, Query
 
@@ -93,13 +94,13 @@ class TeacherConfig:
 
     def __post_init__(self) -> None:
         if not self.beta > 0:
-            raise ValueError(f"teacher beta must be > 0 (inf for a perfect teacher), got {self.beta}")
+            raise InputError(f"teacher beta must be > 0 (inf for a perfect teacher), got {self.beta}")
         if not 0 < self.gamma <= 1:
-            raise ValueError(f"teacher gamma must be in (0, 1], got {self.gamma}")
+            raise InputError(f"teacher gamma must be in (0, 1], got {self.gamma}")
         for name in ("eps_mistake", "eps_skip", "eps_equal"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
-                raise ValueError(f"teacher {name} must be in [0, 1], got {value}")
+                raise InputError(f"teacher {name} must be in [0, 1], got {value}")
 
 
 # B-Pref's named teachers (Lee et al. 2021, table 1 settings).
@@ -116,7 +117,7 @@ TEACHERS: dict[str, TeacherConfig] = {
 def teacher_config(name: str, **overrides: float) -> TeacherConfig:
     """A named teacher, optionally with parameters changed (``teacher_config("boltzmann", beta=0.5)``)."""
     if name not in TEACHERS:
-        raise ValueError(f"unknown teacher {name!r}; choose one of {', '.join(TEACHERS)}")
+        raise InputError(f"unknown teacher {name!r}; choose one of {', '.join(TEACHERS)}")
     return replace(TEACHERS[name], **overrides)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pbrl.errors import InputError
 from pbrl.reward_model import RewardEnsemble
 from pbrl.types import Clip
 
@@ -50,9 +51,9 @@ def select_queries(
         their mean score (disagreement or entropy; 0 for uniform).
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown query strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        raise InputError(f"unknown query strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if len(pool) < k:
-        raise ValueError(f"need at least {k} clips to build a query, the pool has {len(pool)}")
+        raise InputError(f"need at least {k} clips to build a query, the pool has {len(pool)}")
     rng = rng if rng is not None else np.random.default_rng()
     if strategy == "uniform" or model is None or not model.fitted:
         return _candidates(pool, n, k, rng, asked), 0.0

@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
+from pbrl.errors import InputError
+
 COMBINE = ("mean", "pessimistic", "optimistic")
 # the settings a family may set (Family.reward_defaults), and pbrl's values where neither the
 # user nor the family sets them
@@ -79,20 +81,20 @@ class RewardModelConfig:
 
     def __post_init__(self) -> None:
         if not self.hidden:
-            raise ValueError("hidden must name at least one layer width, e.g. (64, 64)")
+            raise InputError("hidden must name at least one layer width, e.g. (64, 64)")
         if self.n_members < 1:
-            raise ValueError(f"n_members must be >= 1, got {self.n_members}")
+            raise InputError(f"n_members must be >= 1, got {self.n_members}")
         if self.combine not in COMBINE:
-            raise ValueError(f"combine must be one of {COMBINE}, got {self.combine!r}")
+            raise InputError(f"combine must be one of {COMBINE}, got {self.combine!r}")
         if not 0 <= self.noise < 1:
-            raise ValueError(f"noise must be in [0, 1), got {self.noise}")
+            raise InputError(f"noise must be in [0, 1), got {self.noise}")
         if not (math.isfinite(self.pseudo_weight) and self.pseudo_weight >= 0) or not 0.5 <= self.pseudo_threshold < 1:
-            raise ValueError(f"pseudo_weight must be >= 0 and pseudo_threshold in [0.5, 1), got "
+            raise InputError(f"pseudo_weight must be >= 0 and pseudo_threshold in [0.5, 1), got "
                              f"{self.pseudo_weight} and {self.pseudo_threshold}")
         if not 0 <= self.crop < 1:
-            raise ValueError(f"crop must be in [0, 1) (the share of a clip a crop may cut off), got {self.crop}")
+            raise InputError(f"crop must be in [0, 1) (the share of a clip a crop may cut off), got {self.crop}")
         if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout}")
 
     def resolved(self, defaults: Mapping[str, Any] = MappingProxyType({})) -> RewardModelConfig:
         """These settings with every field left at None filled from ``defaults`` (a family's
@@ -103,7 +105,7 @@ class RewardModelConfig:
         """
         unknown = sorted(set(defaults) - set(BASE_REWARD_DEFAULTS))
         if unknown:
-            raise ValueError(f"reward defaults may set {', '.join(BASE_REWARD_DEFAULTS)}; not {', '.join(unknown)}")
+            raise InputError(f"reward defaults may set {', '.join(BASE_REWARD_DEFAULTS)}; not {', '.join(unknown)}")
         filled = {}
         for name, base in BASE_REWARD_DEFAULTS.items():
             if getattr(self, name) is None:

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from pbrl.errors import UnsupportedError
 from pbrl.reward_config import RewardModelConfig
 
 
@@ -33,7 +34,7 @@ def is_text_space(observation_space: gym.Space, action_space: gym.Space) -> Type
 def _dims(space: gym.Space) -> tuple[int, ...]:
     """The shape of a space a reward model reads (Box, Discrete, MultiDiscrete: never None)."""
     if space.shape is None:
-        raise TypeError(f"pbrl reward models support Box, Discrete and MultiDiscrete spaces, not {space}")
+        raise UnsupportedError(f"pbrl reward models support Box, Discrete and MultiDiscrete spaces, not {space}")
     return space.shape
 
 

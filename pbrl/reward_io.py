@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from pbrl.errors import InputError, MissingFileError, UnsupportedError
 from pbrl.io import atomic_write
 
 FORMAT_VERSION = 1
@@ -42,7 +43,7 @@ def describe_space(space: gym.Space) -> dict[str, Any]:
         if np.issubdtype(space.dtype, np.integer) and space.dtype != np.uint8:
             desc.update(low=int(np.min(space.low)), high=int(np.max(space.high)))
         return desc
-    raise TypeError(f"pbrl reward models support Box, Discrete and MultiDiscrete spaces, not {space}")
+    raise UnsupportedError(f"pbrl reward models support Box, Discrete and MultiDiscrete spaces, not {space}")
 
 
 def _space_from(desc: dict[str, Any]) -> gym.Space:
@@ -95,7 +96,7 @@ def _checkpoint_dir(path: str | os.PathLike[str]) -> Path:
     if (directory / "reward_model" / METADATA).exists():
         directory = directory / "reward_model"
     if not (directory / METADATA).exists() or not (directory / CHECKPOINT).exists():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path}: no reward-model checkpoint ({METADATA} + {CHECKPOINT}); pass a run directory "
             "written by `pbrl train` or its reward_model/ folder"
         )
@@ -112,10 +113,10 @@ def read(path: str | os.PathLike[str]) -> Checkpoint:
         version = meta["format_version"]
         state = torch.load(directory / CHECKPOINT, weights_only=True)
     except (json.JSONDecodeError, KeyError, RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
-        raise ValueError(
+        raise InputError(
             f"{directory}: the reward-model checkpoint is corrupt or unreadable ({type(exc).__name__}: {exc}); "
             "retrain it, or restore the files from a copy"
         ) from exc
     if version != FORMAT_VERSION:
-        raise ValueError(f"{meta_path}: checkpoint format {version}, this pbrl reads format {FORMAT_VERSION}")
+        raise InputError(f"{meta_path}: checkpoint format {version}, this pbrl reads format {FORMAT_VERSION}")
     return Checkpoint(directory, meta, state)

@@ -35,6 +35,7 @@ import torch
 
 from pbrl import reward_io
 from pbrl.dataset import PreferenceDataset
+from pbrl.errors import InputError
 from pbrl.preference_loss import bradley_terry_loss, plackett_luce_loss
 from pbrl.reward_config import BASE_REWARD_DEFAULTS, COMBINE, RewardModelConfig  # noqa: F401 (re-exported)
 from pbrl.reward_encoders import is_image_space  # noqa: F401 (re-exported)
@@ -111,7 +112,7 @@ class RewardEnsemble:
         if not self.config.use_next_obs:
             return clip.obs
         if clip.next_obs is None:
-            raise ValueError(f"clip {clip.clip_id} has no next_obs, which a reward model on r(s') needs")
+            raise InputError(f"clip {clip.clip_id} has no next_obs, which a reward model on r(s') needs")
         return clip.next_obs
 
     @property
@@ -237,7 +238,7 @@ class RewardEnsemble:
         start = time.perf_counter()
         train_idx, val_idx = dataset.split()
         if len(train_idx) == 0:
-            raise ValueError("the reward model needs at least one non-skipped label to fit")
+            raise InputError("the reward model needs at least one non-skipped label to fit")
         seen = list(dataset.clips.values()) + list(normalisation_clips)
         self.encoder.observe(self.clip_obs(c)[: c.length] for c in seen)  # input statistics (the MLP's)
         cfg, n_members = self.config, self.config.n_members
@@ -334,7 +335,7 @@ class RewardEnsemble:
         ``next_obs`` (the observations the actions led to) is needed by an r(s') model."""
         if self.config.use_next_obs:
             if next_obs is None:
-                raise ValueError("this reward model rates the observation an action led to: pass next_obs")
+                raise InputError("this reward model rates the observation an action led to: pass next_obs")
             obs = next_obs
         z = self.normalised_member_rewards(obs, actions)
         mean = z.mean(0)
@@ -406,7 +407,7 @@ class RewardEnsemble:
             self.out_mean, self.out_std = state["out_mean"].numpy(), state["out_std"].numpy()
         except (KeyError, RuntimeError) as exc:
             where = saved.directory
-            raise ValueError(f"{where / reward_io.CHECKPOINT}: weights do not match the metadata in "
+            raise InputError(f"{where / reward_io.CHECKPOINT}: weights do not match the metadata in "
                              f"{where / reward_io.METADATA} ({exc}); the files are corrupt or from different "
                              "runs") from exc
         self.l2 = list(meta["l2"])
@@ -420,9 +421,9 @@ class RewardEnsemble:
             try:
                 other = describe_space(theirs)
             except TypeError as exc:
-                raise ValueError(f"{where}: {exc}") from exc
+                raise InputError(f"{where}: {exc}") from exc
             if other != mine:
-                raise ValueError(
+                raise InputError(
                     f"{where}: the reward model was trained on {self.env_id or 'another env'} with {what} space "
                     f"{mine}, but this env's {what} space is {other}; use a reward model trained on this env"
                 )

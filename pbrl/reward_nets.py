@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pbrl.errors import InputError
 from pbrl.family import load_attr
 from pbrl.reward_config import RewardModelConfig
 from pbrl.reward_encoders import Encoder, ImageEncoder, VectorEncoder, is_image_space
@@ -188,7 +189,7 @@ def mlp_members(observation_space: gym.Space, action_space: gym.Space, config: R
 def cnn_members(observation_space: gym.Space, action_space: gym.Space, config: RewardModelConfig) -> Members:
     """The ``cnn`` kind: the paper's network on stacked uint8 frames (dropout 0.5 where none is set)."""
     if not is_image_space(observation_space):
-        raise ValueError("the cnn reward members read stacked uint8 frames [C, H, W]; got observations "
+        raise InputError("the cnn reward members read stacked uint8 frames [C, H, W]; got observations "
                          f"{observation_space}")
     channels, size = observation_space.shape[0], observation_space.shape[-1]
     net = CNNEnsemble(config.n_members, channels, size, config.dropout or 0.5)
@@ -200,7 +201,7 @@ def register_members(kind: str, entry_point: str) -> None:
     :data:`MemberFactory`. A family names the kind as its ``reward_kind``; checkpoints record
     it, so the package that registers it must have done so before one of them is loaded."""
     if ":" not in entry_point:
-        raise ValueError(f"a member kind's entry point is 'module:attr', got {entry_point!r}")
+        raise InputError(f"a member kind's entry point is 'module:attr', got {entry_point!r}")
     MEMBERS[kind] = entry_point
 
 
@@ -208,7 +209,7 @@ def build_members(kind: str, observation_space: gym.Space, action_space: gym.Spa
                   config: RewardModelConfig) -> Members:
     """The networks and encoder of the member kind ``kind`` for these spaces and settings."""
     if kind not in MEMBERS:
-        raise ValueError(f"no reward member kind {kind!r}; known: {', '.join(MEMBERS)} "
+        raise InputError(f"no reward member kind {kind!r}; known: {', '.join(MEMBERS)} "
                          "(a package adds one with pbrl.reward_nets.register_members)")
     net, encoder = load_attr(MEMBERS[kind])(observation_space, action_space, config)
     return Members(net, encoder)

@@ -19,6 +19,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import pbrl  # noqa: F401  (registers the ids)
+from pbrl.errors import InputError, MissingFileError
 from pbrl.family import family_for
 from pbrl.io import atomic_write
 
@@ -32,13 +33,13 @@ def check_algo(algo: str, action_space: gym.Space | None = None, env_id: str = "
     """Refuse an unknown algorithm, or one that cannot act in ``action_space`` (DQN needs
     discrete actions, SAC and TD3 continuous ones)."""
     if algo not in ALGOS:
-        raise ValueError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGOS)}")
+        raise InputError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGOS)}")
     needs = {"dqn": gym.spaces.Discrete, "sac": gym.spaces.Box, "td3": gym.spaces.Box}.get(algo)
     if action_space is not None and needs is not None and not isinstance(action_space, needs):
         kind = "discrete" if needs is gym.spaces.Discrete else "continuous (Box)"
         usable = [a for a in ALGOS if a in ("ppo", "a2c") or (a == "dqn") == isinstance(action_space,
                                                                                       gym.spaces.Discrete)]
-        raise ValueError(f"--algo {algo} needs {kind} actions and {env_id or 'this env'} has {action_space}; "
+        raise InputError(f"--algo {algo} needs {kind} actions and {env_id or 'this env'} has {action_space}; "
                          f"use --algo {' or '.join(usable)}")
 
 
@@ -147,7 +148,7 @@ def load_policy(directory: Path) -> SavedPolicy:
     model for the response game) with the run's env keywords (its config.json)."""
     meta_path = directory / POLICY_META
     if not meta_path.exists():
-        raise FileNotFoundError(f"{directory}: no {POLICY_META}; pass a run directory written by `pbrl train`")
+        raise MissingFileError(f"{directory}: no {POLICY_META}; pass a run directory written by `pbrl train`")
     meta = json.loads(meta_path.read_text())
     config_path = directory / "config.json"
     env_kwargs = json.loads(config_path.read_text()).get("env_kwargs", {}) if config_path.exists() else {}

@@ -32,6 +32,7 @@ from pbrl.callbacks import LabelCallback
 from pbrl.clips import ClipRecorder, default_clip_length
 from pbrl.config import HUMAN, TrainConfig
 from pbrl.diagnostics import reward_landscape
+from pbrl.errors import InputError, StateError
 from pbrl.family import EnvInfo, Family, family_for
 from pbrl.human import HumanQueue
 from pbrl.io import write_json
@@ -73,7 +74,7 @@ def check_budget(config: TrainConfig, clip_length: int) -> None:
     clips = config.steps // clip_length
     tuples = math.comb(clips, config.k) if clips >= config.k else 0
     if config.labels > tuples:
-        raise ValueError(
+        raise InputError(
             f"--labels {config.labels} needs {config.labels} different queries of {config.k} clips, and "
             f"--steps {config.steps} cut only {clips} clips of {clip_length} steps ({tuples} different queries); "
             f"raise --steps or lower --labels")
@@ -173,7 +174,7 @@ class Run:
         file deleted or not copied, or an older copy of labels.sqlite put back)."""
         stored, wanted = self.store.last_label_id(), self.state.label_rows
         if stored < wanted:
-            raise ValueError(
+            raise InputError(
                 f"{self.store.path} holds labels up to #{stored} ({self.store.count_labels(include_skipped=True)} "
                 f"labels) but the run's last checkpoint (progress.json) was made with labels up to #{wanted}: "
                 "labels are missing from the store (was labels.sqlite-wal deleted, or an older copy of labels.sqlite "
@@ -188,7 +189,7 @@ class Run:
             return min(default, limit) if limit is not None else default
         length = self.config.clip_length
         if limit is not None and length > limit:
-            raise ValueError(f"clip_length {length} is longer than an episode of {self.config.env_id} ({limit} steps); "
+            raise InputError(f"clip_length {length} is longer than an episode of {self.config.env_id} ({limit} steps); "
                              f"use --clip-length {limit} or less")
         return length
 
@@ -278,7 +279,7 @@ class Run:
                 told = self._wait_for_people(waited_since, told)
                 continue
             if self.recorder.total_steps >= 0.25 * self.config.steps:
-                raise RuntimeError(
+                raise StateError(
                     f"the warm-up ({self.recorder.total_steps} steps, {len(self.recorder.pool)} clips) produced no "
                     "usable "
                     "label: every answer was skipped or too few clips were cut; raise --steps, shorten --clip-length "

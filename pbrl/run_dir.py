@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from pbrl.errors import InputError, MissingFileError, RunExistsError, StateError
 from pbrl.io import write_json, write_text
 
 PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
@@ -76,11 +77,11 @@ class RunDir:
     def open(cls, path: Path) -> RunDir:
         """An existing run directory (to resume or rate); a clear error when it is not one."""
         if not path.exists():
-            raise FileNotFoundError(f"run directory {path} does not exist; give the --out of a `pbrl train` run")
+            raise MissingFileError(f"run directory {path} does not exist; give the --out of a `pbrl train` run")
         if not path.is_dir():
-            raise FileNotFoundError(f"{path} is a file, not a run directory; give the --out of a `pbrl train` run")
+            raise MissingFileError(f"{path} is a file, not a run directory; give the --out of a `pbrl train` run")
         if not (path / "config.json").is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{path} is not a pbrl run directory (it has no config.json); give the --out of a `pbrl train` run"
             )
         return cls(path)
@@ -90,7 +91,7 @@ class RunDir:
         try:
             return json.loads((self.path / "config.json").read_text())
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{self.path / 'config.json'} is corrupt ({exc}); nothing was changed") from exc
+            raise InputError(f"{self.path / 'config.json'} is corrupt ({exc}); nothing was changed") from exc
 
     def read_curves(self) -> list[dict[str, Any]]:
         """The rows written by :meth:`write_curves` (a resumed run goes on from them)."""
@@ -174,7 +175,7 @@ def _leftover(path: Path) -> list[str]:
     if others or queries:
         what = f"{queries} queries" if queries > 0 else "a label store pbrl cannot read" if queries < 0 else \
             ", ".join(others)
-        raise FileExistsError(f"{path} already holds a run ({what}); resume it with pbrl train --resume {path} or "
+        raise RunExistsError(f"{path} already holds a run ({what}); resume it with pbrl train --resume {path} or "
                               "choose another --out (nothing was changed)")
     return [n for n in names if n in _START_FILES]
 
@@ -187,5 +188,5 @@ def lock_run_dir(run_path: Path) -> IO[str]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise RuntimeError(f"another trainer is running on {run_path}; stop it first (its labels are safe)") from None
+        raise StateError(f"another trainer is running on {run_path}; stop it first (its labels are safe)") from None
     return handle

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pbrl.errors import InputError
+
 
 @dataclass(frozen=True)
 class LabelSchedule:
@@ -28,11 +30,11 @@ class LabelSchedule:
 
     def __post_init__(self) -> None:
         if self.budget < 1:
-            raise ValueError(f"the label budget must be >= 1, got {self.budget}")
+            raise InputError(f"the label budget must be >= 1, got {self.budget}")
         if self.horizon < 1:
-            raise ValueError(f"the label horizon must be >= 1 env step, got {self.horizon}")
+            raise InputError(f"the label horizon must be >= 1 env step, got {self.horizon}")
         if not 0 <= self.initial_fraction <= 1:
-            raise ValueError(f"initial_fraction must be in [0, 1], got {self.initial_fraction}")
+            raise InputError(f"initial_fraction must be in [0, 1], got {self.initial_fraction}")
 
     @property
     def initial(self) -> int:

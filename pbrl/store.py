@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pbrl.errors import InputError, MissingFileError, UnknownNameError
 from pbrl.types import Clip, Label, Outcome, Query
 
 SCHEMA_VERSION = 2  # 2: clip text, query model version, broken queries, retractions, trainer status
@@ -68,7 +69,7 @@ class PreferenceStore:
     def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: no label store here (is this a pbrl run directory?)")
+            raise MissingFileError(f"{self.path}: no label store here (is this a pbrl run directory?)")
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -77,16 +78,16 @@ class PreferenceStore:
                 row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 version = int(row[0]) if row else None
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{self.path}: not a readable pbrl label store ({exc}); nothing was changed") from exc
+            raise InputError(f"{self.path}: not a readable pbrl label store ({exc}); nothing was changed") from exc
         if version is not None and version > SCHEMA_VERSION:
             self.db.close()
-            raise ValueError(
+            raise InputError(
                 f"{self.path}: label store format {version} was written by a newer pbrl; this pbrl reads formats up to "
                 f"{SCHEMA_VERSION}. Upgrade pbrl (pip install -U pbrl); nothing was changed"
             )
         if tables and version is None:
             self.db.close()
-            raise ValueError(f"{self.path}: an SQLite file that is not a pbrl label store; nothing was changed")
+            raise InputError(f"{self.path}: an SQLite file that is not a pbrl label store; nothing was changed")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=30000")
@@ -233,7 +234,7 @@ class PreferenceStore:
     def query(self, query_id: str) -> Query:
         row = self.db.execute("SELECT clip_ids, step FROM queries WHERE query_id=?", (query_id,)).fetchone()
         if row is None:
-            raise KeyError(f"no query {query_id!r} in {self.path}")
+            raise UnknownNameError(f"no query {query_id!r} in {self.path}")
         return Query(query_id, tuple(json.loads(row[0])), row[1])
 
     def queries(self) -> list[Query]:
@@ -245,7 +246,7 @@ class PreferenceStore:
             "SELECT env_id, length, step, frames_path, data, text FROM clips WHERE clip_id=?", (clip_id,)
         ).fetchone()
         if row is None:
-            raise KeyError(f"no clip {clip_id!r} in {self.path}")
+            raise UnknownNameError(f"no clip {clip_id!r} in {self.path}")
         env_id, length, step, frames_path, data, text = row
         arrays = np.load(io.BytesIO(data), allow_pickle=False)
         optional = {name: arrays[name] for name in ("next_obs", "states") if name in arrays.files}
@@ -256,7 +257,7 @@ class PreferenceStore:
         """What a person sees of a clip, without unpacking its arrays: (media path, text)."""
         row = self.db.execute("SELECT frames_path, text FROM clips WHERE clip_id=?", (clip_id,)).fetchone()
         if row is None:
-            raise KeyError(f"no clip {clip_id!r} in {self.path}")
+            raise UnknownNameError(f"no clip {clip_id!r} in {self.path}")
         return row[0], row[1]
 
     # --- leases: one rater per query -------------------------------------------------------

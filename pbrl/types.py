@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pbrl.errors import InputError
+
 
 class Outcome(str, enum.Enum):
     """A judge's answer to a pairwise query (a ranking answers a K-wise one)."""
@@ -52,21 +54,21 @@ class Clip:
     def __post_init__(self) -> None:
         horizon = len(self.true_rewards)
         if self.states is not None and len(self.states) != horizon:
-            raise ValueError(f"clip {self.clip_id}: states has {len(self.states)} rows for {horizon} steps")
+            raise InputError(f"clip {self.clip_id}: states has {len(self.states)} rows for {horizon} steps")
         if self.next_obs is not None and self.next_obs.shape != self.obs.shape:
-            raise ValueError(f"clip {self.clip_id}: next_obs {self.next_obs.shape} and obs {self.obs.shape} differ in "
+            raise InputError(f"clip {self.clip_id}: next_obs {self.next_obs.shape} and obs {self.obs.shape} differ in "
                              "shape")
         if self.true_rewards.ndim != 1:
-            raise ValueError(f"clip {self.clip_id}: true_rewards must be 1-D [H], got shape {self.true_rewards.shape}")
+            raise InputError(f"clip {self.clip_id}: true_rewards must be 1-D [H], got shape {self.true_rewards.shape}")
         if len(self.obs) != horizon or len(self.actions) != horizon:
-            raise ValueError(
+            raise InputError(
                 f"clip {self.clip_id}: obs ({len(self.obs)}), actions ({len(self.actions)}) and true_rewards "
                 f"({horizon}) must have the same length H"
             )
         if not 1 <= self.length <= horizon:
-            raise ValueError(f"clip {self.clip_id}: length must be in 1..{horizon}, got {self.length}")
+            raise InputError(f"clip {self.clip_id}: length must be in 1..{horizon}, got {self.length}")
         if self.true_rewards.dtype.kind != "f":
-            raise ValueError(f"clip {self.clip_id}: true_rewards must be floating point, got {self.true_rewards.dtype}")
+            raise InputError(f"clip {self.clip_id}: true_rewards must be floating point, got {self.true_rewards.dtype}")
 
     @property
     def horizon(self) -> int:
@@ -90,9 +92,9 @@ class Query:
 
     def __post_init__(self) -> None:
         if len(self.clip_ids) < 2:
-            raise ValueError(f"query {self.query_id}: needs at least 2 clips, got {len(self.clip_ids)}")
+            raise InputError(f"query {self.query_id}: needs at least 2 clips, got {len(self.clip_ids)}")
         if len(set(self.clip_ids)) != len(self.clip_ids):
-            raise ValueError(f"query {self.query_id}: shows the same clip twice: {self.clip_ids}")
+            raise InputError(f"query {self.query_id}: shows the same clip twice: {self.clip_ids}")
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,9 @@ class Label:
 
     def __post_init__(self) -> None:
         if (self.outcome is None) == (self.ranking is None):
-            raise ValueError(f"label for {self.query_id}: give exactly one of outcome or ranking")
+            raise InputError(f"label for {self.query_id}: give exactly one of outcome or ranking")
         if self.ranking is not None and sorted(self.ranking) != list(range(len(self.ranking))):
-            raise ValueError(f"label for {self.query_id}: ranking {self.ranking} is not a permutation of 0..K-1")
+            raise InputError(f"label for {self.query_id}: ranking {self.ranking} is not a permutation of 0..K-1")
         if self.outcome is not None and not isinstance(self.outcome, Outcome):
             object.__setattr__(self, "outcome", Outcome(self.outcome))
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from pbrl.errors import InputError, MissingFileError
 from pbrl.io import atomic_write
 from pbrl.text.load import load_lm
 from pbrl.text.model import CausalLM, seed_everything
@@ -52,7 +53,7 @@ def pairs_from_store(path: str | Path, tokenizer: Any = None) -> list[Pair]:
         env_kwargs = json.loads((path.parent / "config.json").read_text()).get("env_kwargs") or {}
         tokenizer = load_tokenizer(env_kwargs.get("tokenizer"))
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no label store; pass a run directory of `pbrl train pbrl/ResponseGame-v0` or "
+        raise MissingFileError(f"{path}: no label store; pass a run directory of `pbrl train pbrl/ResponseGame-v0` or "
                                 "a JSONL file")
     store = PreferenceStore(path, create=False)
     tok, pairs = tokenizer or CharTokenizer(), []
@@ -67,7 +68,7 @@ def pairs_from_store(path: str | Path, tokenizer: Any = None) -> list[Pair]:
                 continue
             clips = [store.clip(c) for c in order]
             if clips[0].obs.dtype.kind not in "iu" or clips[0].actions.ndim != 2:
-                raise ValueError(f"{path}: clip {clips[0].clip_id} is not a response-game clip (env {clips[0].env_id})")
+                raise InputError(f"{path}: clip {clips[0].clip_id} is not a response-game clip (env {clips[0].env_id})")
             texts = [(tok.decode(c.obs[0]), tok.decode(c.actions[0])) for c in clips]
             pairs += [(texts[i][0], texts[i][1], texts[i + 1][1]) for i in range(len(texts) - 1)]
     finally:
@@ -91,13 +92,13 @@ def import_jsonl(path: str | Path) -> list[Pair]:
             record = json.loads(line)
             pair = (record["prompt"], record["chosen"], record["rejected"])
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{n}: not a {{\"prompt\", \"chosen\", \"rejected\"}} record "
+            raise InputError(f"{path}:{n}: not a {{\"prompt\", \"chosen\", \"rejected\"}} record "
                              f"({type(exc).__name__}: {exc})") from None
         if not all(isinstance(v, str) for v in pair):
-            raise ValueError(f"{path}:{n}: prompt, chosen and rejected must be strings")
+            raise InputError(f"{path}:{n}: prompt, chosen and rejected must be strings")
         pairs.append(pair)
     if not pairs:
-        raise ValueError(f"{path}: no preference records")
+        raise InputError(f"{path}: no preference records")
     return pairs
 
 
@@ -126,11 +127,11 @@ class AlignConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"unknown alignment method {self.method!r}; choose one of {', '.join(METHODS)}")
+            raise InputError(f"unknown alignment method {self.method!r}; choose one of {', '.join(METHODS)}")
         if not self.sft:
-            raise ValueError("align needs --sft DIR, the SFT model (the starting policy and the reference)")
+            raise InputError("align needs --sft DIR, the SFT model (the starting policy and the reference)")
         if self.beta <= 0 or self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"align: beta > 0, epochs >= 1 and batch_size >= 1, got {self.beta}, {self.epochs}, "
+            raise InputError(f"align: beta > 0, epochs >= 1 and batch_size >= 1, got {self.beta}, {self.epochs}, "
                              f"{self.batch_size}")
 
 
@@ -158,7 +159,7 @@ def align(config: AlignConfig, pairs: list[Pair], out: str | Path) -> dict[str, 
     from pbrl.text.rl import evaluate_text
 
     if not pairs:
-        raise ValueError("no comparisons to align on (equal and skipped answers are left out)")
+        raise InputError("no comparisons to align on (equal and skipped answers are left out)")
     out = Path(out)
     generator = seed_everything(config.seed)
     torch.set_num_threads(1)

@@ -42,6 +42,7 @@ from pbrl.bench_report import (
     short_name,
     succeeded,
 )
+from pbrl.errors import InputError
 from pbrl.io import atomic_write
 
 ENV_ID = "pbrl/ResponseGame-v0"
@@ -128,7 +129,7 @@ def run_text_cell(cell: Cell, out: str) -> dict[str, Any]:
         align(AlignConfig(method="dpo", sft=str(sft), task=task, seed=seed, eval_prompts=16), pairs, run)
         policy, extra = load_lm(run / "policy"), {"labels": len(pairs)}
     else:
-        raise ValueError(f"the text suite has no method {method!r}")
+        raise InputError(f"the text suite has no method {method!r}")
     seconds = time.perf_counter() - start
     result = evaluate_text(policy, task, EVAL_PROMPTS, seed, ref, lm_env_kwargs(sft))
     return {"true_return_mean": result["score_sampled"], "true_return_std": result["score_sampled_std"],

@@ -17,6 +17,7 @@ import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from pbrl.errors import InputError
 from pbrl.family import EnvInfo, Family
 from pbrl.oracle import PreferenceSource
 from pbrl.text.judge import PREFIX as JUDGE_PREFIX
@@ -39,10 +40,10 @@ class TextFamily(Family):
 
     def check_config(self, config: Any) -> None:
         if not config.sft:
-            raise ValueError(f"{config.env_id} trains a language model: give --sft DIR, the SFT model it starts from "
+            raise InputError(f"{config.env_id} trains a language model: give --sft DIR, the SFT model it starts from "
                              "(pbrl text sft --task TASK --out DIR)")
         if config.algo not in ("ppo", "a2c"):
-            raise ValueError(f"the text policy trains with ppo or a2c, not {config.algo}")
+            raise InputError(f"the text policy trains with ppo or a2c, not {config.algo}")
         if config.teacher.startswith(JUDGE_PREFIX):
             load_judge(config.teacher)  # a bad name fails before anything is written
 

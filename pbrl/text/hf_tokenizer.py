@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from pbrl.errors import InputError, MissingDependencyError, MissingFileError
 from pbrl.text.formats import HF_KIND, META
 from pbrl.text.tokenizer import EOS, PAD, Tokenizer
 
@@ -25,16 +26,16 @@ def available() -> bool:
 
 def _require() -> None:
     if not available():
-        raise ImportError(f"Hugging Face models need the hf extra: {INSTALL}")
+        raise MissingDependencyError(f"Hugging Face models need the hf extra: {INSTALL}")
 
 
 def _meta(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / META
     if not path.exists():
-        raise FileNotFoundError(f"{directory}: no {META}; make one with `pbrl text import-hf SOURCE --out {directory}`")
+        raise MissingFileError(f"{directory}: no {META}; make one with `pbrl text import-hf SOURCE --out {directory}`")
     meta = json.loads(path.read_text())
     if meta.get("kind") != HF_KIND or meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{directory}: not a pbrl Hugging Face model of format {FORMAT_VERSION} ({meta.get('kind')}, "
+        raise InputError(f"{directory}: not a pbrl Hugging Face model of format {FORMAT_VERSION} ({meta.get('kind')}, "
                          f"format {meta.get('format_version')})")
     return meta
 
@@ -53,7 +54,7 @@ def _special_ids(tokenizer: Any) -> tuple[int, int]:
     models pad with EOS), so another special token stands in for it then."""
     eos = tokenizer.eos_token_id
     if eos is None:
-        raise ValueError("the tokenizer has no end-of-sequence token: responses could never end")
+        raise InputError("the tokenizer has no end-of-sequence token: responses could never end")
     pad = tokenizer.pad_token_id
     if pad is None or pad == eos:
         others = [i for i in tokenizer.all_special_ids if i != eos]
@@ -86,7 +87,7 @@ class HFTokenizer(Tokenizer):
         does not fit keeps its end (the part a continuation follows)."""
         body = self.ids(text)
         if not body:
-            raise ValueError("an empty prompt: the model needs at least one token to answer")
+            raise InputError("an empty prompt: the model needs at least one token to answer")
         cut = len(body) > length
         row = np.full(length, PAD, dtype=np.int64)
         row[length - min(len(body), length):] = body[-length:]

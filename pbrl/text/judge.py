@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pbrl.errors import InputError, StateError
 from pbrl.oracle import AnsweringSource
 from pbrl.text.tokenizer import CharTokenizer, Tokenizer
 from pbrl.types import Clip, Label, Outcome, Query
@@ -46,14 +47,14 @@ def load_judge(spec: str) -> tuple[str, Judge]:
     target = spec[len(PREFIX):] if spec.startswith(PREFIX) else spec
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError("a judge is named judge:MODULE:FUNCTION (e.g. judge:pbrl.text.judge:lexicon_judge), got "
+        raise InputError("a judge is named judge:MODULE:FUNCTION (e.g. judge:pbrl.text.judge:lexicon_judge), got "
                          f"{spec!r}")
     try:
         judge = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load the judge {target!r}: {exc}") from exc
+        raise InputError(f"cannot load the judge {target!r}: {exc}") from exc
     if not callable(judge):
-        raise ValueError(f"the judge {target!r} is not callable")
+        raise InputError(f"the judge {target!r} is not callable")
     return target, judge
 
 
@@ -67,7 +68,7 @@ class JudgeTeacher(AnsweringSource):
 
     def texts(self, clip: Clip) -> tuple[str, str]:
         if clip.obs.ndim != 2 or clip.obs.dtype.kind not in "iu":
-            raise ValueError(f"the judge {self.name!r} reads response-game clips; clip {clip.clip_id} is from "
+            raise InputError(f"the judge {self.name!r} reads response-game clips; clip {clip.clip_id} is from "
                              f"{clip.env_id}")
         return self.tokenizer.decode(clip.obs[0]), self.tokenizer.decode(clip.actions[0])
 
@@ -78,7 +79,7 @@ class JudgeTeacher(AnsweringSource):
         try:
             verdict = self.judge(prompt, responses)
         except Exception as exc:
-            raise RuntimeError(f"the judge {self.name!r} raised {type(exc).__name__}: {exc} "
+            raise StateError(f"the judge {self.name!r} raised {type(exc).__name__}: {exc} "
                                f"on prompt {prompt!r}") from exc
         rater = f"{PREFIX}{self.name}"
         if verdict is None or verdict == "skip":
@@ -91,7 +92,7 @@ class JudgeTeacher(AnsweringSource):
         elif isinstance(verdict, (list, tuple)) and sorted(verdict) == list(range(k)):
             order = [int(i) for i in verdict]
         else:
-            raise ValueError(f"the judge {self.name!r} answered {verdict!r}; it must return the best response's index "
+            raise InputError(f"the judge {self.name!r} answered {verdict!r}; it must return the best response's index "
                              f"(0..{k - 1}), a ranking of all {k} indices, 'equal' or None")
         if k == 2:
             return Label(query.query_id, Outcome.LEFT if order[0] == 0 else Outcome.RIGHT, rater=rater,

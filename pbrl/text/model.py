@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pbrl.errors import InputError, MissingFileError
 from pbrl.io import atomic_write
 from pbrl.text.formats import META
 from pbrl.text.tokenizer import EOS, PAD, CharTokenizer
@@ -40,7 +41,7 @@ class LMConfig:
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
+            raise InputError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
 
 
 class Block(nn.Module):
@@ -121,7 +122,7 @@ class CausalLM(nn.Module):
         prompts = prompts.long()
         b, t = prompts.shape
         if t + length - 1 > self.config.max_len:
-            raise ValueError(f"{t} + {length} tokens exceed the model's max_len {self.config.max_len}; "
+            raise InputError(f"{t} + {length} tokens exceed the model's max_len {self.config.max_len}; "
                              "shorten prompts or responses")
         out = torch.full((b, length), PAD, dtype=torch.long, device=prompts.device)
         done = torch.zeros(b, dtype=torch.bool, device=prompts.device)
@@ -162,7 +163,7 @@ class TinyCausalLM(CausalLM):
         ids = ids.long()
         b, t = ids.shape
         if t > self.config.max_len:
-            raise ValueError(f"{t} tokens exceed the model's max_len {self.config.max_len}; shorten prompts or "
+            raise InputError(f"{t} tokens exceed the model's max_len {self.config.max_len}; shorten prompts or "
                              "responses")
         real = ids != PAD
         positions = (real.cumsum(1) - 1).clamp(min=0)
@@ -200,14 +201,14 @@ class TinyCausalLM(CausalLM):
     def load(cls, directory: str | Path) -> TinyCausalLM:
         directory = Path(directory)
         if not (directory / META).exists():
-            raise FileNotFoundError(f"{directory}: no {META}; pass a directory written by `pbrl text sft` "
+            raise MissingFileError(f"{directory}: no {META}; pass a directory written by `pbrl text sft` "
                                     "(TinyCausalLM.save)")
         meta = json.loads((directory / META).read_text())
         if meta.get("format_version") != FORMAT_VERSION or meta.get("kind") != "pbrl-tiny-causal-lm":
-            raise ValueError(f"{directory}: not a pbrl tiny LM of format {FORMAT_VERSION} ({meta.get('kind')}, "
+            raise InputError(f"{directory}: not a pbrl tiny LM of format {FORMAT_VERSION} ({meta.get('kind')}, "
                              f"format {meta.get('format_version')})")
         if meta.get("tokenizer") != CharTokenizer.name:
-            raise ValueError(f"{directory}: the model was trained with tokenizer {meta.get('tokenizer')!r}, not "
+            raise InputError(f"{directory}: the model was trained with tokenizer {meta.get('tokenizer')!r}, not "
                              f"{CharTokenizer.name!r}: the model and the tokenizer do not match")
         model = cls(LMConfig(**meta["config"]))
         model.load_state_dict(torch.load(directory / WEIGHTS, weights_only=True))

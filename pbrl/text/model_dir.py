@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pbrl.errors import MissingFileError
 from pbrl.text.formats import HF_KIND, META
 from pbrl.text.hf_tokenizer import HFTokenizer
 from pbrl.text.tokenizer import CharTokenizer, Tokenizer
@@ -31,7 +32,7 @@ def lm_env_kwargs(directory: str | Path) -> dict:
 def model_kind(directory: str | Path) -> str | None:
     path = Path(directory) / META
     if not path.exists():
-        raise FileNotFoundError(f"{directory}: no {META}; pass a model directory written by `pbrl text sft` or "
+        raise MissingFileError(f"{directory}: no {META}; pass a model directory written by `pbrl text sft` or "
                                 "`pbrl text import-hf`")
     return json.loads(path.read_text()).get("kind")
 

@@ -21,6 +21,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import PyTorchObs
 from torch import nn
 
+from pbrl.errors import InputError
 from pbrl.text.load import load_lm
 from pbrl.text.model import LMConfig, TinyCausalLM
 
@@ -37,7 +38,7 @@ class TextPolicy(ActorCriticPolicy):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
                  lm_path: str | None = None, lm_config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not isinstance(action_space, spaces.MultiDiscrete) or not isinstance(observation_space, spaces.Box):
-            raise ValueError("TextPolicy is for pbrl/ResponseGame-v0: a Box of prompt ids and a MultiDiscrete "
+            raise InputError("TextPolicy is for pbrl/ResponseGame-v0: a Box of prompt ids and a MultiDiscrete "
                              f"response, got {observation_space} and {action_space}")
         self.lm_path, self.lm_config = lm_path, lm_config
         self.response_tokens = int(action_space.shape[0])
@@ -49,10 +50,10 @@ class TextPolicy(ActorCriticPolicy):
         assert isinstance(self.action_space, spaces.MultiDiscrete) and isinstance(self.observation_space, spaces.Box)
         vocab, width = int(self.action_space.nvec.max()), self.observation_space.shape[0] + self.response_tokens
         if vocab != self.lm.config.vocab_size:
-            raise ValueError(f"the env's responses use {vocab} token ids, the model {self.lm.config.vocab_size}: "
+            raise InputError(f"the env's responses use {vocab} token ids, the model {self.lm.config.vocab_size}: "
                              "the model and the tokenizer do not match")
         if width > self.lm.config.max_len:
-            raise ValueError(f"prompt + response = {width} tokens, more than the model's max_len "
+            raise InputError(f"prompt + response = {width} tokens, more than the model's max_len "
                              f"{self.lm.config.max_len}; make the env's max_prompt_tokens / max_response_tokens "
                              "match the SFT step's")
         d = self.lm.config.d_model

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pbrl.errors import InputError
 from pbrl.reward_config import RewardModelConfig
 from pbrl.reward_encoders import Encoder, is_text_space
 from pbrl.reward_nets import Members, MemberStack
@@ -72,7 +73,7 @@ class TextEncoder(Encoder):
 def text_members(observation_space: gym.Space, action_space: gym.Space, config: RewardModelConfig) -> Members:
     """The ``text`` kind for the response game's spaces (prompt ids, MultiDiscrete response)."""
     if not is_text_space(observation_space, action_space):
-        raise ValueError("the text reward members read prompt ids (an integer Box) and a MultiDiscrete response; "
+        raise InputError("the text reward members read prompt ids (an integer Box) and a MultiDiscrete response; "
                          f"got {observation_space} and {action_space}")
     assert isinstance(action_space, gym.spaces.MultiDiscrete)  # is_text_space checked it
     seq_len = int(np.prod(observation_space.shape)) + int(action_space.shape[0])

@@ -31,6 +31,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
+from pbrl.errors import InputError
 from pbrl.io import atomic_write
 from pbrl.text.load import load_lm
 from pbrl.text.model import CausalLM
@@ -56,7 +57,7 @@ def kl_estimate(lm: CausalLM, ref: CausalLM, prompts: torch.Tensor, responses: t
         log_rho = (logp_ref - logp) * mask
         kl = ((log_rho.exp() - 1 - log_rho) * mask).sum(1)
     else:
-        raise ValueError(f"kl estimator must be 'k1' or 'k3', got {estimator!r}")
+        raise InputError(f"kl estimator must be 'k1' or 'k3', got {estimator!r}")
     return kl, entropy.sum(1)
 
 
@@ -70,7 +71,7 @@ class KLController:
 
     def __init__(self, beta: float, target: float | None = None, horizon: int = 10_000) -> None:
         if beta < 0 or (target is not None and target <= 0) or horizon < 1:
-            raise ValueError(f"kl: beta >= 0, target > 0 and horizon >= 1, got {beta}, {target}, {horizon}")
+            raise InputError(f"kl: beta >= 0, target > 0 and horizon >= 1, got {beta}, {target}, {horizon}")
         self.beta, self.target, self.horizon = float(beta), target, horizon
 
     def update(self, kl: float, n: int) -> None:
@@ -174,12 +175,12 @@ class TextRLConfig:
 
     def __post_init__(self) -> None:
         if not self.sft:
-            raise ValueError("text ppo needs --sft DIR, the SFT model (pbrl text sft --task TASK --out DIR)")
+            raise InputError("text ppo needs --sft DIR, the SFT model (pbrl text sft --task TASK --out DIR)")
         if self.kl_estimator not in ("k1", "k3"):
-            raise ValueError(f"kl_estimator must be 'k1' or 'k3', got {self.kl_estimator!r}")
+            raise InputError(f"kl_estimator must be 'k1' or 'k3', got {self.kl_estimator!r}")
         for name in ("responses", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_prompts"):
             if getattr(self, name) < 1:
-                raise ValueError(f"text ppo: {name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"text ppo: {name} must be >= 1, got {getattr(self, name)}")
 
 
 def evaluate_text(lm: CausalLM, task: str, n: int, seed: int, ref: CausalLM | None = None,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pbrl.errors import InputError
 from pbrl.text.model import CausalLM, LMConfig, TinyCausalLM, count_parameters, seed_everything
 from pbrl.text.tasks import ArithmeticTask, review_openings
 from pbrl.text.tokenizer import CharTokenizer, Tokenizer
@@ -45,7 +46,7 @@ def corpus(task: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
     if task == "arithmetic":
         maker = ArithmeticTask()
         return [(p, str(maker.answer(p))) for p in (maker.prompt(rng) for _ in range(n))]
-    raise ValueError(f"no SFT corpus for task {task!r}; pbrl makes corpora for 'sentiment' and 'arithmetic'")
+    raise InputError(f"no SFT corpus for task {task!r}; pbrl makes corpora for 'sentiment' and 'arithmetic'")
 
 
 def encode_pairs(pairs: list[tuple[str, str]], prompt_len: int, response_len: int,
@@ -93,7 +94,7 @@ class SFTConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "corpus_size", "prompt_tokens", "response_tokens"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"sft: {name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"sft: {name} must be >= 1, got {getattr(self, name)}")
 
 
 def train_sft(config: SFTConfig, out: str | Path | None = None, log_every: int | None = None) -> TinyCausalLM:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pbrl.errors import MissingDependencyError
+from pbrl.errors import InputError, MissingDependencyError, StateError, UnsupportedError
 
 # review openings: subject + verb phrase, combined deterministically (no data file)
 _SUBJECTS = ("The movie", "This film", "The acting", "The plot", "The soundtrack", "The ending", "The sequel",
@@ -54,16 +54,16 @@ class TextTask(ABC):
         try:
             value = self.score(prompt, response)
         except Exception as exc:
-            raise RuntimeError(f"task {self.name!r}: the scorer raised {type(exc).__name__}: {exc} "
+            raise StateError(f"task {self.name!r}: the scorer raised {type(exc).__name__}: {exc} "
                                f"on prompt {prompt!r} and response {response!r}; "
                                "fix the scorer (it must return a float for any text)") from exc
         try:
             value = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"task {self.name!r}: the scorer returned {value!r}, not a number, on prompt {prompt!r} "
+            raise InputError(f"task {self.name!r}: the scorer returned {value!r}, not a number, on prompt {prompt!r} "
                              f"and response {response!r}") from None
         if not math.isfinite(value):
-            raise ValueError(f"task {self.name!r}: the scorer returned {value} on prompt {prompt!r} and response "
+            raise InputError(f"task {self.name!r}: the scorer returned {value} on prompt {prompt!r} and response "
                              f"{response!r}; a NaN or inf would corrupt the reward model and the policy")
         return value
 
@@ -98,7 +98,7 @@ class ArithmeticTask(TextTask):
 
     def __init__(self, max_operand: int = 99, ops: str = "+") -> None:
         if max_operand < 1 or not ops or set(ops) - set("+-*"):
-            raise ValueError(f"arithmetic: max_operand >= 1 and ops from '+-*', got {max_operand!r}, {ops!r}")
+            raise InputError(f"arithmetic: max_operand >= 1 and ops from '+-*', got {max_operand!r}, {ops!r}")
         self.max_operand, self.ops = max_operand, ops
 
     def prompt(self, rng: np.random.Generator) -> str:
@@ -112,7 +112,7 @@ class ArithmeticTask(TextTask):
             left, sep, right = expr.rpartition(op)
             if sep and left:
                 return fn(int(left), int(right))
-        raise ValueError(f"arithmetic: cannot read the prompt {prompt!r}")
+        raise InputError(f"arithmetic: cannot read the prompt {prompt!r}")
 
     def score(self, prompt: str, response: str) -> float:
         return 1.0 if response.strip() == str(self.answer(prompt)) else 0.0
@@ -125,12 +125,12 @@ class CallableTask(TextTask):
     def __init__(self, score: Callable[[str, str], Any], prompts: Sequence[str] | Callable[[np.random.Generator], str],
                  name: str | None = None) -> None:
         if not callable(score):
-            raise TypeError("task: expected 'sentiment', 'arithmetic' or a callable score(prompt, response), got "
-                            f"{score!r}")
+            raise UnsupportedError(
+                f"task: expected 'sentiment', 'arithmetic' or a callable score(prompt, response), got {score!r}")
         if not callable(prompts):
             prompts = list(prompts)
             if not prompts or not all(isinstance(p, str) for p in prompts):
-                raise ValueError("a callable task needs prompts=[...] (a non-empty list of strings)")
+                raise InputError("a callable task needs prompts=[...] (a non-empty list of strings)")
         self._score, self._prompts = score, prompts
         self.name = name or str(getattr(score, "__name__", "callable"))
 
@@ -154,13 +154,13 @@ def make_task(task: str | TextTask | Callable[[str, str], Any], prompts: Sequenc
         return task
     if isinstance(task, str):
         if task not in TASKS:
-            raise ValueError(f"unknown text task {task!r}; choose one of {', '.join(TASKS)}, or pass a callable "
+            raise InputError(f"unknown text task {task!r}; choose one of {', '.join(TASKS)}, or pass a callable "
                              "score(prompt, response) -> float with prompts=[...]")
         if task == "sentiment":
             return SentimentTask(prompts, **options)
         if prompts is not None:
-            raise ValueError("the arithmetic task makes its own prompts; drop prompts=")
+            raise InputError("the arithmetic task makes its own prompts; drop prompts=")
         return ArithmeticTask(**options)
     if prompts is None:
-        raise ValueError("a callable task needs prompts=[...] (a non-empty list of strings)")
+        raise InputError("a callable task needs prompts=[...] (a non-empty list of strings)")
     return CallableTask(task, prompts, **options)

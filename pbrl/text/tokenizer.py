@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pbrl.errors import InputError
+
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIAL = 4
 
@@ -51,7 +53,7 @@ class Tokenizer:
         """A clear error for ids a model of another vocabulary produced."""
         ids = np.asarray(ids)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"{what} holds token id {int(ids.max() if ids.max() >= self.vocab_size else ids.min())}, "
+            raise InputError(f"{what} holds token id {int(ids.max() if ids.max() >= self.vocab_size else ids.min())}, "
                              f"outside this tokenizer's vocabulary 0..{self.vocab_size - 1} ({self.name}): the model "
                              "and the tokenizer do not match")
 
@@ -67,7 +69,7 @@ class CharTokenizer(Tokenizer):
     def __init__(self, alphabet: str | None = None) -> None:
         self.alphabet = alphabet if alphabet is not None else "\n" + "".join(chr(c) for c in range(32, 127))
         if len(set(self.alphabet)) != len(self.alphabet):
-            raise ValueError("the tokenizer's alphabet repeats a character")
+            raise InputError("the tokenizer's alphabet repeats a character")
         self._ids = {ch: SPECIAL + i for i, ch in enumerate(self.alphabet)}
         self.vocab_size = SPECIAL + len(self.alphabet)
 
