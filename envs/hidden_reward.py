@@ -148,6 +148,25 @@ class HiddenReward(gym.Wrapper):
         self._last_obs: Any = None
         self._true_return = 0.0
 
+    def _learned_reward(self, args: tuple[np.ndarray, ...]) -> float:
+        """The reward model's value for one step: one finite number, else an error that says
+        whether the model or its (finite, checked) inputs are to blame."""
+        assert self._reward_fn is not None
+        try:
+            predicted = np.asarray(self._reward_fn(*args), dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise UnsupportedError(f"{self._env_id}: the reward model's output is not numbers ({exc}); it must return "
+                                   "one reward per row of its batch of 1 (shape (1,))") from None
+        if predicted.size != 1:
+            raise UnsupportedError(
+                f"{self._env_id}: the reward model returned shape {predicted.shape} for a batch of 1 step; it must "
+                "return one reward per row of obs (shape (1,) here)")
+        reward = float(predicted.reshape(-1)[0])
+        if not math.isfinite(reward):
+            raise InputError(f"{self._env_id}: the reward model returned {reward} for a finite observation and "
+                             "action; the model is at fault (its weights hold NaN or inf, or it divides by zero)")
+        return reward
+
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
         _check_finite("observation", obs, self._env_id)
@@ -167,9 +186,7 @@ class HiddenReward(gym.Wrapper):
             args: tuple[np.ndarray, ...] = (np.asarray(self._last_obs)[None], np.asarray(action)[None])
             if self._needs_next_obs:  # a model that rates the observation the step led to
                 args = (*args, np.asarray(obs)[None])
-            predicted = np.asarray(self._reward_fn(*args))
-            reward = float(predicted.reshape(-1)[0])
-            _check_finite("learned reward", reward, self._env_id)
+            reward = self._learned_reward(args)
         else:
             reward = 0.0
         self._true_return += true_reward

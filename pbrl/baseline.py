@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from pbrl import rl
-from pbrl.errors import InputError
+from pbrl.errors import InputError, check_numbers
 from pbrl.family import family_for, family_name
 from pbrl.progress import Progress
 
@@ -36,6 +36,7 @@ class BaselineConfig:
             raise InputError(f"steps must be >= 1, got {self.steps}")
         if self.eval_episodes < 1:
             raise InputError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
+        check_numbers(self, seed=">= 0")
         family_name(self.env_id)
 
 
@@ -44,6 +45,7 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward") -> dict[str
     n_envs, kwargs = family_for(config.env_id).hyperparameters(config.algo, config.env_id)
     venv = rl.wrap_normalize(rl.make_env(config.env_id, config.seed, n_envs, {"reveal_true_reward": True}),
                              config.env_id, kwargs)
+    rl.check_algo(config.algo, venv.action_space, config.env_id)
     model = rl.make_algo(config.algo, venv, config.env_id, config.seed)
     start = time.perf_counter()
     progress = Progress(config.steps, label=label)

@@ -97,10 +97,17 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume:
         changed = changed_flags(_train_parser(), args, ignore=("resume", "open_ui"))
-        if changed:
+        if [flag for flag in changed if flag != "--teacher"]:
             raise InputError(f"--resume goes on with the run's own config.json; drop {', '.join(changed)}")
         run = RunDir.open(Path(args.resume))
-        config, out = TrainConfig.from_json(run.config), args.resume
+        saved = run.config
+        if changed and args.teacher != saved.get("teacher"):  # --teacher may only repeat the run's own judge
+            raise InputError("--resume goes on with the run's own config.json; drop --teacher")
+        teacher = str(saved.get("teacher", ""))
+        if teacher.startswith("judge:") and args.teacher != teacher:  # never import code a file names, unasked
+            raise InputError(f"{run.path / 'config.json'} names the judge {teacher}, whose module resuming imports and "
+                             f"runs; if you trust it, say so: pbrl train --resume {args.resume} --teacher {teacher}")
+        config, out = TrainConfig.from_json(saved), args.resume
         print(f"resuming {out}: {config.env_id}, {config.labels} labels from the {config.teacher} teacher, "
               f"{config.steps:,} steps")
     else:
@@ -132,16 +139,20 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     import numpy as np
 
     from pbrl import rl
+    from pbrl.run_dir import RunDir
 
+    if args.episodes < 1 or (args.seed is not None and args.seed < 0):
+        raise InputError(f"--episodes must be >= 1 and --seed >= 0, got {args.episodes} and {args.seed}")
     run = Path(args.run_dir)
+    if not run.is_dir():
+        raise MissingFileError(f"run directory {run} does not exist; give the --out of a `pbrl train` run")
     model, norm, env_id, env_kwargs = rl.load_policy(run)
-    seed = args.seed if args.seed is not None else json.loads((run / "config.json").read_text()).get("seed", 0)
+    seed = args.seed if args.seed is not None else RunDir.open(run).config.get("seed", 0)
     returns, _ = rl.evaluate(model, env_id, args.episodes, seed, rl.obs_normaliser(norm), env_kwargs=env_kwargs)
     print(f"{env_id}: true return {np.mean(returns):.1f} +- {np.std(returns):.1f} over {args.episodes} "
           f"deterministic episodes (reset seeds {seed + 10_000}..{seed + 10_000 + args.episodes - 1})")
@@ -162,6 +173,12 @@ def _rate(args: argparse.Namespace) -> int:
         make_demo_run(run_dir, args.demo)
     if run_dir is None:
         raise InputError("give the run directory to rate (the --out of `pbrl train ... --teacher human`), or --demo N")
+    from pbrl.run_dir import RunDir
+
+    teacher = RunDir.open(Path(run_dir)).config.get("teacher", "human")
+    if teacher != "human":
+        raise InputError(f"{run_dir} was trained with the {teacher} teacher, which answered every query as it was "
+                         "asked: none waits for people. Rate a run of pbrl train ... --teacher human")
     from pbrl.clip_ui.app import RatingApp
 
     try:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pbrl.asking import DEFAULT_QUEUE
-from pbrl.errors import InputError
+from pbrl.errors import InputError, check_numbers
 from pbrl.family import family_for
 from pbrl.oracle import teacher_config
 from pbrl.query import STRATEGIES
@@ -101,6 +101,10 @@ class TrainConfig:
             raise InputError(f"refit_growth must be >= 1, got {self.refit_growth}")
         if not 0 < self.label_horizon <= 1:
             raise InputError(f"label_horizon must be in (0, 1], got {self.label_horizon}")
+        if not 0 <= self.initial_fraction <= 1:
+            raise InputError(f"--initial-fraction must be in [0, 1], got {self.initial_fraction}")
+        check_numbers(self, seed=">= 0", fit_lag=">= 0", eval_episodes=">= 1", pool_size=">= 2", kl_coef=">= 0",
+                      kl_target="> 0", kl_horizon=">= 1")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

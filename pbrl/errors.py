@@ -8,6 +8,8 @@ Each message names the file or flag, the cause and the fix. The ``pbrl`` command
 
 from __future__ import annotations
 
+import math
+
 
 class PbrlError(Exception):
     """A failure the user can fix; the message says how."""
@@ -47,3 +49,20 @@ class MissingDependencyError(PbrlError, ImportError):
 
 class SpecError(PbrlError, ImportError):
     """A ``module:attr`` string (a judge, a family, a suite's runner) that names nothing importable."""
+
+
+def check_numbers(obj: object, flags: dict[str, str] | None = None, **rules: str) -> None:
+    """Refuse a field of the config ``obj`` that is not a finite number meeting its rule:
+    ``check_numbers(config, l2=">= 0", lr="> 0")``. A field at None is left to its default.
+
+    :param flags: the command-line flag of a field whose flag is not ``--field-name``.
+    """
+    for name, rule in rules.items():
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        op, bound = rule.split()
+        ok = math.isfinite(value) and (value > float(bound) if op == ">" else value >= float(bound))
+        if not ok:
+            flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
+            raise InputError(f"{flag} must be a number {rule}, got {value}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
-from pbrl.errors import InputError
+from pbrl.errors import InputError, check_numbers
 
 COMBINE = ("mean", "pessimistic", "optimistic")
 # the settings a family may set (Family.reward_defaults), and pbrl's values where neither the
@@ -95,6 +95,11 @@ class RewardModelConfig:
             raise InputError(f"crop must be in [0, 1) (the share of a clip a crop may cut off), got {self.crop}")
         if not 0 <= self.dropout < 1:
             raise InputError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not all(width >= 1 for width in self.hidden):
+            raise InputError(f"--hidden widths must be >= 1, got {self.hidden}")
+        check_numbers(self, {"k": "--reward-k (--std-k)", "n_members": "--members"}, lr="> 0", l2=">= 0",
+                      epochs="> 0", min_steps=">= 0", batch_size=">= 1", max_batch_steps=">= 1", max_eval=">= 1",
+                      k=">= 0")
 
     def resolved(self, defaults: Mapping[str, Any] = MappingProxyType({})) -> RewardModelConfig:
         """These settings with every field left at None filled from ``defaults`` (a family's

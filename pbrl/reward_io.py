@@ -103,6 +103,10 @@ def _checkpoint_dir(path: str | os.PathLike[str]) -> Path:
     return directory
 
 
+# the metadata keys a checkpoint of this format has (RewardEnsemble.save writes them)
+REQUIRED = ("kind", "env_id", "observation_space", "action_space", "config", "center", "l2", "labels_seen")
+
+
 def read(path: str | os.PathLike[str]) -> Checkpoint:
     """Read the checkpoint in a run directory, a directory holding one, or either file; clear
     errors for missing or corrupt files and other format versions."""
@@ -119,4 +123,8 @@ def read(path: str | os.PathLike[str]) -> Checkpoint:
         ) from exc
     if version != FORMAT_VERSION:
         raise InputError(f"{meta_path}: checkpoint format {version}, this pbrl reads format {FORMAT_VERSION}")
+    missing = [key for key in REQUIRED if key not in meta]
+    if missing or not isinstance(meta.get("config"), dict) or "hidden" not in meta["config"]:
+        raise InputError(f"{meta_path} lacks {', '.join(missing) or 'config.hidden'}: the file is damaged or was "
+                         "edited; restore it from a copy of the run, or retrain")
     return Checkpoint(directory, meta, state)

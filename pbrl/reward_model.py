@@ -240,6 +240,8 @@ class RewardEnsemble:
         if len(train_idx) == 0:
             raise InputError("the reward model needs at least one non-skipped label to fit")
         seen = list(dataset.clips.values()) + list(normalisation_clips)
+        for clip in seen:
+            check_finite_clip(clip)
         self.encoder.observe(self.clip_obs(c)[: c.length] for c in seen)  # input statistics (the MLP's)
         cfg, n_members = self.config, self.config.n_members
         t = self._tensors(dataset)
@@ -390,9 +392,14 @@ class RewardEnsemble:
         registry), then given its learned state."""
         saved = reward_io.read(path)
         meta = saved.meta
-        config = RewardModelConfig(**{**meta["config"], "hidden": tuple(meta["config"]["hidden"])})
-        model = cls(saved.observation_space, saved.action_space, config, env_id=meta["env_id"], center=meta["center"],
-                    kind=meta["kind"])
+        try:
+            config = RewardModelConfig(**{**meta["config"], "hidden": tuple(meta["config"]["hidden"])})
+            model = cls(saved.observation_space, saved.action_space, config, env_id=meta["env_id"],
+                        center=meta["center"], kind=meta["kind"])
+        except (TypeError, KeyError, ValueError) as exc:
+            where = saved.directory / reward_io.METADATA
+            raise InputError(f"{where} does not describe a reward model of this pbrl ({type(exc).__name__}: {exc}); "
+                             "restore it from a copy of the run, or retrain") from None
         model._restore(saved)
         return model
 
@@ -427,6 +434,16 @@ class RewardEnsemble:
                     f"{where}: the reward model was trained on {self.env_id or 'another env'} with {what} space "
                     f"{mine}, but this env's {what} space is {other}; use a reward model trained on this env"
                 )
+
+
+def check_finite_clip(clip: Clip) -> None:
+    """Refuse a clip holding NaN or inf (a fit on it would save NaN weights), naming it."""
+    for name in ("obs", "actions", "next_obs"):
+        values = getattr(clip, name)
+        if values is not None and np.asarray(values).dtype.kind == "f" and not np.all(np.isfinite(values)):
+            raise InputError(f"clip {clip.clip_id!r} (policy step {clip.step}) holds a non-finite value in its {name}; "
+                             "the reward model is not fitted on it. Find where the env produced it (its dynamics or "
+                             "action bounds), or leave the clip out")
 
 
 def load_reward_model(path: str | os.PathLike[str]) -> RewardEnsemble:

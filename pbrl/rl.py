@@ -5,6 +5,9 @@ and evaluating the true return."""
 from __future__ import annotations
 
 import json
+import pickle
+import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -127,11 +130,61 @@ def restore_normalize(venv: VecNormalize, stats: Mapping[str, np.ndarray]) -> No
 def restore_policy(model: BaseAlgorithm, venv: VecEnv, directory: Path) -> None:
     """Load the weights (and VecNormalize state) saved by :func:`save_policy` into a freshly
     built ``model`` to go on training (a resumed run)."""
-    model.policy.load_state_dict(torch.load(directory / POLICY_FILE, weights_only=True))
+    load_weights(model, directory)
     norm = find_normalize(venv)
     if norm is not None and (directory / NORM_FILE).exists():
-        with np.load(directory / NORM_FILE, allow_pickle=False) as stats:
-            restore_normalize(norm, dict(stats))
+        restore_normalize(norm, _read_normalisation(directory))
+
+
+def _unreadable(path: Path, exc: BaseException, fix: str = "restore it from a copy, or train again") -> InputError:
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return InputError(f"{path} is corrupt or not what pbrl wrote ({type(exc).__name__}: {first}); {fix}; "
+                      "nothing was changed")
+
+
+def load_weights(model: BaseAlgorithm, directory: Path) -> None:
+    """The policy weights of ``directory``'s policy.pt into ``model`` (tensors only: a file
+    holding anything else, a pickle that would run code included, is refused)."""
+    path = directory / POLICY_FILE
+    try:
+        with warnings.catch_warnings():  # torch warns about the zip reader before raising
+            warnings.simplefilter("ignore")
+            state = torch.load(path, weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputError(f"{path} is not tensors pbrl can read: damaged, or a pickle of other objects, refused unread "
+                         "(loading it could run code); restore it from a copy, or train again; nothing was changed"
+                         ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
+    try:
+        model.policy.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:  # another env's or algorithm's network
+        detail = " ".join(line.strip() for line in str(exc).splitlines()[:2])[:240]
+        raise InputError(
+            f"{path} does not fit the policy config.json and policy.json describe (was one of them edited, or "
+            f"policy.pt copied from another run?): {detail}; nothing was changed") from None
+
+
+def _read_normalisation(directory: Path) -> dict[str, np.ndarray]:
+    path = directory / NORM_FILE
+    try:
+        with np.load(path, allow_pickle=False) as stats:
+            return dict(stats)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _read_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        for key in keys:
+            if key not in data:
+                raise KeyError(f"no {key!r}")
+        return data
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
 
 
 class SavedPolicy(NamedTuple):
@@ -149,17 +202,14 @@ def load_policy(directory: Path) -> SavedPolicy:
     meta_path = directory / POLICY_META
     if not meta_path.exists():
         raise MissingFileError(f"{directory}: no {POLICY_META}; pass a run directory written by `pbrl train`")
-    meta = json.loads(meta_path.read_text())
+    meta = _read_json(meta_path, ("env_id", "algo"))
     config_path = directory / "config.json"
-    env_kwargs = json.loads(config_path.read_text()).get("env_kwargs", {}) if config_path.exists() else {}
+    env_kwargs = _read_json(config_path).get("env_kwargs", {}) if config_path.exists() else {}
     venv = make_env(meta["env_id"], seed=0, n_envs=1, env_kwargs=env_kwargs)
     policy_kwargs = family_for(meta["env_id"]).saved_policy_kwargs(directory)
     model = make_algo(meta["algo"], venv, meta["env_id"], seed=0, policy_kwargs=policy_kwargs)
-    model.policy.load_state_dict(torch.load(directory / POLICY_FILE, weights_only=True))
-    norm = None
-    if (directory / NORM_FILE).exists():
-        with np.load(directory / NORM_FILE, allow_pickle=False) as stats:
-            norm = dict(stats)
+    load_weights(model, directory)
+    norm = _read_normalisation(directory) if (directory / NORM_FILE).exists() else None
     return SavedPolicy(model, norm, meta["env_id"], env_kwargs)
 
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from pbrl.errors import InputError, MissingFileError, RunExistsError, StateError
+from pbrl.errors import InputError, MissingFileError, PbrlError, RunExistsError, StateError
 from pbrl.io import write_json, write_text
 
 PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
@@ -49,8 +49,14 @@ class RunDir:
         """
         from pbrl.store import PreferenceStore
 
-        path.mkdir(parents=True, exist_ok=True)
-        lock = lock_run_dir(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            lock = lock_run_dir(path)
+        except OSError as exc:
+            if isinstance(exc, PbrlError):
+                raise
+            raise InputError(f"--out {_short(path)}: cannot make the run directory there ({exc.strerror}); choose a "
+                             "writable directory with a shorter name") from None
         try:
             leftover = _leftover(path)
             if leftover:
@@ -88,10 +94,14 @@ class RunDir:
 
     @property
     def config(self) -> dict[str, Any]:
+        path = self.path / "config.json"
         try:
-            return json.loads((self.path / "config.json").read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{self.path / 'config.json'} is corrupt ({exc}); nothing was changed") from exc
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is corrupt ({exc}); put back a copy of it; nothing was changed") from exc
+        if not isinstance(data, dict):
+            raise InputError(f"{path} is corrupt (not a JSON object); put back a copy of it; nothing was changed")
+        return data
 
     def read_curves(self) -> list[dict[str, Any]]:
         """The rows written by :meth:`write_curves` (a resumed run goes on from them)."""
@@ -151,6 +161,11 @@ class RunDir:
 # what a start leaves before its first query: the lock, the store, config.json, progress.json
 # and SB3's empty logs (a start killed at any moment leaves some of these and nothing else)
 _START_FILES = ("config.json", "labels.sqlite", "labels.sqlite-wal", "labels.sqlite-shm", "progress.json", "logs")
+
+
+def _short(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 80 else f"{text[:40]}...{text[-20:]} ({len(text)} characters)"
 
 
 def _leftover(path: Path) -> list[str]:

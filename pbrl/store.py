@@ -7,16 +7,18 @@ writing the same answer again is harmless.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sqlite3
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pbrl.errors import InputError, MissingFileError, UnknownNameError
+from pbrl.errors import InputError, MissingFileError, StateError, UnknownNameError
 from pbrl.types import Clip, Label, Outcome, Query
 
 SCHEMA_VERSION = 2  # 2: clip text, query model version, broken queries, retractions, trainer status
@@ -58,6 +60,34 @@ ALTER TABLE queries ADD COLUMN broken TEXT;
 _OPEN = "NOT EXISTS (SELECT 1 FROM labels l WHERE l.query_id = q.query_id) AND q.broken IS NULL"
 
 
+def _damaged(path: Path, exc: BaseException) -> InputError:
+    return InputError(f"{path} is damaged ({type(exc).__name__}: {exc}); restore it from a copy (`sqlite3 {path.name} "
+                      "'.recover'` salvages what it can into a new file); nothing was changed")
+
+
+def _guarded(cls: type) -> type:
+    """Every public method of ``cls`` turns SQLite's damage reports into an error naming the file."""
+    for name, method in list(vars(cls).items()):
+        if name.startswith("_") or not callable(method):
+            continue
+
+        def call(self: PreferenceStore, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            try:
+                return _method(self, *args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise StateError(f"{self.path} stayed locked by another process for 30 s ({exc}); stop the "
+                                     "other process and run this again; nothing was changed") from None
+                raise _damaged(self.path, exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise _damaged(self.path, exc) from None
+
+        functools.update_wrapper(call, method)
+        setattr(cls, name, call)
+    return cls
+
+
+@_guarded
 class PreferenceStore:
     """A run's clips, queries and labels in one SQLite file.
 
@@ -78,7 +108,7 @@ class PreferenceStore:
                 row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 version = int(row[0]) if row else None
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"{self.path}: not a readable pbrl label store ({exc}); nothing was changed") from exc
+            raise _damaged(self.path, exc) from None
         if version is not None and version > SCHEMA_VERSION:
             self.db.close()
             raise InputError(
@@ -248,8 +278,15 @@ class PreferenceStore:
         if row is None:
             raise UnknownNameError(f"no clip {clip_id!r} in {self.path}")
         env_id, length, step, frames_path, data, text = row
-        arrays = np.load(io.BytesIO(data), allow_pickle=False)
-        optional = {name: arrays[name] for name in ("next_obs", "states") if name in arrays.files}
+        try:
+            arrays = np.load(io.BytesIO(data), allow_pickle=False)
+            arrays = {name: arrays[name] for name in arrays.files}
+            if not {"obs", "actions", "true_rewards"} <= set(arrays):
+                raise KeyError("obs, actions and true_rewards")
+        except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError) as exc:
+            raise InputError(f"{self.path}: the arrays of clip {clip_id!r} are damaged ({type(exc).__name__}: {exc}); "
+                             "restore the store from a copy; nothing was changed") from None
+        optional = {name: arrays[name] for name in ("next_obs", "states") if name in arrays}
         return Clip(clip_id, env_id, arrays["obs"], arrays["actions"], arrays["true_rewards"], length, step,
                     frames_path, text=text, **optional)
 

@@ -85,7 +85,16 @@ def export_jsonl(pairs: list[Pair], path: str | Path) -> None:
 def import_jsonl(path: str | Path) -> list[Pair]:
     """Read TRL-style preference records; a clear error names the first bad line."""
     pairs = []
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise MissingFileError(f"{path}: cannot read it ({exc.strerror})") from None
+    for n, raw in enumerate(data.splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}:{n}: not UTF-8 text (byte {exc.start + 1} of the line); JSONL files are "
+                             "UTF-8: convert it, e.g. with iconv -t UTF-8") from None
         if not line.strip():
             continue
         try:

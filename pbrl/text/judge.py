@@ -10,7 +10,10 @@ it can disagree with it; the benchmarks measure how much that costs.
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,19 +46,44 @@ def lexicon_judge(prompt: str, responses: list[str]) -> Any:
 
 
 def load_judge(spec: str) -> tuple[str, Judge]:
-    """``judge:MODULE:FUNCTION`` (or ``MODULE:FUNCTION``) -> (name, callable)."""
+    """``judge:MODULE:FUNCTION`` (or ``MODULE:FUNCTION``) -> (name, callable).
+
+    This imports MODULE, which runs its top-level code, as ``python -m`` would: the current
+    directory is searched first. Only a callable that takes ``(prompt, responses)`` is taken.
+    """
     target = spec[len(PREFIX):] if spec.startswith(PREFIX) else spec
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise InputError("a judge is named judge:MODULE:FUNCTION (e.g. judge:pbrl.text.judge:lexicon_judge), got "
                          f"{spec!r}")
+    here = os.getcwd()
+    added = here not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, here)  # a judge module beside the user, as python -m finds it
     try:
         judge = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise InputError(f"cannot load the judge {target!r}: {exc}") from exc
-    if not callable(judge):
-        raise InputError(f"the judge {target!r} is not callable")
+    except ModuleNotFoundError as exc:
+        raise InputError(f"cannot load the judge {target!r}: {exc}; the module must be in the current directory "
+                         f"({here}), installed, or on PYTHONPATH") from None
+    except AttributeError:
+        raise InputError(f"cannot load the judge {target!r}: {module_name} has no {attr!r}") from None
+    finally:
+        if added:
+            sys.path.remove(here)
+    check_judge(target, judge)
     return target, judge
+
+
+def check_judge(name: str, judge: Any) -> None:
+    """Refuse anything but a callable taking ``(prompt, responses)`` (``judge:os:system``
+    included: it takes one argument)."""
+    if not callable(judge):
+        raise InputError(f"the judge {name!r} is not callable")
+    try:
+        inspect.signature(judge).bind("prompt", ["response a", "response b"])
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"the judge {name!r} does not take (prompt, responses) ({exc}); a judge is "
+                         "def judge(prompt: str, responses: list[str]) -> index, ranking, 'equal' or None") from None
 
 
 class JudgeTeacher(AnsweringSource):

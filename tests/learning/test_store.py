@@ -46,7 +46,7 @@ def test_rankings_and_skips(tmp_path):
 def test_a_file_that_is_not_a_store_is_refused_unchanged(tmp_path):
     path = tmp_path / "labels.sqlite"
     path.write_bytes(b"precious data, not sqlite" * 100)
-    with pytest.raises(ValueError, match="not a readable pbrl label store"):
+    with pytest.raises(ValueError, match="is damaged"):
         PreferenceStore(path)
     assert path.read_bytes() == b"precious data, not sqlite" * 100
 
