@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from pbrl import bench_stats, plots
+from pbrl import bench_stats, plots, reliability
 from pbrl.bench import COMMANDS_FILE, SUITES, done
 from pbrl.errors import InputError, MissingFileError
 from pbrl.family import load_attr
@@ -572,6 +572,10 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
         text = text[:text.index(BEGIN)] + generated + text[text.index(END) + len(END):]
     else:
         text = text.rstrip() + "\n\n## Benchmark suites (`pbrl bench`)\n\n" + generated + "\n"
+    kills = root / "reliability" / reliability.RESULT_FILE  # python -m pbrl.reliability
+    if kills.exists():
+        text = _replace_between(text, reliability.BEGIN, reliability.END,
+                                reliability.table(json.loads(kills.read_text()))) or text
     write_text(path, text)
     if readme is not None and Path(readme).exists():
         updated = _replace_between(Path(readme).read_text(), README_BEGIN, README_END,

@@ -64,7 +64,10 @@ class RunDir:
                       "starting it afresh", file=sys.stderr)
                 for name in leftover:
                     target = path / name
-                    shutil.rmtree(target) if target.is_dir() else target.unlink()
+                    if target.is_dir():
+                        shutil.rmtree(target)
+                    else:
+                        target.unlink(missing_ok=True)  # -wal and -shm go when the store is closed
             PreferenceStore(path / "labels.sqlite").close()
             write_json(path / "config.json", config)
         except BaseException:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from pbrl.errors import InputError, MissingFileError
+from pbrl.errors import InputError, MissingFileError, check_numbers
 from pbrl.io import atomic_write
 from pbrl.text.load import load_lm
 from pbrl.text.model import CausalLM, seed_everything
@@ -142,6 +142,8 @@ class AlignConfig:
         if self.beta <= 0 or self.epochs < 1 or self.batch_size < 1:
             raise InputError(f"align: beta > 0, epochs >= 1 and batch_size >= 1, got {self.beta}, {self.epochs}, "
                              f"{self.batch_size}")
+        check_numbers(self, {"learning_rate": "--lr"}, beta="> 0", learning_rate="> 0", eval_prompts=">= 1",
+                      seed=">= 0")
 
 
 def _logratios(policy: CausalLM, ref_logp: torch.Tensor, prompts: torch.Tensor, responses: torch.Tensor

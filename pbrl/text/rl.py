@@ -31,7 +31,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
-from pbrl.errors import InputError
+from pbrl.errors import InputError, check_numbers
 from pbrl.io import atomic_write
 from pbrl.text.load import load_lm
 from pbrl.text.model import CausalLM
@@ -181,6 +181,8 @@ class TextRLConfig:
         for name in ("responses", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_prompts"):
             if getattr(self, name) < 1:
                 raise InputError(f"text ppo: {name} must be >= 1, got {getattr(self, name)}")
+        check_numbers(self, {"learning_rate": "--lr"}, learning_rate="> 0", ent_coef=">= 0", kl_coef=">= 0",
+                      kl_target="> 0", kl_horizon=">= 1", ptx_coef=">= 0", seed=">= 0")
 
 
 def evaluate_text(lm: CausalLM, task: str, n: int, seed: int, ref: CausalLM | None = None,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pbrl.errors import InputError
+from pbrl.errors import InputError, check_numbers
 from pbrl.text.model import CausalLM, LMConfig, TinyCausalLM, count_parameters, seed_everything
 from pbrl.text.tasks import ArithmeticTask, review_openings
 from pbrl.text.tokenizer import CharTokenizer, Tokenizer
@@ -95,6 +95,7 @@ class SFTConfig:
         for name in ("steps", "batch_size", "corpus_size", "prompt_tokens", "response_tokens"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InputError(f"sft: {name} must be >= 1, got {getattr(self, name)}")
+        check_numbers(self, lr="> 0", seed=">= 0")
 
 
 def train_sft(config: SFTConfig, out: str | Path | None = None, log_every: int | None = None) -> TinyCausalLM:

@@ -89,6 +89,8 @@ def test_what_a_killed_start_leaves_is_resumable_or_replaced(tmp_path, left):
         (out / "config.json").write_text(json.dumps(config.to_json()))
     if "labels.sqlite" in left:
         PreferenceStore(out / "labels.sqlite").close()
+        for log in ("labels.sqlite-wal", "labels.sqlite-shm"):  # as a kill leaves them
+            (out / log).write_bytes(b"")
     (out / "progress.json").write_text('{"env_steps": 0, "resumes": 0, "model_version": 0}')
     result = subprocess.run([PBRL, "train", "pbrl/CartPole-v1", *TINY, "--seed", "2", "--out", str(out)],
                             capture_output=True, text=True, timeout=600)
