@@ -28,6 +28,7 @@ from pbrl.clip_ui.session import (
     Quit,
     RatingSession,
     Retract,
+    RunEnded,
     SetPaused,
     SetSpeed,
     Show,
@@ -35,6 +36,7 @@ from pbrl.clip_ui.session import (
     WindowClosed,
 )
 from pbrl.clip_ui.views import ClipView, load_views, wrap_text
+from pbrl.envs.registry import instruction
 from pbrl.media import MediaError
 from pbrl.run_dir import RunDir
 from pbrl.store import PreferenceStore
@@ -48,7 +50,7 @@ KEYS = {
     **{getattr(pygame, f"K_KP{i}"): str(i) for i in range(1, 10)},
 }
 BACKGROUND, PANEL, TEXT, DIM, ACCENT = (24, 26, 30), (44, 47, 54), (230, 232, 236), (150, 154, 162), (90, 160, 255)
-STATUS_HEIGHT, BUTTON_HEIGHT, MARGIN = 30, 46, 12
+STATUS_HEIGHT, BUTTON_HEIGHT, MARGIN, INSTRUCTION_HEIGHT = 30, 46, 12, 28
 PAIR_BUTTONS = (("button:left", "< Left is better"), ("button:equal", "Equal (up)"),
                 ("button:cant_tell", "Can't tell (down)"), ("button:right", "Right is better >"),
                 ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
@@ -62,6 +64,7 @@ class Layout:
     clips: list[pygame.Rect]
     buttons: dict[str, pygame.Rect]
     status: pygame.Rect
+    instruction: pygame.Rect
 
 
 def layout(size: tuple[int, int], k: int, ranking: bool) -> Layout:
@@ -74,9 +77,10 @@ def layout(size: tuple[int, int], k: int, ranking: bool) -> Layout:
     buttons = {name: pygame.Rect(MARGIN + i * (bw + MARGIN), button_top + 6, bw, BUTTON_HEIGHT - 12)
                for i, (name, _) in enumerate(names)}
     cw = (width - MARGIN * (k + 1)) // k
-    ch = max(10, button_top - 2 * MARGIN - 20)
-    clips = [pygame.Rect(MARGIN + i * (cw + MARGIN), MARGIN + 20, cw, ch) for i in range(k)]
-    return Layout(clips, buttons, status)
+    top = INSTRUCTION_HEIGHT + MARGIN + 20  # the instruction, then each clip's title
+    ch = max(10, button_top - top - MARGIN)
+    clips = [pygame.Rect(MARGIN + i * (cw + MARGIN), top, cw, ch) for i in range(k)]
+    return Layout(clips, buttons, status, pygame.Rect(0, 0, width, INSTRUCTION_HEIGHT))
 
 
 class RatingApp:
@@ -89,12 +93,17 @@ class RatingApp:
     :param poll_seconds: how often the store is read for queries and trainer status.
     :param max_fps: frame-rate cap of the loop.
     :param log: where saved labels and skipped queries are reported (one line each).
+    :param instructions: the line shown above the clips (default: the env's, what "better" means).
     """
 
     def __init__(self, run_dir: str | Path, rater: str, size: tuple[int, int] = (1100, 620),
-                 lease_seconds: float = 120.0, poll_seconds: float = 0.5, max_fps: int = 60, log=sys.stdout) -> None:
+                 lease_seconds: float = 120.0, poll_seconds: float = 0.5, max_fps: int = 60, log=sys.stdout,
+                 instructions: str | None = None) -> None:
         self.run_dir = RunDir.open(Path(run_dir))
         self.store = PreferenceStore(self.run_dir.path / "labels.sqlite", create=False)
+        config = self.run_dir.config
+        self.demo = bool(config.get("demo"))
+        self.instructions = instructions or instruction(str(config.get("env_id", "")), config.get("env_kwargs"))
         self.rater, self.lease, self.poll_seconds = rater, lease_seconds, poll_seconds
         self.max_fps, self.log = max_fps, log
         self.session = RatingSession(rater)
@@ -240,6 +249,8 @@ class RatingApp:
         self.info = {"total": self.store.count_labels(include_skipped=True),
                      "waiting": self.store.waiting(self.rater, now),
                      "trainer": self.store.status()}
+        if self.info["trainer"].get("phase") == "finished" and not self.session.ended:
+            self.execute(self.session.handle(RunEnded(now)))  # its queries were withdrawn
 
     def _load(self, query) -> bool:
         """Decode and scale a query's media; a missing or corrupt file takes the query out of
@@ -278,10 +289,12 @@ class RatingApp:
         screen.fill(BACKGROUND)
         lay = self.layout()
         current = self.session.current
+        pygame.draw.rect(screen, PANEL, lay.instruction)
+        self._centered(self.instructions, self.font, lay.instruction.center, TEXT)
         if current is None:
-            self._centered("Waiting for new clips...", self.big, screen.get_rect().center, TEXT)
-            self._centered(self._trainer_line(), self.font,
-                           (screen.get_width() // 2, screen.get_height() // 2 + 34), DIM)
+            title, detail = self.idle_screen()
+            self._centered(title, self.big, screen.get_rect().center, TEXT)
+            self._centered(detail, self.font, (screen.get_width() // 2, screen.get_height() // 2 + 34), DIM)
         elif current.query_id not in self.views:  # its media went missing after it was answered
             self._centered(f"{current.query_id}: clip media unavailable (undo again, or answer 'can't tell')",
                            self.font, screen.get_rect().center, TEXT)
@@ -333,6 +346,22 @@ class RatingApp:
         surface = font.render(text, True, color)
         self.screen.blit(surface, surface.get_rect(center=center))
 
+    def idle_screen(self) -> tuple[str, str]:
+        """What the window says when no query is on screen: run finished, budget spent, demo
+        done, or waiting (with the trainer's state)."""
+        t, total = self.info["trainer"], self.info["total"]
+        budget = t.get("budget")
+        if self.session.ended:
+            return ("The run has finished", f"{total} labels in all, {self.session.labels_given} from you: thank you. "
+                    "Close the window (Esc).")
+        if self.demo and not self.info["waiting"]:
+            return ("Demo done", f"{self.session.labels_given} labels given. Rate a real run: "
+                    "pbrl train pbrl/Pendulum-v1 --teacher human --open-ui")
+        if budget and total >= budget:
+            return (f"All {budget} labels are in: thank you",
+                    f"the trainer is finishing its run ({self._trainer_line()})")
+        return "Waiting for new clips...", self._trainer_line()
+
     def _trainer_line(self) -> str:
         t = self.info["trainer"]
         if not t:
@@ -343,12 +372,14 @@ class RatingApp:
 
     def _status_line(self) -> str:
         history = self.session.history
-        pace = (f"{sum(lab.answered_at - lab.shown_at for lab in history) / len(history):.1f} s/label" if history
-                else "- s/label")
+        recent = sorted(lab.answered_at - lab.shown_at for lab in history[-10:])
+        pace = f"{recent[len(recent) // 2]:.1f} s/label" if recent else "- s/label"  # the recent median
         state = "  PAUSED" if self.session.paused else ""
         speed = f"  speed {self.session.speed:g}x" if self.session.speed != 1 else ""
         message = f"  |  {self.message}" if self.message else ""
-        return (f"{self.rater}: {len(history)} this session  |  {self.info['total']} labels in all  |  "
+        budget = self.info["trainer"].get("budget")
+        labels = f"labels {self.info['total']}/{budget}" if budget else f"{self.info['total']} labels in all"
+        return (f"{self.rater}: {len(history)} this session  |  {labels}  |  "
                 f"{self.info['waiting']} waiting  |  {pace}  |  {self._trainer_line()}{state}{speed}{message}")
 
 

@@ -64,6 +64,13 @@ class LabelRefused:
     now: float
 
 
+@dataclass(frozen=True)
+class RunEnded:
+    """The trainer has finished: the queries held are withdrawn and no label can be undone."""
+
+    now: float
+
+
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -101,7 +108,7 @@ class Quit:
     pass
 
 
-Event = KeyPressed | Clicked | QueriesAvailable | WindowClosed | LabelRefused
+Event = KeyPressed | Clicked | QueriesAvailable | WindowClosed | LabelRefused | RunEnded
 Command = Show | Submit | Retract | SetPaused | SetSpeed | Quit
 
 
@@ -121,6 +128,7 @@ class RatingSession:
     paused: bool = False
     speed: float = 1.0
     quit: bool = False
+    ended: bool = False  # the trainer has finished
     _known: dict[str, PendingQuery] = field(default_factory=dict)  # every query seen, by id
 
     @property
@@ -133,10 +141,15 @@ class RatingSession:
             return []
         if isinstance(event, WindowClosed):
             return self._quit()
+        if isinstance(event, RunEnded):
+            self.ended, self.queue, self.current, self.ranking = True, deque(), None, []
+            return [Show(None)]
         if isinstance(event, LabelRefused):
             self.history = [label for label in self.history if label.query_id != event.query_id]
             return []
         if isinstance(event, QueriesAvailable):
+            if self.ended:
+                return []
             for query in event.queries:
                 if query.query_id not in self._known:
                     self._known[query.query_id] = query
@@ -211,7 +224,7 @@ class RatingSession:
         return [Submit(label), *self._advance(now)]
 
     def _undo(self, now: float) -> list[Command]:
-        if not self.history:
+        if not self.history or self.ended:  # a finished run has trained on every label
             return []
         label = self.history.pop()
         if self.current is not None:

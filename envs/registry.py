@@ -117,3 +117,38 @@ def entry_for(env_id: str) -> SuiteEntry:
         known = ", ".join(BY_ID)
         raise UnknownNameError(f"unknown pbrl environment id {env_id!r}; registered ids: {known}")
     return BY_ID[key]
+
+
+# What "better" means for a person comparing clips: the hidden reward's goal, in one line
+# (the rating app shows it above the clips; `pbrl rate --instructions` overrides it).
+INSTRUCTIONS: dict[str, str] = {
+    "CartPole-v1": "the pole stays upright longer, the cart near the middle of the track",
+    "Acrobot-v1": "the arm's free end swings up above the bar, higher and sooner",
+    "MountainCar-v0": "the car gets up to the flag on the right hilltop sooner",
+    "MountainCarContinuous-v0": "the car gets up to the flag on the right hilltop, with less engine force",
+    "Pendulum-v1": "the pendulum swings up and stays upright and still, with little torque",
+    "HalfCheetah-v5": "the cheetah runs forward (to the right) faster",
+    "Hopper-v5": "the hopper hops forward (to the right) faster without falling",
+    "Walker2d-v5": "the walker walks forward (to the right) faster without falling",
+    "Swimmer-v5": "the swimmer moves forward (to the right) faster",
+    "Ant-v5": "the ant moves forward (away along its track) faster without flipping over",
+    "Reacher-v5": "the arm's tip reaches the target dot sooner and stays on it",
+    "InvertedPendulum-v5": "the pole stays balanced upright on the cart",
+    "InvertedDoublePendulum-v5": "both poles stay balanced upright, the tip as high as it goes",
+}
+TEXT_INSTRUCTIONS = {"sentiment": "the response continues the prompt in a more positive, warmer tone",
+                     "arithmetic": "the response answers the sum correctly"}
+
+
+def instruction(env_id: str, env_kwargs: dict[str, Any] | None = None) -> str:
+    """The one-line task description people see: which clip counts as better."""
+    entry = BY_ID.get(bare_id(env_id))
+    name = bare_id(env_id).split("/")[-1]
+    if entry is not None and entry.family == TEXT:
+        task = (env_kwargs or {}).get("task", "sentiment")
+        better = TEXT_INSTRUCTIONS.get(task, f"the response does the {task} task better")
+    elif entry is not None and entry.family == ATARI:
+        better = f"the agent plays {name.split('-')[0]} better (the score is hidden: judge the play)"
+    else:
+        better = INSTRUCTIONS.get(name, "the agent does its task better")
+    return f"Better: {better}."

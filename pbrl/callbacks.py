@@ -29,18 +29,23 @@ class LabelCallback(BaseCallback):
     :param curves: the run's rows, appended to.
     :param family: the env's family (its ``curve_fields``, read by ``step_metrics`` from each step's infos).
     :param after: called with the env step count after each rollout (checkpoints, status).
+    :param pace: called with the env step count at each rollout's start, after the learner
+        (people: RL waits there while the labels are behind the schedule).
     """
 
     def __init__(self, learner: PreferenceLearner, learned: LearnedReward, offset: int, curves: list[dict[str, Any]],
                  family: Family | None = None,
-                 after: Callable[[int], None] | None = None) -> None:
+                 after: Callable[[int], None] | None = None, pace: Callable[[int], None] | None = None) -> None:
         super().__init__()
         self.learner, self.learned, self.offset, self.curves, self.after = learner, learned, offset, curves, after
+        self.pace = pace
         self.family = family
         self._values: list[tuple[float, ...]] = []
 
     def _on_rollout_start(self) -> None:
         self.learner.step(self.offset + self.num_timesteps)
+        if self.pace is not None:
+            self.pace(self.offset + self.num_timesteps)
 
     def _on_step(self) -> bool:
         if self.family is not None and self.family.curve_fields:

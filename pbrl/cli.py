@@ -118,8 +118,14 @@ def _train(args: argparse.Namespace) -> int:
                                          f"-seed{config.seed}")
         print(f"preference learning on {config.env_id}: {config.labels} labels from the {config.teacher} teacher, "
               f"{config.steps:,} steps, {config.algo.upper()}, seed {config.seed} -> {out}")
-    if config.teacher == HUMAN and not args.open_ui:
-        print(f"people rate the clips in the app: pbrl rate {out}", flush=True)
+    if config.teacher == HUMAN:
+        low, high = (config.labels * s / 60 for s in (3, 5))  # a person's 3-5 s a comparison (the paper's)
+        wait = ("RL pauses whenever the labels fall behind the schedule and the run ends after the last one"
+                if config.pace == "labels" else "RL never waits (--pace free): labels given late serve --resume")
+        print(f"{config.labels} comparisons at a person's 3-5 s each: about {low:.0f}-{high:.0f} minutes of rating; "
+              f"{wait}", flush=True)
+        if not args.open_ui:
+            print(f"people rate the clips in the app: pbrl rate {out}", flush=True)
     try:
         result = train(config, out, resume=bool(args.resume), on_ready=_open_ui if args.open_ui else None)
     except KeyboardInterrupt:
@@ -188,7 +194,7 @@ def _rate(args: argparse.Namespace) -> int:
     rater = args.rater or getpass.getuser()
     import os
 
-    app = RatingApp(Path(run_dir), rater, size=(width, height))
+    app = RatingApp(Path(run_dir), rater, size=(width, height), instructions=args.instructions)
     import pygame
 
     if pygame.display.get_driver() in ("offscreen", "dummy") and "SDL_VIDEODRIVER" not in os.environ:
@@ -382,6 +388,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _train_arguments(p: argparse.ArgumentParser) -> None:
+    from pbrl.config import PACES
     from pbrl.oracle import TeacherConfig
     from pbrl.query import STRATEGIES
     from pbrl.reward_model import COMBINE, RewardModelConfig
@@ -390,7 +397,7 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
 
     add_config_arguments(
         p, TrainConfig, positional=("env_id",), aliases=TRAIN_ALIASES, defaults={"env_id": None},  # or --resume
-        choices={"algo": ALGOS, "query": STRATEGIES, "reward.combine": COMBINE},
+        choices={"algo": ALGOS, "query": STRATEGIES, "reward.combine": COMBINE, "pace": PACES},
         expand={"teacher_params": TeacherConfig},
         none_help={RewardModelConfig: "the env family's", TeacherConfig: "the teacher's"},
     )
@@ -448,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     ra.add_argument("run_dir", nargs="?", help="the run directory (the --out of pbrl train)")
     ra.add_argument("--rater", help="your name, stored with each label (default: your login)")
     ra.add_argument("--size", default="1100x620", help="initial window size, WIDTHxHEIGHT (resizable)")
+    ra.add_argument("--instructions", help="the line shown above the clips (default: the env's, e.g. 'Better: the "
+                                           "cheetah runs forward (to the right) faster.')")
     ra.add_argument("--demo", type=int, metavar="N",
                     help="first write a run with N queries of random CartPole clips, to try the app")
     ra.set_defaults(func=_rate)

@@ -14,6 +14,7 @@ from pbrl.query import STRATEGIES
 from pbrl.reward_model import RewardModelConfig
 
 HUMAN = "human"  # the teacher name for people rating in the app
+PACES = ("labels", "free")  # with people: RL waits for the labels, or never
 ALGOS = ("ppo", "a2c", "dqn", "sac", "td3")  # pbrl.rl builds them
 
 
@@ -66,6 +67,10 @@ class TrainConfig:
     """write an MP4 of the final policy"""
     queue: int = DEFAULT_QUEUE
     """with the human teacher: unanswered queries kept waiting for people"""
+    pace: str = "labels"
+    """with the human teacher: labels (RL pauses while the labels people gave are behind the
+    label schedule, and the run ends after the last label) or free (RL never waits; labels
+    that land after the run are kept for --resume)"""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """keyword arguments of gym.make for every env of the run (e.g. the response game's task)"""
     # the language-model family's options (pbrl.text.family): kept flat, as config.json holds them
@@ -85,6 +90,8 @@ class TrainConfig:
         family.check_config(self)  # e.g. text: the SFT model, the judge
         if self.teacher != HUMAN and not family.has_teacher(self.teacher):
             teacher_config(self.teacher, **self.teacher_params)
+        if self.pace not in PACES:
+            raise InputError(f"--pace must be one of {', '.join(PACES)}, got {self.pace!r}")
         if self.queue < 1:
             raise InputError(f"queue (queries kept waiting for people) must be >= 1, got {self.queue}")
         if self.labels < 1:

@@ -306,13 +306,43 @@ class Run:
         return told
 
     def learn(self) -> None:
-        """RL on the learned reward; at each rollout's start the learner asks, reads and refits."""
-        labels = LabelCallback(self.learner, self.learned, self.offset, self.curves, self.family, self._after_rollout)
+        """RL on the learned reward; at each rollout's start the learner asks, reads and refits
+        (and, with people at ``--pace labels``, RL waits while their labels are behind)."""
+        paced = self.source.people and self.config.pace == "labels"
+        labels = LabelCallback(self.learner, self.learned, self.offset, self.curves, self.family, self._after_rollout,
+                               pace=self._keep_pace if paced else None)
         progress = Progress(self.config.steps, offset=self.offset, label="preferences", extra=self._status_line)
         if self.config.steps > self.offset:
             self.agent.learn(self.config.steps - self.offset, callback=CallbackList([labels, progress]))
+        if paced:  # the run ends after the last label, and fits on it
+            self._keep_pace(self.offset + self.agent.num_timesteps, final=True)
         self.learner.finish()
         self.train_seconds = time.perf_counter() - self._start
+
+    def behind(self, env_steps: int, final: bool = False) -> int:
+        """Labels the schedule wants by ``env_steps`` (all of them at the end) that have not
+        been read yet."""
+        wanted = self.config.labels if final else self.schedule.target(env_steps)
+        return wanted - self.learner.labels
+
+    def _keep_pace(self, env_steps: int, final: bool = False) -> None:
+        """Hold RL while people's labels are more than a margin (5% of the budget, at least 2)
+        behind the schedule, and past the schedule's end, or at the end, until every label is
+        in: queries are still served, labels read and the reward model refit meanwhile."""
+        margin = 0 if final or env_steps >= self.schedule.horizon else max(2, math.ceil(0.05 * self.config.labels))
+        if self.behind(env_steps, final) <= margin:
+            return
+        since, told = time.time(), 0.0
+        while (behind := self.behind(env_steps, final)) > margin:
+            self.learner.step(env_steps)
+            self.report(env_steps, f"paused for labels ({behind} behind)")
+            if time.time() - told > 10:
+                told = time.time()
+                print(f"  RL paused at step {env_steps:,}: {self.learner.labels}/{self.config.labels} labels, "
+                      f"{behind} behind the schedule ({time.time() - since:.0f} s; rate them with: pbrl rate "
+                      f"{self.out}; --pace free never waits)", flush=True)
+            time.sleep(0.2)
+        self.report(env_steps, "training", force=True)
 
     def _status_line(self) -> str:
         fit = self.learner.last_fit
@@ -352,6 +382,8 @@ class Run:
         """Checkpoint, evaluate the final policy's true return, write curves, video and summary."""
         config, learner = self.config, self.learner
         steps = self.offset + self.agent.num_timesteps
+        late = len(self.source.poll())  # landed after the last read: kept in the store for --resume
+        withdrawn = self.store.withdraw_unanswered("the run had finished") if self.source.people else 0
         self.checkpoint(steps)
         self.report(steps, "finished", force=True)
         returns, frames = rl.evaluate(self.agent, config.env_id, config.eval_episodes, config.seed,
@@ -362,8 +394,11 @@ class Run:
             "true_return_mean": float(np.mean(returns)),
             "true_return_std": float(np.std(returns)),
             "eval_episodes": config.eval_episodes,
-            "labels": learner.labels,
+            "labels": learner.labels,  # used: read and trained on
             "queries_asked": learner.asked,
+            "labels_answered": self.store.count_labels(include_skipped=True),
+            "labels_late": late,  # answered after the trainer's last read (a resumed run uses them)
+            "queries_withdrawn": withdrawn,
             "steps": steps,
             "warmup_steps": self.recorder.total_steps - self.agent.num_timesteps if not self.resume else 0,
             "train_seconds": self.train_seconds,

@@ -219,6 +219,15 @@ class PreferenceStore:
             self.db.execute("UPDATE queries SET broken = ? WHERE query_id = ?", (reason, query_id))
             self.db.execute("DELETE FROM claims WHERE query_id = ?", (query_id,))
 
+    def withdraw_unanswered(self, reason: str) -> int:
+        """Take every query still waiting out of the queue (the run has ended); returns how many."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            cursor = self.db.execute(f"UPDATE queries AS q SET broken = ? WHERE {_OPEN}", (reason,))
+            self.db.execute("DELETE FROM claims WHERE query_id IN "
+                            "(SELECT query_id FROM queries WHERE broken IS NOT NULL)")
+        return cursor.rowcount
+
     def set_status(self, **values: Any) -> None:
         """The trainer's status for the rating app (policy step, reward-model version, ...)."""
         with self.db:

@@ -223,3 +223,34 @@ def test_undo_goes_back_past_the_media_kept_in_memory(demo):
     press(app, pygame.K_RIGHT)
     assert outcomes(demo) == [("q0", Outcome.RIGHT)]
     app.close()
+
+
+def test_the_window_says_what_better_means_the_budget_and_when_the_run_is_over(demo):
+    from pbrl.store import PreferenceStore as Store
+
+    app = open_app(demo)
+    assert app.instructions == "Better: the pole stays upright longer, the cart near the middle of the track."
+    store = Store(demo / "labels.sqlite")
+    store.set_status(phase="training", budget=60, policy_step=10, total_steps=100, model_version=1)
+    app.poll(time.time())
+    assert "labels 0/60" in app._status_line()
+    press(app, pygame.K_LEFT)
+    store.set_status(phase="finished")
+    store.withdraw_unanswered("the run had finished")
+    app.poll(time.time())
+    app.draw()
+    assert app.session.current is None and app.idle_screen()[0] == "The run has finished"
+    assert "1 from you" in app.idle_screen()[1]
+    app.close()
+    custom = RatingApp(demo, "bob", size=(640, 400), log=io.StringIO(), instructions="Better: the taller tower.")
+    assert custom.instructions == "Better: the taller tower."
+    custom.close()
+
+
+def test_a_demo_says_when_it_is_done(tmp_path):
+    run = make_demo_run(tmp_path / "d", queries=1)
+    app = open_app(run)
+    press(app, pygame.K_RIGHT)
+    app.poll(time.time())
+    assert app.session.current is None and app.idle_screen()[0] == "Demo done"
+    app.close()

@@ -23,17 +23,17 @@ SCRIPTED = [sys.executable, "-m", "pbrl.clip_ui.scripted"]
 DUMMY = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
 
 
-def _rate_while_training(out, seed):
-    """``pbrl train --teacher human`` in one process, the scripted rater in the app in another,
-    until the trainer finishes; returns the run's summary and the rater's log."""
-    trainer = subprocess.Popen([PBRL, "train", "pbrl/CartPole-v1", "--teacher", "human", "--labels", "100",
-                                "--steps", "50000", "--no-video", "--seed", str(seed), "--out", str(out),
-                                "--learn-absorbing"],
+def _rate_while_training(out, seed, env_id="pbrl/CartPole-v1", labels=100, steps=50000, delay=0.2, extra=()):
+    """``pbrl train --teacher human`` in one process, the scripted rater in the app in another
+    (answering ``delay`` s after each query appears), until the trainer finishes; returns the
+    run's summary and the rater's log."""
+    trainer = subprocess.Popen([PBRL, "train", env_id, "--teacher", "human", "--labels", str(labels),
+                                "--steps", str(steps), "--no-video", "--seed", str(seed), "--out", str(out), *extra],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
-    while not (out / "labels.sqlite").exists():
+    while not (out / "config.json").exists():  # written last: the run directory is complete
         assert trainer.poll() is None, trainer.stdout.read()
         time.sleep(0.2)
-    rater = subprocess.Popen([*SCRIPTED, str(out), "--rater", "bot", "--delay", "0.2", "--until-finished"],
+    rater = subprocess.Popen([*SCRIPTED, str(out), "--rater", "bot", "--delay", str(delay), "--until-finished"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
     log, _ = trainer.communicate(timeout=600)
     rater_log, _ = rater.communicate(timeout=60)
@@ -54,7 +54,7 @@ def test_a_scripted_rater_in_the_app_teaches_a_real_trainer(tmp_path):
     from pbrl import rl
 
     out = tmp_path / "seed0"
-    summary, rater_log = _rate_while_training(out, 0)
+    summary, rater_log = _rate_while_training(out, 0, extra=("--learn-absorbing", "--pace", "free"))
     store = PreferenceStore(out / "labels.sqlite")
     records = store.label_records()
     # a rater at ~4 labels/s spends most of the budget within the run (a label given after
@@ -65,6 +65,26 @@ def test_a_scripted_rater_in_the_app_teaches_a_real_trainer(tmp_path):
     store.close()
     random_returns, _ = rl.evaluate(None, "pbrl/CartPole-v1", 10, 0)
     assert summary["true_return_mean"] >= 5 * np.mean(random_returns), (summary, np.mean(random_returns))
+
+
+@pytest.mark.slow
+def test_at_a_persons_pace_every_label_is_used_and_the_run_waits_for_the_last(tmp_path):
+    """A rater answering 3 s after each query appears (a careful person's pace) on a trainer
+    far faster than that: RL pauses while the labels are behind the schedule, so every label
+    given is asked for, answered and trained on, none late, and the run ends after the last."""
+    out = tmp_path / "paced"
+    summary, rater_log = _rate_while_training(out, 0, "pbrl/Pendulum-v1", labels=30, steps=20000, delay=3.0)
+    store = PreferenceStore(out / "labels.sqlite")
+    records = store.label_records()
+    assert summary["labels"] == summary["labels_answered"] == store.count_labels(include_skipped=True) == 30
+    assert summary["labels_late"] == 0 and summary["queries_withdrawn"] == summary["queries_asked"] - 30
+    assert rater_log.count("saved q") == 30
+    last_label = max(r["answered_at"] for r in records)
+    finished = os.path.getmtime(out / "summary.json")
+    assert finished > last_label  # the run ended after the last label
+    refits = [float(line.split(",")[1]) for line in (out / "refits.csv").read_text().splitlines()[1:]]
+    assert max(refits) == 30  # and fitted on it
+    store.close()
 
 
 @pytest.mark.slow

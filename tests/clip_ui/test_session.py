@@ -127,3 +127,15 @@ def test_a_refused_label_is_not_counted_and_the_undo_button_edits_a_ranking_firs
     session.handle(KeyPressed("2", now=13.0))  # q3: ranking begun
     assert session.handle(Clicked("button:undo", now=14.0)) == [] and session.ranking == []
     assert session.current.query_id == "q3" and session.labels_given == 1
+
+
+def test_a_finished_run_withdraws_what_is_held_and_nothing_can_be_undone():
+    from pbrl.clip_ui.session import RunEnded
+
+    session, _ = started(Q1, Q2)
+    session.handle(KeyPressed("left", now=11.0))
+    assert session.handle(RunEnded(now=12.0)) == [Show(None)]
+    assert session.current is None and not session.queue and session.ended
+    assert session.handle(KeyPressed("backspace", now=13.0)) == []  # the trainer used that label
+    assert session.handle(QueriesAvailable((Q3,), now=14.0)) == [] and session.current is None
+    assert session.labels_given == 1
