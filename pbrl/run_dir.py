@@ -177,9 +177,12 @@ def _leftover(path: Path) -> list[str]:
     from pbrl.store import PreferenceStore
 
     names = sorted(p.name for p in path.iterdir() if p.name != "trainer.lock")
-    if "config.json" not in names and "labels.sqlite" not in names:
+    # a write killed half-way leaves its temporary file (pbrl.io: ".NAME.RANDOM.tmp")
+    started = [n for n in names if n in _START_FILES or (n.startswith(".") and ".tmp" in n
+                                                         and n[1:].split(".tmp")[0].rsplit(".", 1)[0] in _START_FILES)]
+    if not any(n in ("config.json", "labels.sqlite") or n.startswith(".") for n in started):
         return []  # an empty or unrelated directory: the run goes in beside what is there
-    others = [n for n in names if n not in _START_FILES]
+    others = [n for n in names if n not in started]
     queries = 0
     if "labels.sqlite" in names:
         try:
@@ -195,7 +198,7 @@ def _leftover(path: Path) -> list[str]:
             ", ".join(others)
         raise RunExistsError(f"{path} already holds a run ({what}); resume it with pbrl train --resume {path} or "
                               "choose another --out (nothing was changed)")
-    return [n for n in names if n in _START_FILES]
+    return started
 
 
 def lock_run_dir(run_path: Path) -> IO[str]:

@@ -80,7 +80,8 @@ def test_resume_refuses_a_store_that_lost_labels_and_changes_nothing(tmp_path):
     assert (out / "progress.json").read_bytes() == progress  # a refused resume changes nothing
 
 
-@pytest.mark.parametrize("left", [("config.json",), ("config.json", "labels.sqlite"), ("labels.sqlite",)])
+@pytest.mark.parametrize("left", [("config.json",), ("config.json", "labels.sqlite"), ("labels.sqlite",),
+                                  ("labels.sqlite", ".config.json.x1y2.tmp")])
 def test_what_a_killed_start_leaves_is_resumable_or_replaced(tmp_path, left):
     out = tmp_path / "run"
     out.mkdir()
@@ -91,6 +92,9 @@ def test_what_a_killed_start_leaves_is_resumable_or_replaced(tmp_path, left):
         PreferenceStore(out / "labels.sqlite").close()
         for log in ("labels.sqlite-wal", "labels.sqlite-shm"):  # as a kill leaves them
             (out / log).write_bytes(b"")
+    for name in left:
+        if name.endswith(".tmp"):  # config.json's write, killed before its rename
+            (out / name).write_text('{"env_id": "pbrl/Cart')
     (out / "progress.json").write_text('{"env_steps": 0, "resumes": 0, "model_version": 0}')
     result = subprocess.run([PBRL, "train", "pbrl/CartPole-v1", *TINY, "--seed", "2", "--out", str(out)],
                             capture_output=True, text=True, timeout=600)
