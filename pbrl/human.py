@@ -8,7 +8,9 @@ landed since the last call.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from pbrl.asking import DEFAULT_QUEUE, AskRule, PacedAsk
 from pbrl.errors import InputError
@@ -35,15 +37,63 @@ class HumanQueue(PreferenceSource):
             raise InputError(f"queue_size must be >= 1, got {queue_size}")
         self.store, self.media, self.queue_size = store, media, queue_size
         self._label_id, self._retraction_id = after_label, after_retraction
+        self._worker: ThreadPoolExecutor | None = None  # renders media and publishes queries
+        self._worker_store: PreferenceStore | None = None
+        self._jobs: list[Future[None]] = []
+        self._lock = threading.Lock()
+        self._pending = 0  # queries handed to publish and not yet in the store
 
     def resume_after(self, label_id: int, retraction_id: int) -> None:
         """Read only labels and retractions after these row ids (a resumed run read the rest)."""
         self._label_id, self._retraction_id = label_id, retraction_id
 
-    def prepare(self, clips: Mapping[str, Clip]) -> dict[str, Clip]:
-        if self.media is None:
-            return dict(clips)
-        return {clip_id: self.media.write(clip) for clip_id, clip in clips.items()}
+    def publish(self, store: PreferenceStore, queries: Sequence[Query], clips: Mapping[str, Clip],
+                created_at: float, model_version: int) -> None:
+        """Render the queries' clips in a worker thread, off the training loop, and store each
+        query as soon as its own clips exist (a clip in two queries is rendered once)."""
+        if self.media is None:  # text clips: nothing to render
+            store.add_queries(queries, created_at, clips.values(), model_version=model_version)
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbrl-media")
+        with self._lock:
+            self._pending += len(queries)
+        self._jobs.append(self._worker.submit(self._render, list(queries), dict(clips), created_at, model_version))
+        self._jobs = [job for job in self._jobs if not job.done() or job.exception() is not None]
+
+    def _render(self, queries: list[Query], clips: dict[str, Clip], created_at: float, model_version: int) -> None:
+        assert self.media is not None
+        if self._worker_store is None:  # SQLite connections stay in their thread
+            self._worker_store = PreferenceStore(self.store.path, create=False)
+        for query in queries:
+            written = [self.media.write(clips[clip_id]) for clip_id in query.clip_ids]
+            self._worker_store.add_queries([query], created_at, written, model_version=model_version)
+            with self._lock:
+                self._pending -= 1
+
+    def drain(self) -> None:
+        """Wait for the queries being rendered (an error while rendering is raised here)."""
+        jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            job.result()
+
+    def close(self) -> None:
+        """Finish the renders under way, then release the worker's store and renderer."""
+        if self._worker is None:
+            return
+        try:
+            self.drain()
+        finally:
+            self._worker.submit(self._release).result()
+            self._worker.shutdown(wait=True)
+            self._worker = None
+
+    def _release(self) -> None:
+        if self.media is not None:
+            self.media.close()  # its GL context lives in this thread
+        if self._worker_store is not None:
+            self._worker_store.close()
+            self._worker_store = None
 
     def request(self, queries: Sequence[Query], clips: Mapping[str, Clip]) -> None:
         """Nothing to do: the trainer has stored the queries, which is how people see them."""
@@ -66,7 +116,9 @@ class HumanQueue(PreferenceSource):
         return PacedAsk(schedule, self)
 
     def waiting(self) -> int:
-        return self.store.unanswered()
+        with self._lock:
+            pending = self._pending
+        return self.store.unanswered() + pending
 
     def answered(self) -> int:
         return self.store.count_labels()

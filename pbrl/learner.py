@@ -148,9 +148,9 @@ class PreferenceLearner:
             self.asked += 1
             self._remember(query)
             queries.append(query)
-        clips = self.source.prepare({c.clip_id: c for g in groups for c in g})
+        clips = {c.clip_id: c for g in groups for c in g}
         self._asked_clips.update(clips)
-        self.store.add_queries(queries, time.time(), clips.values(), model_version=self.model_version)
+        self.source.publish(self.store, queries, clips, time.time(), self.model_version)
         self.source.request(queries, clips)
 
     def _collect(self) -> None:

@@ -106,13 +106,15 @@ class MediaWriter:
         if clip.text is not None or clip.frames_path is not None:
             return clip
         relative = f"{MEDIA_DIR}/clip-{clip.clip_id}.mp4"
-        write_mp4(self.frames(clip), self.run_dir / relative, self.fps)
+        if not (self.run_dir / relative).exists():  # a clip in a second query is not rendered again
+            write_mp4(self.frames(clip), self.run_dir / relative, self.fps)
         return Clip(clip.clip_id, clip.env_id, clip.obs, clip.actions, clip.true_rewards, clip.length, clip.step,
                     relative, clip.next_obs, clip.states, clip.text)
 
     def close(self) -> None:
         if self._env is not None:
             self._env.close()
+            self._env = None
 
 
 def follow_the_body(env: gym.Env) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from pbrl.asking import AskRule, ScheduledAsk
 from pbrl.errors import InputError
 from pbrl.schedule import LabelSchedule
+from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Label, Outcome, Query
 
 
@@ -32,8 +33,7 @@ class PreferenceSource(ABC):
     ``request`` hands over queries (with their clips); ``poll`` returns the labels that have
     arrived since the last call and never blocks. A source that people answer sets
     ``queue_size``: the trainer then keeps that many fresh queries waiting instead of
-    following the label schedule, and prepares clips (renders their media) before storing
-    them.
+    following the label schedule, and publishes queries once their clips' media exist.
     """
 
     queue_size: int | None = None
@@ -44,9 +44,14 @@ class PreferenceSource(ABC):
     @abstractmethod
     def poll(self) -> list[Label]: ...
 
-    def prepare(self, clips: Mapping[str, Clip]) -> dict[str, Clip]:
-        """The clips as they will be stored (a human source renders their media here)."""
-        return dict(clips)
+    def publish(self, store: PreferenceStore, queries: Sequence[Query], clips: Mapping[str, Clip],
+                created_at: float, model_version: int) -> None:
+        """Put the queries and their clips in the run's store (at once; people's source renders
+        their media first, in the background, and stores each query as its clips are ready)."""
+        store.add_queries(queries, created_at, clips.values(), model_version=model_version)
+
+    def drain(self) -> None:  # noqa: B027 (an optional hook: a no-op unless overridden)
+        """Wait until every query handed to :meth:`publish` is in the store."""
 
     def retracted(self) -> list[str]:
         """Queries whose labels were withdrawn since the last call (a person pressed undo)."""

@@ -247,7 +247,9 @@ class Run:
         if config.teacher == HUMAN:
             media = MediaWriter(self.out, config.env_id)
             self._closers.append(media)
-            return HumanQueue(self.store, media, config.queue)
+            queue = HumanQueue(self.store, media, config.queue)
+            self._closers.append(queue)  # closed first: its worker finishes the renders under way
+            return queue
         source = self.family.teacher(config.teacher, config)  # e.g. text's judge:MODULE:FUNCTION
         if source is not None:
             return source
@@ -382,6 +384,7 @@ class Run:
         """Checkpoint, evaluate the final policy's true return, write curves, video and summary."""
         config, learner = self.config, self.learner
         steps = self.offset + self.agent.num_timesteps
+        self.source.drain()  # queries still being rendered are stored, then withdrawn with the rest
         late = len(self.source.poll())  # landed after the last read: kept in the store for --resume
         withdrawn = self.store.withdraw_unanswered("the run had finished") if self.source.people else 0
         self.checkpoint(steps)

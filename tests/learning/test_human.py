@@ -17,9 +17,10 @@ def clip(cid):
 def test_labels_and_undos_reach_the_trainer_without_blocking(tmp_path):
     store = PreferenceStore(tmp_path / "labels.sqlite")
     queue = HumanQueue(store, MediaWriter(tmp_path, "pbrl/CartPole-v1"), queue_size=4)
-    clips = queue.prepare({"a": clip("a"), "b": clip("b")})
-    assert clips["a"].frames_path == "media/clip-a.mp4" and (tmp_path / "media" / "clip-a.mp4").stat().st_size > 0
-    store.add_queries([Query("q0", ("a", "b")), Query("q1", ("b", "a"))], 1.0, clips.values())
+    clips = {"a": clip("a"), "b": clip("b")}
+    queue.publish(store, [Query("q0", ("a", "b")), Query("q1", ("b", "a"))], clips, 1.0, 0)
+    queue.drain()  # rendered in the worker thread, each query stored once its clips exist
+    assert store.clip("a").frames_path == "media/clip-a.mp4" and (tmp_path / "media" / "clip-a.mp4").stat().st_size
     assert queue.poll() == [] and queue.waiting() == 2  # nothing answered: poll returns at once
     app = PreferenceStore(tmp_path / "labels.sqlite")  # the rating app's own connection
     app.add_label(Label("q0", Outcome.LEFT, rater="ann"))
@@ -36,6 +37,23 @@ def test_labels_and_undos_reach_the_trainer_without_blocking(tmp_path):
     dataset.add(store.query("q1"), label, clips)
     assert [c.target_left for c in dataset.comparisons] == [1.0, 0.5]
     assert queue.retracted() == []
+    queue.close()
+
+
+def test_a_clip_shown_again_is_not_rendered_again(tmp_path):
+    import os
+
+    store = PreferenceStore(tmp_path / "labels.sqlite")
+    queue = HumanQueue(store, MediaWriter(tmp_path, "pbrl/CartPole-v1"))
+    clips = {"a": clip("a"), "b": clip("b"), "c": clip("c")}
+    queue.publish(store, [Query("q0", ("a", "b"))], clips, 1.0, 0)
+    queue.drain()
+    first = os.stat(tmp_path / "media" / "clip-a.mp4").st_mtime_ns
+    queue.publish(store, [Query("q1", ("a", "c"))], clips, 2.0, 0)  # a pool clip, without its frames_path
+    queue.drain()
+    assert os.stat(tmp_path / "media" / "clip-a.mp4").st_mtime_ns == first
+    assert (store.clip("a").frames_path, store.clip("c").frames_path) == ("media/clip-a.mp4", "media/clip-c.mp4")
+    queue.close()
 
 
 def test_mujoco_clip_media_follows_the_runner_wherever_it_is(tmp_path, require):
