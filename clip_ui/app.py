@@ -51,6 +51,7 @@ KEYS = {
 }
 BACKGROUND, PANEL, TEXT, DIM, ACCENT = (24, 26, 30), (44, 47, 54), (230, 232, 236), (150, 154, 162), (90, 160, 255)
 STATUS_HEIGHT, BUTTON_HEIGHT, MARGIN, INSTRUCTION_HEIGHT = 30, 46, 12, 28
+IDLE_FPS = 10  # loop rate with nothing playing (paused, or waiting): events and the store still read
 PAIR_BUTTONS = (("button:left", "< Left is better"), ("button:equal", "Equal (up)"),
                 ("button:cant_tell", "Can't tell (down)"), ("button:right", "Right is better >"),
                 ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
@@ -117,6 +118,7 @@ class RatingApp:
         self._answered_at: float | None = None
         self._pending_latency: float | None = None
         self._next_poll = 0.0
+        self._drawn: tuple | None = None  # the scene last drawn (see scene())
         pygame.display.init()
         pygame.font.init()
         self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
@@ -143,10 +145,14 @@ class RatingApp:
                     self.handle_pygame(event)
                 if script is not None:
                     script(self)
-                dt = self.clock.tick(self.max_fps) / 1000.0
+                playing = self.session.current is not None and not self.session.paused
+                dt = self.clock.tick(self.max_fps if playing else IDLE_FPS) / 1000.0
                 if not self.session.paused:
                     self.loop_time += dt * self.session.speed
-                self.draw()
+                scene = self.scene()
+                if scene != self._drawn:  # only when something on screen changes: idle costs next to nothing
+                    self.draw()
+                    self._drawn = scene
                 if max_seconds is not None and time.perf_counter() - start > max_seconds:
                     self.execute(self.session.handle(WindowClosed(time.time())))
         finally:
@@ -168,6 +174,8 @@ class RatingApp:
                 self.execute(self.session.handle(Clicked(target, now)))
         elif event.type == pygame.VIDEORESIZE:
             self.screen = pygame.display.get_surface()
+        elif event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+            self._drawn = None  # uncovered: draw again
 
     def _mark(self, event: pygame.event.Event) -> None:
         # start of the answer -> next pair latency (a scripted rater stamps the moment it posted)
@@ -185,6 +193,15 @@ class RatingApp:
                 if rect.collidepoint(pos):
                     return f"clip:{i}"
         return None
+
+    def scene(self) -> tuple:
+        """Everything the next frame would show, cheaply: the window is redrawn only when this
+        changes (a clip's next frame, an answer, the status line, a resize)."""
+        current = self.session.current
+        views = self.views.get(current.query_id, []) if current is not None else []
+        return (self.screen.get_size(), current.query_id if current else self.idle_screen(),
+                tuple(view.index_at(self.loop_time) for view in views), tuple(self.session.ranking),
+                self.session.paused, self._status_line())
 
     def layout(self) -> Layout:
         current = self.session.current

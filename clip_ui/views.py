@@ -38,10 +38,13 @@ class ClipView:
             self._scaled_for = size
         return self._scaled
 
+    def index_at(self, seconds: float) -> int:
+        """Which frame is on screen ``seconds`` into the loop (0 for text)."""
+        return int(seconds * self.fps) % len(self.frames) if self.frames else 0
+
     def frame_at(self, seconds: float, size: tuple[int, int]) -> pygame.Surface:
         """The frame on screen ``seconds`` into the loop."""
-        surfaces = self.surfaces(size)
-        return surfaces[int(seconds * self.fps) % len(surfaces)]
+        return self.surfaces(size)[self.index_at(seconds)]
 
 
 def load_views(store: PreferenceStore, run_dir: Path, clip_ids: tuple[str, ...]) -> list[ClipView]:
