@@ -119,6 +119,9 @@ class RatingApp:
         self._pending_latency: float | None = None
         self._next_poll = 0.0
         self._drawn: tuple | None = None  # the scene last drawn (see scene())
+        self.first_clip_at: float | None = None  # wall time of the first flip showing clips
+        self.waits: list[float] = []  # seconds with no query on screen, after the first clip
+        self._idle_since: float | None = None
         pygame.display.init()
         pygame.font.init()
         self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
@@ -149,6 +152,7 @@ class RatingApp:
                 dt = self.clock.tick(self.max_fps if playing else IDLE_FPS) / 1000.0
                 if not self.session.paused:
                     self.loop_time += dt * self.session.speed
+                self._track_waits(time.time())
                 scene = self.scene()
                 if scene != self._drawn:  # only when something on screen changes: idle costs next to nothing
                     self.draw()
@@ -193,6 +197,14 @@ class RatingApp:
                 if rect.collidepoint(pos):
                     return f"clip:{i}"
         return None
+
+    def _track_waits(self, now: float) -> None:
+        if self.session.current is None:
+            if self.first_clip_at is not None and self._idle_since is None and not self.session.ended:
+                self._idle_since = now
+        elif self._idle_since is not None:
+            self.waits.append(now - self._idle_since)
+            self._idle_since = None
 
     def scene(self) -> tuple:
         """Everything the next frame would show, cheaply: the window is redrawn only when this
@@ -336,6 +348,8 @@ class RatingApp:
         flipped = time.perf_counter()
         self.frame_times.append(flipped)
         self.frame_clips.append(current is not None)
+        if current is not None and self.first_clip_at is None:
+            self.first_clip_at = time.time()
         if self._pending_latency is not None:
             self.latencies.append(flipped - self._pending_latency)
             self._pending_latency = None

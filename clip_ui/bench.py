@@ -2,11 +2,14 @@
 
 A human-teacher trainer (``pbrl train ENV --teacher human``) runs in its own process and
 queues clips; the app rates them with the scripted rater (answers posted as key presses
-after ``--delay`` seconds, a person's pace). Measured: frames per second of the loop while
-two clips loop (each fitted into a 256x256 box by default), and the time from the key press
-to the next pair on screen (the flip that first shows it).
+after ``--delay`` seconds, a person's pace). Measured: the time from the trainer's first
+query to the first pair on screen, the waits with no pair on screen after that, redraws per
+second while two clips loop (each fitted into a 256x256 box by default; the app draws a
+frame only when one changes, so this is the clips' own frame rate, capped at 60), the time
+from the key press to the next pair on screen (the flip that first shows it), comparisons
+per minute, and then the app's CPU use while paused.
 
-    python -m pbrl.clip_ui.bench [--env pbrl/Pendulum-v1] [--seconds 40] [--screenshot PATH]
+    python -m pbrl.clip_ui.bench [--env pbrl/Pendulum-v1] [--seconds 40] [--delay 3] [--screenshot PATH]
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pbrl.clip_ui.app import BUTTON_HEIGHT, MARGIN, STATUS_HEIGHT
+from pbrl.clip_ui.app import BUTTON_HEIGHT, INSTRUCTION_HEIGHT, MARGIN, STATUS_HEIGHT
 from pbrl.errors import StateError
 from pbrl.io import write_json
 
 
 def window_for(clip: int, k: int = 2) -> tuple[int, int]:
     """The window size whose clip boxes are ``clip`` x ``clip`` pixels."""
-    return MARGIN * (k + 1) + clip * k, clip + STATUS_HEIGHT + BUTTON_HEIGHT + 2 * MARGIN + 20
+    return MARGIN * (k + 1) + clip * k, clip + INSTRUCTION_HEIGHT + STATUS_HEIGHT + BUTTON_HEIGHT + 2 * MARGIN + 20
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", help="window WIDTHxHEIGHT (default: two --clip boxes)")
     parser.add_argument("--screenshot", help="save a PNG of the window at the end")
     parser.add_argument("--out", help="write the numbers as JSON here")
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="seconds the app is measured paused")
     args = parser.parse_args(argv)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from pbrl.clip_ui.app import RatingApp
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "--steps", "2000000", "--no-video", "--out", str(run)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while not (run / "labels.sqlite").exists():
+        while not (run / "config.json").exists():  # written last: the run directory is complete
             if trainer.poll() is not None:
                 raise StateError("the trainer exited before it made its run directory")
             time.sleep(0.2)
@@ -75,10 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             import pygame
 
             pygame.image.save(app.screen, args.screenshot)
+        first_query = min(_created(run), default=None)
         times = np.array(app.frame_times)
         clips = np.array(app.frame_clips)
+        latencies = np.array(app.latencies) * 1000
         phase = app.info["trainer"].get("phase")
         policy_step = app.info["trainer"].get("policy_step")
+        idle_cpu = _paused_cpu(app, args.idle_seconds)
         RatingApp.close(app)
     finally:
         trainer.terminate()
@@ -88,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     frames = np.bincount(second)[:-1]  # frames in each whole second
     full = np.bincount(second, weights=~clips)[:-1] == 0  # seconds with clips on screen throughout
     looping = frames[full]
-    latencies = np.array(app.latencies) * 1000
     result = {
         "env": args.env, "window": list(size), "clip_box": args.clip, "seconds": round(float(times[-1] - times[0]), 1),
         "seconds_looping_clips": int(full.sum()),
@@ -96,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         "waiting_at_second": [int(i) for i in np.flatnonzero(~full)],
         "fps_mean_looping": round(float(looping.mean()), 1) if len(looping) else None,
         "fps_worst_second_looping": int(looping.min()) if len(looping) else None,
+        "first_pair_seconds_after_first_query": (round(app.first_clip_at - first_query, 2)
+                                                 if app.first_clip_at and first_query else None),
+        "waits_after_first_pair": len(app.waits), "longest_wait_seconds": round(max(app.waits, default=0.0), 2),
+        "comparisons_per_minute": round(60 * given / max(1e-9, float(times[-1] - times[0])), 1),
+        "idle_cpu_share_paused": round(idle_cpu, 3),
         "labels": given, "latency_ms_median": round(float(np.median(latencies)), 1) if len(latencies) else None,
         "latency_ms_p90": round(float(np.percentile(latencies, 90)), 1) if len(latencies) else None,
         "trainer_phase_at_end": phase, "trainer_policy_step_at_end": policy_step,
@@ -106,6 +117,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         write_json(args.out, result)
     return 0
+
+
+def _created(run: Path) -> list[float]:
+    """When each of the run's queries was asked (wall time)."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{run / 'labels.sqlite'}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in db.execute("SELECT created_at FROM queries")]
+    finally:
+        db.close()
+
+
+def _paused_cpu(app, seconds: float) -> float:
+    """The app's share of one core over ``seconds`` paused (Space), its loop running as ever."""
+    import pygame
+
+    app.session.quit = False
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+    started, cpu = time.perf_counter(), time.process_time()
+    app.run(max_seconds=seconds)
+    return (time.process_time() - cpu) / (time.perf_counter() - started)
 
 
 if __name__ == "__main__":
