@@ -50,14 +50,19 @@ KEYS = {
     **{getattr(pygame, f"K_KP{i}"): str(i) for i in range(1, 10)},
 }
 BACKGROUND, PANEL, TEXT, DIM, ACCENT = (24, 26, 30), (44, 47, 54), (230, 232, 236), (150, 154, 162), (90, 160, 255)
-STATUS_HEIGHT, BUTTON_HEIGHT, MARGIN, INSTRUCTION_HEIGHT = 30, 46, 12, 28
+STATUS_HEIGHT, BUTTON_HEIGHT, MARGIN, INSTRUCTION_HEIGHT, TIMELINE = 30, 46, 12, 28, 10
 IDLE_FPS = 10  # loop rate with nothing playing (paused, or waiting): events and the store still read
 PAIR_BUTTONS = (("button:left", "< Left is better"), ("button:equal", "Equal (up)"),
                 ("button:cant_tell", "Can't tell (down)"), ("button:right", "Right is better >"),
                 ("button:undo", "Undo (backspace)"), ("button:pause", "Pause (space)"))
 RANK_BUTTONS = (("button:cant_tell", "Can't tell (down)"), ("button:undo", "Undo (backspace)"),
                 ("button:pause", "Pause (space)"))
-SHORT = {"< Left is better": "< Left", "Right is better >": "Right >"}  # for narrow windows
+# for narrow windows: shorter, with the key kept
+SHORT = {"< Left is better": "< Left", "Right is better >": "Right >", "Equal (up)": "Equal ^",
+         "Can't tell (down)": "Can't tell v", "Undo (backspace)": "Undo (bksp)", "Pause (space)": "Pause (spc)",
+         "Resume (space)": "Resume (spc)"}
+FLASH_SECONDS = 0.15  # the answered pair stays on screen this long, the chosen clip outlined
+ENDED = (230, 90, 80)  # the timeline's mark where a clip's episode ended
 
 
 @dataclass
@@ -119,6 +124,7 @@ class RatingApp:
         self._pending_latency: float | None = None
         self._next_poll = 0.0
         self._drawn: tuple | None = None  # the scene last drawn (see scene())
+        self._flash: tuple[str, set[int], float, float] | None = None  # answered query, chosen, its time, until
         self.first_clip_at: float | None = None  # wall time of the first flip showing clips
         self.waits: list[float] = []  # seconds with no query on screen, after the first clip
         self._idle_since: float | None = None
@@ -211,8 +217,11 @@ class RatingApp:
         changes (a clip's next frame, an answer, the status line, a resize)."""
         current = self.session.current
         views = self.views.get(current.query_id, []) if current is not None else []
-        return (self.screen.get_size(), current.query_id if current else self.idle_screen(),
-                tuple(view.index_at(self.loop_time) for view in views), tuple(self.session.ranking),
+        flashing = self._flash is not None and time.perf_counter() < self._flash[3]
+        period = self.period(views) if views else None
+        return (self.screen.get_size(), current.query_id if current else self.idle_screen(), flashing,
+                tuple(view.index_at(self.loop_time, period) for view in views),
+                int(self.loop_time * views[0].fps) % period if views and period else 0, tuple(self.session.ranking),
                 self.session.paused, self._status_line())
 
     def layout(self) -> Layout:
@@ -226,6 +235,7 @@ class RatingApp:
         for command in commands:
             if isinstance(command, Submit):
                 label = command.label
+                self._flash = (label.query_id, _chosen(label), self.loop_time, time.perf_counter() + FLASH_SECONDS)
                 self._next_poll = 0.0  # claim the next query at once, so one is always loaded ahead
                 if self.store.add_label(label, require_claim=True):
                     what = label.outcome.value if label.outcome is not None else f"ranking {list(label.ranking or ())}"
@@ -318,46 +328,61 @@ class RatingApp:
         screen.fill(BACKGROUND)
         lay = self.layout()
         current = self.session.current
+        flash = self._flash if self._flash is not None and time.perf_counter() < self._flash[3] else None
         pygame.draw.rect(screen, PANEL, lay.instruction)
-        self._centered(self.instructions, self.font, lay.instruction.center, TEXT)
-        if current is None:
+        hint = f"   Rank: press 1-{len(lay.clips)}, best first" if len(lay.clips) > 2 else ""
+        self._fit_centered(self.instructions + hint, lay.instruction, TEXT)
+        if flash is not None and flash[0] in self.views:  # the answer, confirmed before the next pair
+            query_id, chosen, seconds, _ = flash
+            views = self.views[query_id]
+            for i, (view, rect) in enumerate(zip(views, layout(screen.get_size(), len(views), len(views) > 2).clips,
+                                                 strict=True)):
+                self._draw_clip(i, view, rect, len(views), seconds, self.period(views))
+                if i in chosen:
+                    pygame.draw.rect(screen, ACCENT, rect.inflate(8, 8), width=4, border_radius=8)
+        elif current is None:
             title, detail = self.idle_screen()
             self._centered(title, self.big, screen.get_rect().center, TEXT)
-            self._centered(detail, self.font, (screen.get_width() // 2, screen.get_height() // 2 + 34), DIM)
+            self._fit_centered(detail, pygame.Rect(0, screen.get_height() // 2 + 20, screen.get_width(), 28), DIM)
         elif current.query_id not in self.views:  # its media went missing after it was answered
             self._centered(f"{current.query_id}: clip media unavailable (undo again, or answer 'can't tell')",
                            self.font, screen.get_rect().center, TEXT)
         else:
-            for i, (view, rect) in enumerate(zip(self.views[current.query_id], lay.clips, strict=True)):
-                self._draw_clip(i, view, rect, len(current.clip_ids))
-        names = RANK_BUTTONS if len(lay.clips) > 2 else PAIR_BUTTONS
+            views = self.views[current.query_id]
+            for i, (view, rect) in enumerate(zip(views, lay.clips, strict=True)):
+                self._draw_clip(i, view, rect, len(current.clip_ids), self.loop_time, self.period(views))
+        names = [(name, "Resume (space)" if name == "button:pause" and self.session.paused else text)
+                 for name, text in (RANK_BUTTONS if len(lay.clips) > 2 else PAIR_BUTTONS)]
+        width = min(rect.width for rect in lay.buttons.values()) - 8
+        # one font for every button: the largest in which all fit, else the short forms (keys kept)
+        font = next((f for f in self.status_fonts if all(f.size(text)[0] <= width for _, text in names)), None)
+        if font is None:
+            names, font = [(name, SHORT.get(text, text)) for name, text in names], self.status_fonts[-1]
         for name, text in names:
             rect = lay.buttons[name]
             active = name == "button:pause" and self.session.paused
             pygame.draw.rect(screen, ACCENT if active else PANEL, rect, border_radius=6)
-            if self.font.size(text)[0] > rect.width - 8:
-                text = SHORT.get(text, text.split(" (")[0])
-            self._centered(text, self.font, rect.center, TEXT)
+            self._centered(text, font, rect.center, TEXT)
         pygame.draw.rect(screen, PANEL, lay.status)
-        line = self._status_line()
-        font = next((f for f in self.status_fonts if f.size(line)[0] <= lay.status.width - 2 * MARGIN),
-                    self.status_fonts[-1])
-        rendered = font.render(line, True, TEXT)
-        screen.blit(rendered, rendered.get_rect(midleft=(MARGIN, lay.status.centery)))
+        self._draw_status(lay.status)
         pygame.display.flip()
         flipped = time.perf_counter()
         self.frame_times.append(flipped)
-        self.frame_clips.append(current is not None)
-        if current is not None and self.first_clip_at is None:
+        self.frame_clips.append(current is not None or flash is not None)
+        if current is not None and flash is None and self.first_clip_at is None:
             self.first_clip_at = time.time()
-        if self._pending_latency is not None:
+        if self._pending_latency is not None and flash is None:
             self.latencies.append(flipped - self._pending_latency)
             self._pending_latency = None
 
-    def _draw_clip(self, i: int, view: ClipView, rect: pygame.Rect, k: int) -> None:
+    def period(self, views: list[ClipView]) -> int:
+        """Frames in one loop of a query's clips: all of them loop together, over the run's clip
+        length (a clip whose episode ended sooner holds its last frame until the loop restarts)."""
+        longest = max((len(v.frames) for v in views), default=1)
+        return max(longest, int(self.info["trainer"].get("clip_length") or 0))
+
+    def _draw_clip(self, i: int, view: ClipView, rect: pygame.Rect, k: int, seconds: float, period: int) -> None:
         title = ("Left", "Right")[i] if k == 2 else f"Clip {i + 1}"
-        if self.session.ranking and i in self.session.ranking:
-            title += f"  - ranked #{self.session.ranking.index(i) + 1}"
         if view.text is not None:
             self.screen.blit(self.font.render(title, True, DIM), (rect.x, rect.y - 18))
             pygame.draw.rect(self.screen, PANEL, rect, border_radius=6)
@@ -367,11 +392,49 @@ class RatingApp:
                     break
                 self.screen.blit(self.font.render(line, True, TEXT), (rect.x + 8, y))
                 y += 19
+            self._draw_rank_badge(i, rect)
             return
-        frame = view.frame_at(self.loop_time, rect.size)
-        placed = frame.get_rect(center=rect.center)
+        box = pygame.Rect(rect.x, rect.y, rect.width, max(10, rect.height - TIMELINE))
+        frame = view.frame_at(seconds, box.size, period)
+        placed = frame.get_rect(center=box.center)
         self.screen.blit(frame, placed)
         self.screen.blit(self.font.render(title, True, DIM), (placed.x, placed.y - 18))
+        self._draw_rank_badge(i, placed)
+        # the timeline: where in the loop this frame is, and where the episode ended
+        bar = pygame.Rect(placed.x, placed.bottom + 4, placed.width, 4)
+        pygame.draw.rect(self.screen, PANEL, bar)
+        shown = int(seconds * view.fps) % period
+        pygame.draw.rect(self.screen, ACCENT, (bar.x, bar.y, bar.width * (shown + 1) // period, bar.height))
+        if len(view.frames) < period:
+            x = bar.x + bar.width * len(view.frames) // period
+            pygame.draw.rect(self.screen, ENDED, (x - 1, bar.y - 3, 3, bar.height + 6))
+            if shown >= len(view.frames):
+                label = self.status_fonts[-1].render("episode ended", True, ENDED)
+                self.screen.blit(label, label.get_rect(bottomright=(placed.right - 4, placed.bottom - 4)))
+
+    def _draw_rank_badge(self, i: int, rect: pygame.Rect) -> None:
+        if self.session.ranking and i in self.session.ranking:
+            center = (rect.x + 18, rect.y + 18)
+            pygame.draw.circle(self.screen, ACCENT, center, 14)
+            self._centered(str(self.session.ranking.index(i) + 1), self.font, center, TEXT)
+
+    def _draw_status(self, rect: pygame.Rect) -> None:
+        """The status line in the largest font that fits; in a narrow window the least needed
+        parts go first (trainer, pace, waiting), never the labels."""
+        parts = self._status_parts()
+        while True:
+            line = "  |  ".join(parts)
+            font = next((f for f in self.status_fonts if f.size(line)[0] <= rect.width - 2 * MARGIN), None)
+            if font is not None or len(parts) <= 2:
+                break
+            parts = parts[:-1]
+        rendered = (font or self.status_fonts[-1]).render(line, True, TEXT)
+        self.screen.blit(rendered, rendered.get_rect(midleft=(MARGIN, rect.centery)))
+
+    def _fit_centered(self, text: str, rect: pygame.Rect, color) -> None:
+        font = next((f for f in (self.font, *self.status_fonts[1:]) if f.size(text)[0] <= rect.width - 8),
+                    self.status_fonts[-1])
+        self._centered(text, font, rect.center, color)
 
     def _centered(self, text: str, font: pygame.font.Font, center: tuple[int, int], color) -> None:
         surface = font.render(text, True, color)
@@ -401,17 +464,31 @@ class RatingApp:
         return (f"trainer: {t.get('phase', '?')}, step {t.get('policy_step', 0):,}/{t.get('total_steps', 0):,}, "
                 f"reward model v{t.get('model_version', 0)} ({fit})")
 
-    def _status_line(self) -> str:
+    def _status_parts(self) -> list[str]:
+        """The status bar's parts, most needed first."""
         history = self.session.history
         recent = sorted(lab.answered_at - lab.shown_at for lab in history[-10:])
         pace = f"{recent[len(recent) // 2]:.1f} s/label" if recent else "- s/label"  # the recent median
-        state = "  PAUSED" if self.session.paused else ""
-        speed = f"  speed {self.session.speed:g}x" if self.session.speed != 1 else ""
-        message = f"  |  {self.message}" if self.message else ""
         budget = self.info["trainer"].get("budget")
         labels = f"labels {self.info['total']}/{budget}" if budget else f"{self.info['total']} labels in all"
-        return (f"{self.rater}: {len(history)} this session  |  {labels}  |  "
-                f"{self.info['waiting']} waiting  |  {pace}  |  {self._trainer_line()}{state}{speed}{message}")
+        first = f"{self.rater}: {len(history)} this session"
+        if self.session.paused:
+            first += "  PAUSED"
+        if self.session.speed != 1:
+            first += f"  speed {self.session.speed:g}x"
+        parts = [first, labels]
+        if self.message:
+            parts.append(self.message)
+        return [*parts, f"{self.info['waiting']} waiting", pace, self._trainer_line()]
+
+    def _status_line(self) -> str:
+        return "  |  ".join(self._status_parts())
+
+def _chosen(label) -> set[int]:
+    """The clips an answer picked: the better one, both when equal, none when it can't tell."""
+    if label.ranking is not None:
+        return {label.ranking[0]}
+    return {"left": {0}, "right": {1}, "equal": {0, 1}}.get(label.outcome.value if label.outcome else "", set())
 
 
 def rate(run_dir: str | Path, rater: str, **kwargs) -> int:

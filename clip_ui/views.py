@@ -38,13 +38,16 @@ class ClipView:
             self._scaled_for = size
         return self._scaled
 
-    def index_at(self, seconds: float) -> int:
-        """Which frame is on screen ``seconds`` into the loop (0 for text)."""
-        return int(seconds * self.fps) % len(self.frames) if self.frames else 0
+    def index_at(self, seconds: float, period: int | None = None) -> int:
+        """Which frame is on screen ``seconds`` into a loop of ``period`` frames (default: the
+        clip's own); a clip whose episode ended before the period's end holds its last frame."""
+        if not self.frames:
+            return 0
+        return min(int(seconds * self.fps) % (period or len(self.frames)), len(self.frames) - 1)
 
-    def frame_at(self, seconds: float, size: tuple[int, int]) -> pygame.Surface:
+    def frame_at(self, seconds: float, size: tuple[int, int], period: int | None = None) -> pygame.Surface:
         """The frame on screen ``seconds`` into the loop."""
-        return self.surfaces(size)[self.index_at(seconds)]
+        return self.surfaces(size)[self.index_at(seconds, period)]
 
 
 def load_views(store: PreferenceStore, run_dir: Path, clip_ids: tuple[str, ...]) -> list[ClipView]:

@@ -364,7 +364,7 @@ class Run:
         learner = self.learner
         self.store.set_status(policy_step=env_steps, total_steps=self.config.steps, model_version=learner.model_version,
                               last_fit_at=learner.last_fit_at, labels=learner.labels, budget=self.config.labels,
-                              phase=phase, updated_at=self._last_status)
+                              phase=phase, updated_at=self._last_status, clip_length=self.clip_length)
 
     def checkpoint(self, env_steps: int) -> None:
         """Labels (the store's log copied into labels.sqlite), reward model, policy, the

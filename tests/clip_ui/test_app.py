@@ -254,3 +254,27 @@ def test_a_demo_says_when_it_is_done(tmp_path):
     app.poll(time.time())
     assert app.session.current is None and app.idle_screen()[0] == "Demo done"
     app.close()
+
+
+def test_clips_loop_on_one_period_and_an_ended_episode_holds_its_last_frame():
+    from pbrl.clip_ui.views import ClipView
+
+    short = ClipView("s", [np.zeros((4, 4, 3), np.uint8)] * 5, fps=10)
+    assert [short.index_at(t / 10) for t in (0, 4, 5, 7)] == [0, 4, 0, 2]  # alone: its own loop
+    assert [short.index_at(t / 10, period=8) for t in (0, 4, 5, 7, 8)] == [0, 4, 4, 4, 0]  # beside a longer clip
+
+
+def test_an_answer_is_confirmed_and_narrow_windows_keep_the_key_hints(demo):
+    from pbrl.clip_ui.app import SHORT, _chosen
+    from pbrl.types import Label
+
+    assert _chosen(Label("q", Outcome.LEFT)) == {0} and _chosen(Label("q", Outcome.EQUAL)) == {0, 1}
+    assert _chosen(Label("q", None, ranking=(2, 0, 1))) == {2} and _chosen(Label("q", Outcome.SKIP)) == set()
+    assert all(any(key in short for key in ("<", ">", "^", "v", "bksp", "spc")) for short in SHORT.values())
+    app = open_app(demo, size=(640, 420))
+    first = app.session.current.query_id
+    press(app, pygame.K_RIGHT)
+    assert app._flash[0] == first and app._flash[1] == {1}  # the answered pair, the right clip outlined
+    press(app, pygame.K_SPACE)
+    assert "PAUSED" in app._status_line() and app.session.paused
+    app.close()
