@@ -1,6 +1,8 @@
-"""A run directory to rate without training: real clips of a random policy, queried in pairs
-(or K-tuples), their media rendered as the trainer would. Used by the app's tests and
-benchmark, and by ``pbrl rate --demo`` to try the app."""
+"""A run directory to rate without training: real clips, queried in pairs (or K-tuples), their
+media rendered as the trainer would. Used by the app's tests and benchmark (a random policy's
+short clips), and by ``pbrl rate --demo`` to try the app: CartPole clips of 1.5 s from three
+policies that behave visibly differently (one balances, one pushes one way, one acts at
+random), so that there is something to judge."""
 
 from __future__ import annotations
 
@@ -17,13 +19,27 @@ from pbrl.store import PreferenceStore
 from pbrl.types import Clip, Query
 
 
+def _balance(obs: np.ndarray, rng: np.random.Generator) -> int:
+    """Push the cart towards the side the pole falls to (CartPole: angle and angular velocity)."""
+    return int(obs[2] + 0.5 * obs[3] > 0)
+
+
+POLICIES = {  # CartPole's, for a demo worth rating
+    "balances": _balance,
+    "pushes right": lambda obs, rng: int(rng.random() < 0.8),
+    "random": lambda obs, rng: int(rng.integers(2)),
+}
+
+
 def make_demo_run(path: str | Path, queries: int = 10, env_id: str = "pbrl/CartPole-v1", k: int = 2,
-                  clip_length: int = 25, seed: int = 0, texts: list[str] | None = None) -> Path:
+                  clip_length: int = 25, seed: int = 0, texts: list[str] | None = None, varied: bool = False) -> Path:
     """Write a run directory with ``queries`` unanswered queries of real clips.
 
     :param texts: make text clips instead (the response game's kind), one per text.
+    :param varied: CartPole only: each episode from one of :data:`POLICIES` in turn (else random actions).
     """
-    run, lock = RunDir.create(Path(path), {"env_id": env_id, "teacher": "human", "demo": True})
+    run, lock = RunDir.create(Path(path), {"env_id": env_id, "teacher": "human", "demo": True,
+                                           "clip_length": clip_length})
     lock.close()  # a demo has no trainer
     store = PreferenceStore(run.path / "labels.sqlite")
     rng = np.random.default_rng(seed)
@@ -33,9 +49,15 @@ def make_demo_run(path: str | Path, queries: int = 10, env_id: str = "pbrl/CartP
     else:
         venv = rl.make_env(env_id, seed, 1, wrapper_class=SimState)
         recorder = ClipRecorder(venv, env_id, clip_length)
-        recorder.reset()
+        obs = recorder.reset()
+        policies, episode = list(POLICIES.values()), 0
         while len(recorder.pool) < max(k, min(2 * queries, 40)):
-            recorder.step(np.array([venv.action_space.sample()]))
+            if varied:
+                action = policies[episode % len(policies)](np.asarray(obs)[0], rng)
+            else:
+                action = venv.action_space.sample()
+            obs, _, dones, _ = recorder.step(np.array([action]))
+            episode += int(dones[0])
         venv.close()
         writer = MediaWriter(run.path, env_id)
         clips = [writer.write(c) for c in recorder.pool]

@@ -174,9 +174,12 @@ def _rate(args: argparse.Namespace) -> int:
         from pbrl.clip_ui.demo import make_demo_run
 
         if run_dir is None:
-            run_dir = _free_run_name("runs/rate-demo")  # a new directory: an earlier demo's labels are kept
-        print(f"writing a demo run with {args.demo} queries of random CartPole clips to {run_dir}")
-        make_demo_run(run_dir, args.demo)
+            import tempfile
+
+            run_dir = str(Path(tempfile.mkdtemp(prefix="pbrl-rate-demo-")) / "run")  # nothing of yours touched
+        print(f"writing a demo run with {args.demo} queries of 1.5 s CartPole clips (a balancing, a pushing and a "
+              f"random policy) to {run_dir}")
+        make_demo_run(run_dir, args.demo, clip_length=75, varied=True)
     if run_dir is None:
         raise InputError("give the run directory to rate (the --out of `pbrl train ... --teacher human`), or --demo N")
     from pbrl.run_dir import RunDir
