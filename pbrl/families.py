@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from pbrl.envs.registry import entry_for
 from pbrl.errors import InputError
 from pbrl.family import Family
 from pbrl.media import SimState
@@ -55,9 +56,18 @@ class AtariFamily(ControlFamily):
     def policy_class(self, observation_space: gym.Space) -> Any:
         return "CnnPolicy"
 
+    render_after_step = True  # from each step's emulator snapshot, the clip's action, then the screen
+
     def clip_frames(self, clip: Clip) -> list[np.ndarray] | None:
-        # the newest frame of each stacked observation (grey), as RGB
+        # without emulator snapshots: the newest frame of each stacked observation (grey), as RGB
         return [np.repeat(obs[-1][:, :, None], 3, axis=2) for obs in clip.obs[: clip.length]]
+
+    def shown_frame(self, frame: np.ndarray, env_id: str) -> np.ndarray:
+        """The game's colour frame with the score areas blanked, as the agent's observations are."""
+        frame = np.array(frame, copy=True)
+        for y0, y1, x0, x1 in entry_for(env_id).score_regions:  # given in the 210x160 frame
+            frame[y0:y1, x0:x1] = 0
+        return frame
 
     def frame_rate(self, env_id: str, env: gym.Env | None = None) -> float:
         return ATARI_FPS

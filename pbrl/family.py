@@ -192,9 +192,17 @@ class Family:
         return None
 
     def clip_frames(self, clip: Clip) -> list[np.ndarray] | None:
-        """RGB frames of a clip's real steps read from its own observations (Atari), or None:
-        the clip is re-rendered from the simulator states recorded beside it."""
+        """RGB frames of a clip's real steps read from its own observations (Atari without
+        emulator snapshots), or None: the clip is re-rendered from the states recorded beside it."""
         return None
+
+    #: re-rendering a recorded state means stepping from it with the clip's action and showing
+    #: the screen after (Atari: an emulator snapshot holds no screen), not rendering the state
+    render_after_step = False
+
+    def shown_frame(self, frame: np.ndarray, env_id: str) -> np.ndarray:
+        """A rendered frame as people see it (Atari: the score areas blanked, as in observations)."""
+        return frame
 
     def frame_rate(self, env_id: str, env: gym.Env | None = None) -> float:
         """Frames per second at real speed, one frame per agent step (``env``: an instance

@@ -2,11 +2,11 @@
 
 Training envs never render. When people will rate, :class:`SimState` puts the simulator
 state before each step into ``info["sim_state"]`` (a copy of a few numbers: MuJoCo's qpos and
-qvel, classic control's ``state``), the clip recorder keeps it with the clip, and
-:class:`MediaWriter` restores those states in one rendering env and writes the frames as an
-MP4 (opencv, the env's frame rate) when a clip is queried. Atari has no cheap state to
-restore, so its clips are shown as the agent saw them (the newest 84x84 frame of each
-stacked observation, scored areas blanked). Text clips carry their text and need no media.
+qvel, classic control's ``state``; Atari's emulator snapshot, 8 KB), the clip recorder keeps
+it with the clip, and :class:`MediaWriter` restores those states in one rendering env and
+writes the frames as an MP4 (opencv, the env's frame rate) when a clip is queried. An Atari
+frame is the game's colour screen after the step's action from its snapshot, with the score
+areas blanked as in observations. Text clips carry their text and need no media.
 """
 
 from __future__ import annotations
@@ -29,8 +29,21 @@ class MediaError(Exception):
     """A clip's media file is missing or cannot be decoded."""
 
 
+ALE_STATE_BYTES = 8192  # room for an emulator snapshot (7.7 KB in every game of the suite), length first
+
+
 def get_state(env: Any) -> np.ndarray | None:
-    """The simulator state of an unwrapped env as a flat array (None where there is none)."""
+    """The simulator state of an unwrapped env as a flat array (None where there is none):
+    MuJoCo's qpos and qvel, classic control's ``state``, Atari's emulator snapshot as bytes."""
+    ale = getattr(env, "ale", None)
+    if ale is not None:
+        data = ale.cloneState().serialize()
+        if len(data) + 4 > ALE_STATE_BYTES:
+            return None  # shown from the observations instead
+        snapshot = np.zeros(ALE_STATE_BYTES, np.uint8)
+        snapshot[:4] = np.frombuffer(np.uint32(len(data)).tobytes(), np.uint8)
+        snapshot[4:4 + len(data)] = np.frombuffer(data, np.uint8)
+        return snapshot
     if hasattr(env, "set_state") and hasattr(env, "data") and hasattr(env, "model"):  # MuJoCo
         return np.concatenate([env.data.qpos, env.data.qvel]).astype(np.float64)
     state = getattr(env, "state", None)
@@ -41,6 +54,14 @@ def get_state(env: Any) -> np.ndarray | None:
 
 def set_state(env: Any, state: np.ndarray) -> None:
     """Put an unwrapped env into a state taken by :func:`get_state`."""
+    ale = getattr(env, "ale", None)
+    if ale is not None:
+        import ale_py
+
+        raw = np.asarray(state, np.uint8)
+        length = int(np.frombuffer(raw[:4].tobytes(), np.uint32)[0])
+        ale.restoreState(ale_py.ALEState(raw[4:4 + length].tobytes()))
+        return
     if hasattr(env, "set_state") and hasattr(env, "data") and hasattr(env, "model"):
         nq = env.model.nq
         env.set_state(state[:nq], state[nq:])
@@ -96,9 +117,11 @@ class MediaWriter:
             follow_the_body(self._env)
         unwrapped = self._env.unwrapped
         frames = []
-        for state in clip.states[: clip.length]:
+        for state, action in zip(clip.states[: clip.length], clip.actions[: clip.length], strict=True):
             set_state(unwrapped, state)
-            frames.append(np.asarray(self._env.render()))
+            if self.family.render_after_step:
+                self._env.step(action)
+            frames.append(self.family.shown_frame(np.asarray(self._env.render()), self.env_id))
         return frames
 
     def write(self, clip: Clip) -> Clip:

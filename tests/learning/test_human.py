@@ -93,3 +93,29 @@ def test_atari_clips_are_shown_from_their_own_frames_at_15_per_second(tmp_path, 
     shown, fps = read_mp4(tmp_path / written.frames_path)
     assert fps == 15 and len(shown) == 4 and shown[0].shape[2] == 3
     writer.close()
+
+
+def test_atari_clips_for_people_are_the_games_colour_frames_with_the_score_blanked(tmp_path, require):
+    """With people rating, each step's emulator snapshot is recorded; the queried clip is shown
+    as the game's colour screen after each action, the score areas black as in observations."""
+    require("pbrl/Pong-v5")
+    from pbrl import rl
+    from pbrl.clips import ClipRecorder
+    from pbrl.media import SimState, read_mp4
+
+    venv = rl.make_env("pbrl/Pong-v5", 0, 1, wrapper_class=SimState)
+    recorder = ClipRecorder(venv, "pbrl/Pong-v5", 6)
+    recorder.reset()
+    while not recorder.pool:
+        recorder.step(np.array([venv.action_space.sample()]))
+    venv.close()
+    clip = recorder.pool[0]
+    assert clip.states is not None and clip.states.dtype == np.uint8
+    writer = MediaWriter(tmp_path, "pbrl/Pong-v5")
+    shown, fps = read_mp4(tmp_path / writer.write(clip).frames_path)
+    writer.close()
+    assert len(shown) == 6 and shown[0].shape == (210, 160, 3) and fps == 15
+    frame = shown[-1].astype(int)
+    assert frame[30:190].std(axis=(0, 1)).max() > 10  # colour, a playfield (grey frames have equal channels)
+    assert np.abs(frame[:, :, 0] - frame[:, :, 2]).mean() > 5
+    assert frame[2:22].max() < 40  # the score rows (0:24) blanked (mp4 compression leaves a little)
