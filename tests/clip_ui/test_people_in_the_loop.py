@@ -35,7 +35,7 @@ def _rate_while_training(out, seed, env_id="pbrl/CartPole-v1", labels=100, steps
         time.sleep(0.2)
     rater = subprocess.Popen([*SCRIPTED, str(out), "--rater", "bot", "--delay", str(delay), "--until-finished"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
-    log, _ = trainer.communicate(timeout=600)
+    log, _ = trainer.communicate(timeout=1200)
     rater_log, _ = rater.communicate(timeout=60)
     assert trainer.returncode == 0, log
     assert rater.returncode == 0, rater_log
@@ -72,18 +72,18 @@ def test_at_a_persons_pace_every_label_is_used_and_the_run_waits_for_the_last(tm
     """A rater answering 3 s after each query appears (a careful person's pace) on a trainer
     far faster than that: RL pauses while the labels are behind the schedule, so every label
     given is asked for, answered and trained on, none late, and the run ends after the last."""
-    out = tmp_path / "paced"
-    summary, rater_log = _rate_while_training(out, 0, "pbrl/Pendulum-v1", labels=30, steps=20000, delay=3.0)
+    out = tmp_path / "paced"  # the README's example: --teacher human --labels 200 --steps 1e5 on Pendulum
+    summary, rater_log = _rate_while_training(out, 0, "pbrl/Pendulum-v1", labels=200, steps=100_000, delay=3.0)
     store = PreferenceStore(out / "labels.sqlite")
     records = store.label_records()
-    assert summary["labels"] == summary["labels_answered"] == store.count_labels(include_skipped=True) == 30
-    assert summary["labels_late"] == 0 and summary["queries_withdrawn"] == summary["queries_asked"] - 30
-    assert rater_log.count("saved q") == 30
+    assert summary["labels"] == summary["labels_answered"] == store.count_labels(include_skipped=True) == 200
+    assert summary["labels_late"] == 0 and summary["queries_withdrawn"] == summary["queries_asked"] - 200
+    assert rater_log.count("saved q") == 200
     last_label = max(r["answered_at"] for r in records)
     finished = os.path.getmtime(out / "summary.json")
     assert finished > last_label  # the run ended after the last label
     refits = [float(line.split(",")[1]) for line in (out / "refits.csv").read_text().splitlines()[1:]]
-    assert max(refits) == 30  # and fitted on it
+    assert max(refits) == 200  # and fitted on it
     store.close()
 
 
