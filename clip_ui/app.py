@@ -461,7 +461,9 @@ class RatingApp:
         if not t:
             return "trainer: no status yet"
         fit = f"refit {time.time() - t['last_fit_at']:.0f} s ago" if t.get("last_fit_at") else "no fit yet"
-        return (f"trainer: {t.get('phase', '?')}, step {t.get('policy_step', 0):,}/{t.get('total_steps', 0):,}, "
+        total = t.get("total_steps", 0)
+        step = min(t.get("policy_step", 0), total) if total else t.get("policy_step", 0)  # a last rollout runs past
+        return (f"trainer: {t.get('phase', '?')}, step {step:,}/{total:,}, "
                 f"reward model v{t.get('model_version', 0)} ({fit})")
 
     def _status_parts(self) -> list[str]:

@@ -184,6 +184,7 @@ def _rate(args: argparse.Namespace) -> int:
         raise InputError("give the run directory to rate (the --out of `pbrl train ... --teacher human`), or --demo N")
     from pbrl.run_dir import RunDir
 
+    _wait_for_run(Path(run_dir))
     teacher = RunDir.open(Path(run_dir)).config.get("teacher", "human")
     if teacher != "human":
         raise InputError(f"{run_dir} was trained with the {teacher} teacher, which answered every query as it was "
@@ -215,6 +216,21 @@ def _rate(args: argparse.Namespace) -> int:
         given = app.session.labels_given
     print(f"{given} labels given in this session")
     return 0
+
+
+def _wait_for_run(run_dir: Path, seconds: float = 120.0) -> None:
+    """``pbrl rate`` started before the trainer has made its run directory waits for it (a
+    directory is complete when its config.json is there)."""
+    import time
+
+    if (run_dir / "config.json").exists() or (run_dir.exists() and not run_dir.is_dir()):
+        return
+    print(f"waiting for a trainer to create {run_dir} (up to {seconds:.0f} s)...", flush=True)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if (run_dir / "config.json").exists():
+            return
+        time.sleep(0.5)
 
 
 def _budgets(text: str) -> tuple[int, ...]:

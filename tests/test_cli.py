@@ -392,3 +392,22 @@ def test_options_from_any_dataclass(capsys):
     assert "outer size, 100% sure (default: 1)" in text and "same as --flag" in text
     with pytest.raises(ValueError, match="no field of _Outer is called nope"):
         add_config_arguments(argparse.ArgumentParser(), _Outer, aliases=[Alias("--x", "nope")])
+
+
+def test_rate_started_before_the_trainer_waits_for_its_run_directory(tmp_path):
+    import threading
+    import time
+
+    from pbrl.cli import _wait_for_run
+
+    run = tmp_path / "run"
+
+    def trainer():
+        time.sleep(1.0)
+        run.mkdir()
+        (run / "config.json").write_text("{}")
+
+    threading.Thread(target=trainer).start()
+    started = time.time()
+    _wait_for_run(run, seconds=30)
+    assert (run / "config.json").exists() and time.time() - started < 10
