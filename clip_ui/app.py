@@ -134,6 +134,7 @@ class RatingApp:
         pygame.display.set_caption(f"pbrl rate - {self.run_dir.path.name} - {rater}")
         self.font = pygame.font.Font(None, 22)
         self.big = pygame.font.Font(None, 36)
+        self.response_font = pygame.font.Font(None, 28)  # responses under a shared prompt
         self.status_fonts = [pygame.font.Font(None, n) for n in (22, 19, 16)]  # the largest that fits the bar
         self.clock = pygame.time.Clock()
 
@@ -349,8 +350,11 @@ class RatingApp:
                            self.font, screen.get_rect().center, TEXT)
         else:
             views = self.views[current.query_id]
-            for i, (view, rect) in enumerate(zip(views, lay.clips, strict=True)):
-                self._draw_clip(i, view, rect, len(current.clip_ids), self.loop_time, self.period(views))
+            rects, prompt = lay.clips, shared_prompt(views)
+            if prompt is not None:  # responses to one prompt: the prompt once, labelled, above them
+                rects = self._draw_prompt(prompt, rects)
+            for i, (view, rect) in enumerate(zip(views, rects, strict=True)):
+                self._draw_clip(i, view, rect, len(current.clip_ids), self.loop_time, self.period(views), prompt)
         names = [(name, "Resume (space)" if name == "button:pause" and self.session.paused else text)
                  for name, text in (RANK_BUTTONS if len(lay.clips) > 2 else PAIR_BUTTONS)]
         width = min(rect.width for rect in lay.buttons.values()) - 8
@@ -375,23 +379,40 @@ class RatingApp:
             self.latencies.append(flipped - self._pending_latency)
             self._pending_latency = None
 
+    def _draw_prompt(self, prompt: str, rects: list[pygame.Rect]) -> list[pygame.Rect]:
+        """The shared prompt in a panel across the clips' top; returns the clips' rects below it."""
+        left, right, top = rects[0].x, rects[-1].right, rects[0].y
+        lines = wrap_text(f"Prompt: {prompt}", self.font, right - left - 16)[:3]
+        panel = pygame.Rect(left, top - 18, right - left, 12 + 19 * len(lines))
+        pygame.draw.rect(self.screen, PANEL, panel, border_radius=6)
+        for n, line in enumerate(lines):
+            self.screen.blit(self.font.render(line, True, TEXT), (left + 8, panel.y + 6 + 19 * n))
+        shift = panel.bottom + 24 - top
+        return [pygame.Rect(r.x, r.y + shift, r.width, max(20, r.height - shift)) for r in rects]
+
     def period(self, views: list[ClipView]) -> int:
         """Frames in one loop of a query's clips: all of them loop together, over the run's clip
         length (a clip whose episode ended sooner holds its last frame until the loop restarts)."""
         longest = max((len(v.frames) for v in views), default=1)
         return max(longest, int(self.info["trainer"].get("clip_length") or 0))
 
-    def _draw_clip(self, i: int, view: ClipView, rect: pygame.Rect, k: int, seconds: float, period: int) -> None:
+    def _draw_clip(self, i: int, view: ClipView, rect: pygame.Rect, k: int, seconds: float, period: int,
+                   prompt: str | None = None) -> None:
         title = ("Left", "Right")[i] if k == 2 else f"Clip {i + 1}"
         if view.text is not None:
+            if prompt is not None:
+                title = ("Left response", "Right response")[i] if k == 2 else f"Response {i + 1}"
             self.screen.blit(self.font.render(title, True, DIM), (rect.x, rect.y - 18))
             pygame.draw.rect(self.screen, PANEL, rect, border_radius=6)
-            y = rect.y + 8
-            for line in wrap_text(view.text, self.font, rect.width - 16):
-                if y > rect.bottom - 18:
+            text, font, y = view.text, self.font, rect.y + 8
+            if prompt is not None:  # the prompt is drawn once above: the response alone, larger
+                text, font = view.text.split("\n", 1)[-1], self.response_font
+            step = font.get_linesize()
+            for line in wrap_text(text, font, rect.width - 16):
+                if y > rect.bottom - step:
                     break
-                self.screen.blit(self.font.render(line, True, TEXT), (rect.x + 8, y))
-                y += 19
+                self.screen.blit(font.render(line, True, TEXT), (rect.x + 8, y))
+                y += step
             self._draw_rank_badge(i, rect)
             return
         box = pygame.Rect(rect.x, rect.y, rect.width, max(10, rect.height - TIMELINE))
@@ -485,6 +506,14 @@ class RatingApp:
 
     def _status_line(self) -> str:
         return "  |  ".join(self._status_parts())
+
+def shared_prompt(views: list[ClipView]) -> str | None:
+    """The prompt every text clip of a query answers (a text clip is "prompt\\nresponse"), or None."""
+    if not views or any(v.text is None or "\n" not in v.text for v in views):
+        return None
+    prompts = {v.text.split("\n", 1)[0] for v in views if v.text is not None}
+    return prompts.pop() if len(prompts) == 1 else None
+
 
 def _chosen(label) -> set[int]:
     """The clips an answer picked: the better one, both when equal, none when it can't tell."""

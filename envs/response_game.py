@@ -40,6 +40,9 @@ class ResponseGameEnv(gym.Env):
     :param task_options: keyword arguments of the named task (e.g. ``{"max_operand": 50}``).
     :param tokenizer: ``"char"`` (the built-in character tokenizer), or a model directory of
         ``pbrl text import-hf`` whose Hugging Face tokenizer to use (the ``hf`` extra).
+    :param group_size: each prompt is served this many times in a row (``K`` responses to
+        one prompt: what same-prompt comparisons and group baselines need); 1 draws a new
+        prompt at every reset.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
@@ -48,8 +51,11 @@ class ResponseGameEnv(gym.Env):
                  prompts: Sequence[str] | None = None, max_prompt_tokens: int | None = None,
                  max_response_tokens: int | None = None,
                  long_prompts: str = "truncate", task_options: dict[str, Any] | None = None,
-                 render_mode: str | None = None, tokenizer: str = "char") -> None:
+                 render_mode: str | None = None, tokenizer: str = "char", group_size: int = 1) -> None:
         self.task = make_task(task, prompts, **(task_options or {}))
+        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
+            raise InputError(f"pbrl/ResponseGame-v0: group_size must be an integer >= 1, got {group_size!r}")
+        self.group_size, self._served = group_size, 0
         max_prompt_tokens = self.task.prompt_tokens if max_prompt_tokens is None else max_prompt_tokens
         max_response_tokens = self.task.response_tokens if max_response_tokens is None else max_response_tokens
         for name, value in (("max_prompt_tokens", max_prompt_tokens), ("max_response_tokens", max_response_tokens)):
@@ -86,7 +92,12 @@ class ResponseGameEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         prompt = (options or {}).get("prompt")
-        self._prompt = str(prompt) if prompt is not None else self.task.prompt(self.np_random)
+        if prompt is not None:
+            self._prompt, self._served = str(prompt), 1
+        elif self._served % self.group_size == 0 or seed is not None:  # a new group
+            self._prompt, self._served = self.task.prompt(self.np_random), 1
+        else:
+            self._served += 1  # the same prompt again
         self._obs, self._cut = self.encode_prompt(self._prompt)
         self._response = None
         return self._obs.copy(), {"prompt": self._prompt, "prompt_truncated": self._cut}

@@ -16,7 +16,7 @@ pbrl's ids know their family from their suite entry (``pbrl.envs.registry``).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -226,6 +226,13 @@ class Family:
         """The reward's zero is set once on the reference (first) policy's clips and kept;
         otherwise it follows recent behaviour at each refit."""
         return False
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def query_group(self, clip: Clip) -> Hashable | None:
+        """Clips a query may compare share this key (text: the prompt, so that every query
+        compares responses to one prompt, as RLHF does); None: any clips of the pool."""
+        return None
 
     def step_metrics(self, infos: list[dict[str, Any]]) -> list[tuple[float, ...]]:
         """Values of :attr:`curve_fields` in this step's infos (one tuple per info that has them)."""

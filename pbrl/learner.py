@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -93,11 +93,13 @@ class PreferenceLearner:
     :param schedule: labels wanted by env step.
     :param reference_zero: the reward's zero is set on the first (reference) policy's clips
         and kept (text: the SFT policy's responses), instead of following recent behaviour.
+    :param group_of: a query's clips share this key (the family's ``query_group``; text: the prompt).
     """
 
     def __init__(self, settings: LearnerSettings, recorder: ClipRecorder, model: RewardEnsemble,
                  source: PreferenceSource, store: PreferenceStore, schedule: LabelSchedule,
-                 reference_zero: bool = False) -> None:
+                 reference_zero: bool = False, group_of: Callable[[Clip], Hashable | None] | None = None) -> None:
+        self.group_of = group_of
         self.settings, self.recorder, self.model, self.source, self.store = settings, recorder, model, source, store
         self.asking = source.asking(schedule)
         self.min_first_fit = self.asking.min_first_fit
@@ -138,7 +140,7 @@ class PreferenceLearner:
     def _ask(self, pool: list[Clip], n: int, env_steps: int) -> None:
         self.source.observe_pool(pool)
         groups, score = select_queries(pool, n, self.settings.k, self.settings.query, self.model, self.rng,
-                                       asked=self._asked_sets)
+                                       asked=self._asked_sets, group_of=self.group_of)
         if not groups:
             return  # every tuple of the pool was asked: the next rollout brings new clips
         self.last_disagreement = score

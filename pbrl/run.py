@@ -232,7 +232,8 @@ class Run:
         settings = LearnerSettings(k=config.k, query=config.query, budget=config.labels,
                                    refit_growth=config.refit_growth, fit_lag=config.fit_lag, seed=self.seed)
         self.learner = PreferenceLearner(settings, self.recorder, self.learned.model, self.source, self.store,
-                                         self.schedule, reference_zero=self.family.reference_zero())
+                                         self.schedule, reference_zero=self.family.reference_zero(),
+                                         group_of=self.family.query_group)
         self._closers.append(self.learner.background)
         self.learner.on_new_model = lambda new: setattr(self.learned, "model", new)
         if self.resume:

@@ -9,6 +9,7 @@ run logs score, KL, entropy and beta; the policy's LM is saved for ``pbrl text``
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer
 from pbrl.text.policy import TextPolicy
 from pbrl.text.reward import TEXT_REWARD_DEFAULTS
 from pbrl.text.rl import TEXT_FIELDS, KLController, KLPenalty, frozen_reference
+from pbrl.types import Clip
 
 POLICY_LM = "text_policy"  # the policy's language model in a run directory, as pbrl text / align read it
+GROUP_SIZE = 4  # responses sampled per prompt in a row (InstructGPT ranks K = 4-9 per prompt)
 
 
 class TextFamily(Family):
@@ -48,9 +51,17 @@ class TextFamily(Family):
             load_judge(config.teacher)  # a bad name fails before anything is written
 
     def resolve_config(self, config: Any) -> Any:
-        # the env's lengths (and tokenizer) are the model's unless given
-        env_kwargs = {**lm_env_kwargs(config.sft), **config.env_kwargs}
+        # the env's lengths (and tokenizer) are the model's unless given; each prompt is answered
+        # GROUP_SIZE times (at least k) so that a query compares responses to one prompt
+        group = {"group_size": max(GROUP_SIZE, config.k)}
+        env_kwargs = {**lm_env_kwargs(config.sft), **group, **config.env_kwargs}
+        if env_kwargs["group_size"] < config.k:
+            raise InputError(f"--env-kwarg group_size={env_kwargs['group_size']} answers each prompt fewer times "
+                             f"than a query compares (--k {config.k}); give group_size >= k")
         return config if env_kwargs == config.env_kwargs else replace(config, env_kwargs=env_kwargs)
+
+    def query_group(self, clip: Clip) -> Hashable | None:
+        return clip.obs[0].tobytes()  # the prompt's token ids: a query compares responses to one prompt
 
     def policy_class(self, observation_space: gym.Space) -> Any:
         return TextPolicy

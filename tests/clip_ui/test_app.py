@@ -278,3 +278,17 @@ def test_an_answer_is_confirmed_and_narrow_windows_keep_the_key_hints(demo):
     press(app, pygame.K_SPACE)
     assert "PAUSED" in app._status_line() and app.session.paused
     app.close()
+
+
+def test_responses_to_one_prompt_show_the_prompt_once(tmp_path):
+    from pbrl.clip_ui.app import shared_prompt
+    from pbrl.clip_ui.views import ClipView
+
+    same = [ClipView("a", text="The film was\ngreat"), ClipView("b", text="The film was\ndull")]
+    assert shared_prompt(same) == "The film was"
+    assert shared_prompt([*same, ClipView("c", text="This book\nfine")]) is None  # different prompts
+    assert shared_prompt([ClipView("v", [np.zeros((2, 2, 3), np.uint8)])]) is None  # frames, not text
+    run = make_demo_run(tmp_path / "t", queries=1, k=3, texts=["P\nx", "P\ny", "P\nz"], env_id="pbrl/ResponseGame-v0")
+    app = open_app(run)
+    assert app.session.current is not None and shared_prompt(app.views[app.session.current.query_id]) == "P"
+    app.close()

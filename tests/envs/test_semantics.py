@@ -171,3 +171,19 @@ def test_atari_observations_are_preprocessed_and_the_score_is_blanked(require):
     shown = gym.make("pbrl/Pong-v5", preprocess=False, blank_score=False)
     obs, _ = shown.reset(seed=0)
     assert obs[:24].std() > 0
+
+
+def test_the_response_game_serves_each_prompt_group_size_times():
+    import gymnasium as gym
+
+    env = gym.make("pbrl/ResponseGame-v0", task="arithmetic", group_size=3)
+    prompts = []
+    env.reset(seed=0)
+    for _ in range(9):
+        _, _, _, _, info = env.step(env.action_space.sample())
+        prompts.append(info["prompt"])
+        env.reset()
+    groups = [prompts[i:i + 3] for i in range(0, 9, 3)]
+    assert all(len(set(g)) == 1 for g in groups) and len({g[0] for g in groups}) >= 2
+    with pytest.raises(ValueError, match="group_size must be an integer >= 1"):
+        gym.make("pbrl/ResponseGame-v0", task="arithmetic", group_size=0)

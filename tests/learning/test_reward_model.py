@@ -360,3 +360,18 @@ def test_the_default_fit_neither_crops_nor_pseudo_labels(pendulum_clips, monkeyp
     monkeypatch.setattr(model, "_crop_windows", refuse)
     monkeypatch.setattr(model, "_pseudo_losses", refuse)
     model.fit(labelled(pendulum_clips, 40), pendulum_clips)
+
+
+def test_queries_with_groups_compare_clips_of_one_group_only():
+    from pbrl.types import Clip
+
+    clips = [Clip(f"c{i}", "pbrl/CartPole-v1", np.full((3, 4), i % 5, np.float32), np.zeros(3, np.int64),
+                  np.ones(3), 3) for i in range(40)]
+    groups, _ = select_queries(clips, 30, 3, "uniform", rng=np.random.default_rng(0),
+                               group_of=lambda c: int(c.obs[0, 0]))
+    assert len(groups) == 30 and all(len({int(c.obs[0, 0]) for c in g}) == 1 for g in groups)
+    assert len({frozenset(c.clip_id for c in g) for g in groups}) == 30  # none twice
+    lonely = [Clip(f"l{i}", "pbrl/CartPole-v1", np.full((3, 4), i, np.float32), np.zeros(3, np.int64), np.ones(3), 3)
+              for i in range(6)]
+    alone, _ = select_queries(lonely, 2, 2, "uniform", rng=np.random.default_rng(0), group_of=lambda c: c.obs[0, 0])
+    assert alone == []  # no group holds two clips

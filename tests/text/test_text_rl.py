@@ -163,6 +163,11 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     assert RewardEnsemble.load(tmp_path / "run" / "reward_model").kind == "text"  # a text reward model was learned
     texts = [t for (t,) in sqlite3.connect(tmp_path / "run" / "labels.sqlite").execute("select text from clips")]
     assert texts and all("=\n" in t for t in texts)  # queried clips carry prompt and response for people
+    store = PreferenceStore(tmp_path / "run" / "labels.sqlite")
+    for query in store.queries():  # every query compares responses to one prompt
+        clips = [store.clip(cid) for cid in query.clip_ids]
+        assert len({c.obs[0].tobytes() for c in clips}) == 1 and len({c.text for c in clips}) >= 1
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["env_kwargs"]["group_size"] == 4
     # the reward's zero: the mean over the SFT policy's responses, recorded before the first fit and kept
     store = PreferenceStore(tmp_path / "run" / "labels.sqlite")
     reference = [store.clip(cid) for cid in store.status()["reference_clips"]]
