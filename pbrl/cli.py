@@ -566,7 +566,8 @@ def _add_text(sub: argparse._SubParsersAction) -> None:
         from pbrl.text.rl import TextRLConfig
         from pbrl.text.tasks import TASKS
 
-        add_config_arguments(p, TextRLConfig, aliases=TEXT_PPO_ALIASES, choices={"task": TASKS})
+        add_config_arguments(p, TextRLConfig, aliases=TEXT_PPO_ALIASES,
+                             choices={"task": TASKS, "algo": ("ppo", "rloo", "grpo")})
         p.add_argument("--out", help="output directory (default runs/text-ppo-TASK-seedS)")
 
     ppo.defer(populate_ppo)

@@ -15,7 +15,7 @@ from pbrl.reward_model import RewardModelConfig
 
 HUMAN = "human"  # the teacher name for people rating in the app
 PACES = ("labels", "free")  # with people: RL waits for the labels, or never
-ALGOS = ("ppo", "a2c", "dqn", "sac", "td3")  # pbrl.rl builds them
+ALGOS = ("ppo", "a2c", "dqn", "sac", "td3", "rloo", "grpo")  # pbrl.rl builds them
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class TrainConfig:
     teacher_params: dict[str, float] = field(default_factory=dict)
     """overrides of the teacher's beta, gamma, eps_mistake, eps_skip, eps_equal"""
     algo: str = "ppo"
-    """ppo or a2c (tuned per-env defaults), or dqn, sac, td3 (SB3 defaults)"""
+    """ppo or a2c (tuned per-env defaults), or dqn, sac, td3 (SB3 defaults); on the response
+    game also rloo or grpo (group baselines over each prompt's responses, no value network)"""
     seed: int = 0
     """seeds envs, policy, teacher, reward model and query selection"""
     clip_length: int | None = None

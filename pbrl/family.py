@@ -132,6 +132,9 @@ class Family:
         """Raise a clear error when ``config`` (a TrainConfig) cannot run in this family."""
         if config.teacher.startswith("judge:"):
             raise InputError(f"a judge teacher ({config.teacher}) compares responses: use it with pbrl/ResponseGame-v0")
+        if config.algo in ("rloo", "grpo"):
+            raise InputError(f"--algo {config.algo} needs several responses to one prompt (a group baseline): use it "
+                             "with pbrl/ResponseGame-v0, or --algo ppo here")
 
     def resolve_config(self, config: Any) -> Any:
         """The config to run: ``config`` with what the family derives filled in (the same

@@ -66,6 +66,9 @@ ZOO: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     # responses; no discounting (an episode is one step); a small learning rate for an LM
     ("ppo", "ResponseGame-v0"): (32, dict(n_steps=4, batch_size=64, n_epochs=4, learning_rate=1e-4, gamma=1.0,
                                           gae_lambda=1.0, ent_coef=0.0)),
+    # RLOO and GRPO: PPO's settings; a rollout of 4 steps per env is one prompt's group of 4
+    **{(algo, "ResponseGame-v0"): (32, dict(n_steps=4, batch_size=64, n_epochs=4, learning_rate=1e-4, gamma=1.0,
+                                            gae_lambda=1.0, ent_coef=0.0)) for algo in ("rloo", "grpo")},
 }
 
 

@@ -24,11 +24,13 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 import pbrl  # noqa: F401  (registers the ids)
 from pbrl.errors import InputError, MissingFileError
 from pbrl.family import family_for
+from pbrl.group_ppo import GRPO, RLOO
 from pbrl.io import atomic_write
 
 # PPO and A2C carry tuned per-env defaults; the off-policy algorithms run with SB3's defaults
 # (the learned reward is a VecEnv wrapper, so any SB3 algorithm trains on it).
-ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3}
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3,
+                                         "rloo": RLOO, "grpo": GRPO}  # the last two: group baselines (text)
 POLICY_FILE, POLICY_META, NORM_FILE = "policy.pt", "policy.json", "vecnormalize.npz"
 
 
@@ -40,8 +42,8 @@ def check_algo(algo: str, action_space: gym.Space | None = None, env_id: str = "
     needs = {"dqn": gym.spaces.Discrete, "sac": gym.spaces.Box, "td3": gym.spaces.Box}.get(algo)
     if action_space is not None and needs is not None and not isinstance(action_space, needs):
         kind = "discrete" if needs is gym.spaces.Discrete else "continuous (Box)"
-        usable = [a for a in ALGOS if a in ("ppo", "a2c") or (a == "dqn") == isinstance(action_space,
-                                                                                      gym.spaces.Discrete)]
+        discrete = isinstance(action_space, gym.spaces.Discrete)
+        usable = [a for a in ("ppo", "a2c", "dqn", "sac", "td3") if a in ("ppo", "a2c") or (a == "dqn") == discrete]
         raise InputError(f"--algo {algo} needs {kind} actions and {env_id or 'this env'} has {action_space}; "
                          f"use --algo {' or '.join(usable)}")
 

@@ -45,8 +45,8 @@ class TextFamily(Family):
         if not config.sft:
             raise InputError(f"{config.env_id} trains a language model: give --sft DIR, the SFT model it starts from "
                              "(pbrl text sft --task TASK --out DIR)")
-        if config.algo not in ("ppo", "a2c"):
-            raise InputError(f"the text policy trains with ppo or a2c, not {config.algo}")
+        if config.algo not in ("ppo", "a2c", "rloo", "grpo"):
+            raise InputError(f"the text policy trains with ppo, a2c, rloo or grpo, not {config.algo}")
         if config.teacher.startswith(JUDGE_PREFIX):
             load_judge(config.teacher)  # a bad name fails before anything is written
 

@@ -32,6 +32,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from pbrl.errors import InputError, check_numbers
+from pbrl.group_ppo import BASELINES, GRPO, RLOO
 from pbrl.io import atomic_write
 from pbrl.text.load import load_lm
 from pbrl.text.model import CausalLM
@@ -140,6 +141,12 @@ class TextRLConfig:
 
     task: str = "arithmetic"
     """the response game's task: sentiment or arithmetic"""
+    algo: str = "ppo"
+    """ppo (a value network's baseline), rloo (leave-one-out over each prompt's responses) or
+    grpo (group-normalised rewards): pbrl.group_ppo"""
+    group_size: int | None = None
+    """responses to each prompt in a row (None: 1 for ppo, 4 for rloo and grpo; n_steps must be
+    a multiple of it)"""
     sft: str = ""
     """directory of the SFT model (pbrl text sft --out): the starting policy and the KL reference"""
     responses: int = 20_000
@@ -176,6 +183,13 @@ class TextRLConfig:
     def __post_init__(self) -> None:
         if not self.sft:
             raise InputError("text ppo needs --sft DIR, the SFT model (pbrl text sft --task TASK --out DIR)")
+        if self.algo not in ("ppo", *BASELINES):
+            raise InputError(f"--algo must be ppo, rloo or grpo, got {self.algo!r}")
+        if self.group_size is not None and self.group_size < 1:
+            raise InputError(f"--group-size must be >= 1, got {self.group_size}")
+        if self.algo != "ppo" and (self.groups < 2 or self.n_steps % self.groups):
+            raise InputError(f"--algo {self.algo} needs --group-size >= 2 dividing --n-steps {self.n_steps}, got "
+                             f"{self.groups}")
         if self.kl_estimator not in ("k1", "k3"):
             raise InputError(f"kl_estimator must be 'k1' or 'k3', got {self.kl_estimator!r}")
         for name in ("responses", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_prompts"):
@@ -183,6 +197,12 @@ class TextRLConfig:
                 raise InputError(f"text ppo: {name} must be >= 1, got {getattr(self, name)}")
         check_numbers(self, {"learning_rate": "--lr"}, learning_rate="> 0", ent_coef=">= 0", kl_coef=">= 0",
                       kl_target="> 0", kl_horizon=">= 1", ptx_coef=">= 0", seed=">= 0")
+
+
+    @property
+    def groups(self) -> int:
+        """Responses to each prompt in a row."""
+        return self.group_size if self.group_size is not None else (1 if self.algo == "ppo" else 4)
 
 
 def evaluate_text(lm: CausalLM, task: str, n: int, seed: int, ref: CausalLM | None = None,
@@ -248,7 +268,7 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
     torch.set_num_threads(1)
     ref = frozen_reference(config.sft)
     meta = json.loads((Path(config.sft) / "lm.json").read_text())
-    env_kwargs = {"task": config.task, **lm_env_kwargs(config.sft)}
+    env_kwargs = {"task": config.task, **lm_env_kwargs(config.sft), "group_size": config.groups}
     if config.reward == "true":
         env_kwargs["reveal_true_reward"] = True
     else:
@@ -256,7 +276,8 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
     venv = make_vec_env(ENV_ID, n_envs=config.n_envs, seed=config.seed, env_kwargs=env_kwargs)
     controller = KLController(config.kl_coef, config.kl_target, config.kl_horizon)
     venv = KLPenalty(venv, ref, controller, config.kl_estimator)
-    model = PPO(TextPolicy, venv, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
+    algo = {"ppo": PPO, "rloo": RLOO, "grpo": GRPO}[config.algo]
+    model = algo(TextPolicy, venv, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
                 learning_rate=config.learning_rate, ent_coef=config.ent_coef, gamma=1.0, gae_lambda=1.0,
                 policy_kwargs={"lm_path": config.sft}, seed=config.seed, device="cpu", verbose=0)
     model.set_logger(configure(str(out / "logs"), ["csv", "tensorboard"]))  # text/score, kl, entropy, beta; train/*
@@ -272,7 +293,7 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
         mix = PretrainMix(policy.optimizer, policy.lm, prompts, responses, config.ptx_coef, seed=config.seed)
     eval_kwargs = lm_env_kwargs(config.sft)
     before = evaluate_text(ref, config.task, config.eval_prompts, config.seed, ref, eval_kwargs)
-    print(f"text ppo {config.task}: SFT policy score {before['score_sampled']:.3f} sampled, "
+    print(f"text {config.algo} {config.task}: SFT policy score {before['score_sampled']:.3f} sampled, "
           f"{before['score_greedy']:.3f} greedy",
           flush=True)
     log = _Log(config, mix)
@@ -291,7 +312,8 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
         keys = list(log.rows[0])
         lines = [",".join(keys)] + [",".join(f"{r[k]:.6g}" for k in keys) for r in log.rows]
         atomic_write(out / "curves.csv", lambda f: f.write(("\n".join(lines) + "\n").encode()))
-    print(f"text ppo {config.task}: score {before['score_sampled']:.3f} -> {after['score_sampled']:.3f} sampled, "
+    print(f"text {config.algo} {config.task}: score {before['score_sampled']:.3f} -> "
+          f"{after['score_sampled']:.3f} sampled, "
           f"{before['score_greedy']:.3f} -> {after['score_greedy']:.3f} greedy; "
           f"KL to SFT {after.get('kl_sampled', 0):.2f}; {seconds:.0f} s", flush=True)
     return summary
