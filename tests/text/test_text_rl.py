@@ -213,7 +213,7 @@ def test_an_ai_judge_teaches_the_response_game(sft_dir, tmp_path):
     from pbrl.trainer import TrainConfig, train
 
     config = TrainConfig(env_id="pbrl/ResponseGame-v0", env_kwargs={"task": "arithmetic"}, sft=str(sft_dir), labels=6,
-                         steps=300, teacher="judge:pbrl.text.judge:lexicon_judge", video=False, eval_episodes=4,
+                         steps=420, teacher="judge:pbrl.text.judge:lexicon_judge", video=False, eval_episodes=4,
                          reward=RewardModelConfig(n_members=1, min_steps=5, epochs=1.0))
     assert train(config, tmp_path / "run")["labels"] == 6
     store = PreferenceStore(tmp_path / "run" / "labels.sqlite", create=False)
