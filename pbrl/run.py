@@ -16,7 +16,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,9 @@ class Run:
         self.out = Path(self.out)
         self.curves: list[dict[str, Any]] = []  # one row per rollout (curves.csv)
         self.family = family_for(self.config.env_id)
-        self.config = self.family.resolve_config(self.config)
+        config = self.family.resolve_config(self.config)
+        # config.json records the reward model's settings as used: the family's where the user gave none
+        self.config = replace(config, reward=config.reward.resolved(self.family.reward_defaults))
         self._closers: list[Any] = []  # released in reverse order by close(), on every path
         self._last_status = 0.0
         self._saved_version = 0
@@ -373,7 +375,6 @@ class Run:
         self.store.checkpoint()
         self.learner.model.save(self.out / "reward_model")
         rl.save_policy(self.agent, self.venv, self.out, self.config.algo, self.config.env_id)
-        self.family.save_artifacts(self.agent, self.out, self.config, self.env)
         self.run_dir.write_curves(self.curves, plot=False)
         self.run_dir.write_refits(self.learner.refits)
         self.state.env_steps, self.state.model_version = env_steps, self.learner.model_version
@@ -389,6 +390,8 @@ class Run:
         late = len(self.source.poll())  # landed after the last read: kept in the store for --resume
         withdrawn = self.store.withdraw_unanswered("the run had finished") if self.source.people else 0
         self.checkpoint(steps)
+        # once, at the end (text: the policy's LM for pbrl text / align; a resumed run reads policy.pt)
+        self.family.save_artifacts(self.agent, self.out, self.config, self.env)
         self.report(steps, "finished", force=True)
         returns, frames = rl.evaluate(self.agent, config.env_id, config.eval_episodes, config.seed,
                                       rl.obs_normaliser(rl.find_normalize(self.venv)),

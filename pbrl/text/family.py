@@ -9,6 +9,7 @@ run logs score, KL, entropy and beta; the policy's LM is saved for ``pbrl text``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable
 from dataclasses import replace
 from pathlib import Path
@@ -70,7 +71,11 @@ class TextFamily(Family):
         return {"lm_path": config.sft}
 
     def saved_policy_kwargs(self, run_dir: Path) -> dict[str, Any]:
-        return {"lm_path": str(run_dir / POLICY_LM)}
+        # the LM written at the run's end; a run stopped before it rebuilds from its SFT model
+        # (policy.pt then holds the weights)
+        if (run_dir / POLICY_LM).exists():
+            return {"lm_path": str(run_dir / POLICY_LM)}
+        return {"lm_path": json.loads((run_dir / "config.json").read_text())["sft"]}
 
     def wrap_agent_env(self, venv: VecEnv, config: Any) -> VecEnv:
         return KLPenalty(venv, frozen_reference(config.sft),

@@ -187,6 +187,9 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     returns, _ = rl.evaluate(saved.model, saved.env_id, 20, config.seed, env_kwargs=saved.env_kwargs)
     assert np.mean(returns) == pytest.approx(summary["true_return_mean"])  # the same greedy responses
     assert main(["evaluate", str(tmp_path / "run"), "--episodes", "3"]) == 0
+    # the policy's LM is written once, at the end (not at every refit's checkpoint)
+    lm_files = list((tmp_path / "run" / "text_policy").iterdir())
+    assert lm_files and max(f.stat().st_mtime for f in lm_files) >= (tmp_path / "run" / "progress.json").stat().st_mtime
 
 
 def test_reward_options_given_for_text_keep_the_family_defaults(sft_dir, tmp_path):
@@ -201,6 +204,9 @@ def test_reward_options_given_for_text_keep_the_family_defaults(sft_dir, tmp_pat
         reward = run.model.config
     assert reward.n_members == 5  # the user's value
     assert reward.l2 == 1e-6 and reward.lr == 1e-3 and reward.min_steps == 300  # the text family's, not the MLP's
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["reward"]  # what was used, recorded
+    assert (saved["n_members"], saved["l2"], saved["lr"], saved["min_steps"], saved["epochs"]) == (5, 1e-6, 1e-3, 300,
+                                                                                                  reward.epochs)
     config = TrainConfig(env_id="pbrl/ResponseGame-v0", sft=str(sft_dir), reward=RewardModelConfig(l2=1e-4))
     with Run(config, tmp_path / "run2") as run:
         run.build()
