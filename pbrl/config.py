@@ -32,7 +32,8 @@ class TrainConfig:
     """perfect, boltzmann, myopic, mistake, skip or equal (B-Pref), human (people rate in
     ``pbrl rate RUN_DIR``; the trainer never waits for them after the first labels), or
     judge:MODULE:FUNCTION (AI feedback on the response game, e.g.
-    judge:pbrl.text.judge:lexicon_judge)"""
+    judge:pbrl.text.judge:lexicon_judge), or judge-lm:MODEL_DIR (a language model judges by
+    --principle)"""
     teacher_params: dict[str, float] = field(default_factory=dict)
     """overrides of the teacher's beta, gamma, eps_mistake, eps_skip, eps_equal"""
     algo: str = "ppo"
@@ -83,6 +84,9 @@ class TrainConfig:
     """the response game: adapt beta towards this KL per response (Ziegler et al. 2019)"""
     kl_horizon: int = 10_000
     """the response game: the adaptive controller's horizon, in responses"""
+    principle: str | None = None
+    """the response game with --teacher judge-lm:MODEL_DIR: what the better response is (None:
+    the task's, "more positive" for sentiment)"""
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:

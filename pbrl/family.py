@@ -130,7 +130,7 @@ class Family:
 
     def check_config(self, config: Any) -> None:
         """Raise a clear error when ``config`` (a TrainConfig) cannot run in this family."""
-        if config.teacher.startswith("judge:"):
+        if config.teacher.startswith(("judge:", "judge-lm:")):
             raise InputError(f"a judge teacher ({config.teacher}) compares responses: use it with pbrl/ResponseGame-v0")
         if config.algo in ("rloo", "grpo"):
             raise InputError(f"--algo {config.algo} needs several responses to one prompt (a group baseline): use it "

@@ -24,7 +24,9 @@ from pbrl.family import EnvInfo, Family
 from pbrl.oracle import PreferenceSource
 from pbrl.text.judge import PREFIX as JUDGE_PREFIX
 from pbrl.text.judge import JudgeTeacher, load_judge
-from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer
+from pbrl.text.lm_judge import PREFIX as LM_PREFIX
+from pbrl.text.lm_judge import PRINCIPLES, LMJudge
+from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer, model_kind
 from pbrl.text.policy import TextPolicy
 from pbrl.text.reward import TEXT_REWARD_DEFAULTS
 from pbrl.text.rl import TEXT_FIELDS, KLController, KLPenalty, frozen_reference
@@ -50,6 +52,8 @@ class TextFamily(Family):
             raise InputError(f"the text policy trains with ppo, a2c, rloo or grpo, not {config.algo}")
         if config.teacher.startswith(JUDGE_PREFIX):
             load_judge(config.teacher)  # a bad name fails before anything is written
+        if config.teacher.startswith(LM_PREFIX):
+            model_kind(config.teacher[len(LM_PREFIX):])  # a model directory, or a clear error
 
     def resolve_config(self, config: Any) -> Any:
         # the env's lengths (and tokenizer) are the model's unless given; each prompt is answered
@@ -94,9 +98,13 @@ class TextFamily(Family):
                                                    "response_tokens": env.action_space.shape[0]})
 
     def has_teacher(self, name: str) -> bool:
-        return name.startswith(JUDGE_PREFIX)
+        return name.startswith((JUDGE_PREFIX, LM_PREFIX))
 
     def teacher(self, name: str, config: Any) -> PreferenceSource | None:
+        if name.startswith(LM_PREFIX):  # a language model as the judge: weights, no code imported
+            task = config.env_kwargs.get("task", "sentiment")
+            lm_judge = LMJudge(name[len(LM_PREFIX):], config.principle or PRINCIPLES.get(task, "better"))
+            return JudgeTeacher(lm_judge, lm_judge.name, load_tokenizer(config.sft))
         if not self.has_teacher(name):
             return None
         judge_name, judge = load_judge(name)
