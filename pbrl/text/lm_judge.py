@@ -63,34 +63,52 @@ class LMJudge:
         self.name = f"lm:{model_dir}"  # the rater name becomes judge:lm:MODEL_DIR
 
     def question(self, prompt: str, responses: list[str]) -> str:
+        """The text the model continues with a label: plain, or in the model's chat template
+        when its tokenizer has one (an instruct model answers as the assistant)."""
         lines = [f"Which response is {self.principle}?", f"Prompt: {prompt}"]
         lines += [f"Response {LETTERS[i]}: {r}" for i, r in enumerate(responses)]
+        hf = getattr(self.tokenizer, "tokenizer", None)  # a Hugging Face tokenizer, inside pbrl's
+        template = getattr(hf, "apply_chat_template", None)
+        if template is not None and getattr(hf, "chat_template", None):
+            asked = "\n".join([*lines, f"Answer with the letter of the response that is {self.principle}."])
+            chat = template([{"role": "user", "content": asked}], tokenize=False, add_generation_prompt=True)
+            return f"{chat}The answer is Response"
         return "\n".join([*lines, "Answer: Response"])
 
-    def letter_logprobs(self, prompt: str, responses: list[str]) -> np.ndarray:
-        """Log-probability of each response's label after the question, responses in this order."""
-        if not 2 <= len(responses) <= len(LETTERS):
-            raise InputError(f"the LM judge compares 2 to {len(LETTERS)} responses, got {len(responses)}")
-        question = torch.as_tensor([self.tokenizer.ids(self.question(prompt, responses))])
-        labels = [self.tokenizer.ids(f" {LETTERS[i]}") for i in range(len(responses))]
+    def _label_rows(self, k: int) -> tuple[list[list[int]], torch.Tensor]:
+        labels = [self.tokenizer.ids(f" {LETTERS[i]}") for i in range(k)]
         width = max(len(ids) for ids in labels) + 1
-        rows = torch.zeros((len(labels), width), dtype=torch.long)  # PAD after each label's EOS
+        rows = torch.zeros((k, width), dtype=torch.long)  # each label, EOS, then PAD
         for i, ids in enumerate(labels):
             rows[i, : len(ids)] = torch.as_tensor(ids)
             rows[i, len(ids)] = EOS
-        if question.shape[1] + width > self.lm.config.max_len:
-            raise InputError(f"the judge's question is {question.shape[1]} tokens and its model reads at most "
+        return labels, rows
+
+    def letter_logprobs(self, prompt: str, orders: list[list[str]]) -> np.ndarray:
+        """Per order of the responses, the log-probability of each label after the question
+        ``[orders, K]``; every order and label in one batch (left-padded questions)."""
+        k = len(orders[0])
+        if not 2 <= k <= len(LETTERS):
+            raise InputError(f"the LM judge compares 2 to {len(LETTERS)} responses, got {k}")
+        questions = [self.tokenizer.ids(self.question(prompt, responses)) for responses in orders]
+        labels, rows = self._label_rows(k)
+        longest = max(len(q) for q in questions)
+        if longest + rows.shape[1] > self.lm.config.max_len:
+            raise InputError(f"the judge's question is {longest} tokens and its model reads at most "
                              f"{self.lm.config.max_len}: use a Hugging Face model (pbrl text import-hf) or shorter "
                              "prompts and responses")
+        padded = torch.zeros((len(questions), longest), dtype=torch.long)  # PAD on the left
+        for i, q in enumerate(questions):
+            padded[i, longest - len(q):] = torch.as_tensor(q)
         with torch.no_grad():
-            logp, _, _ = self.lm.response_logprobs(question.expand(len(labels), -1), rows)
-        return np.array([float(logp[i, : len(ids)].sum()) for i, ids in enumerate(labels)])
+            logp, _, _ = self.lm.response_logprobs(padded.repeat_interleave(k, 0), rows.repeat(len(questions), 1))
+        sums = np.array([float(logp[r, : len(labels[r % k])].sum()) for r in range(len(questions) * k)])
+        return sums.reshape(len(questions), k)
 
     def scores(self, prompt: str, responses: list[str]) -> np.ndarray:
         """Per response, its label's log-probability averaged over the two orders."""
-        forward = self.letter_logprobs(prompt, responses)
-        backward = self.letter_logprobs(prompt, responses[::-1])[::-1]
-        return (forward + backward) / 2
+        forward, backward = self.letter_logprobs(prompt, [responses, responses[::-1]])
+        return (forward + backward[::-1]) / 2
 
     def __call__(self, prompt: str, responses: list[str]) -> Any:
         scores = self.scores(prompt, responses)
