@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -159,10 +160,21 @@ def main(argv: list[str] | None = None) -> int:
     result = agreement(judge, args.task, args.pairs, args.seed)
     print(json.dumps(result, indent=2))
     if args.out:
-        from pbrl.io import write_json
+        from pbrl.io import write_json, write_text
 
         write_json(args.out, result)
+        command = shlex.join(["python -m pbrl.text.lm_judge", *(argv if argv is not None else sys.argv[1:])])
+        write_text(Path(args.out).with_suffix(".md"), report(result, command))
     return 0
+
+
+def report(result: dict[str, Any], command: str) -> str:
+    """The markdown the text suite's report shows for a ``judge.json``."""
+    return "\n".join([
+        f"The LM judge (`{command}`): asked which response is \"{result['principle']}\" on {result['pairs']} "
+        f"pairs of {result['task']} corpus responses to one prompt whose hidden scores differ, it agreed with the "
+        f"hidden score on **{result['agreement']:.3f}** of them (0.5 is chance), answered equal on "
+        f"{result['equal']:.3f}, at {result['seconds_per_pair']:.1f} s a pair (both orders, 2 CPU cores).", ""])
 
 
 if __name__ == "__main__":
