@@ -573,6 +573,8 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
         text = text[:text.index(BEGIN)] + generated + text[text.index(END) + len(END):]
     else:
         text = text.rstrip() + "\n\n## Benchmark suites (`pbrl bench`)\n\n" + generated + "\n"
+    if app := sorted((root / "app").glob("*.json")) if (root / "app").is_dir() else []:  # python -m pbrl.clip_ui.bench
+        text = _replace_between(text, *APP_MARKERS, app_table([json.loads(p.read_text()) for p in app])) or text
     kills = root / "reliability" / reliability.RESULT_FILE  # python -m pbrl.reliability
     if kills.exists():
         text = _replace_between(text, reliability.BEGIN, reliability.END,
@@ -586,6 +588,27 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
             write_text(readme, updated)
     return suites
 
+
+
+APP_MARKERS = ("<!-- app bench: BEGIN (pbrl bench --report) -->", "<!-- app bench: END -->")
+
+
+def app_table(results: list[dict[str, Any]]) -> str:
+    """The rating app's measurements (``python -m pbrl.clip_ui.bench --out benchmarks/app/X.json``)."""
+    lines = ["| env | window | video driver | first pair after the first query | waits after it (longest) | "
+             "redraws/s while clips play: mean / worst second | key press -> next pair: median / p90 | "
+             "comparisons/min | idle CPU, paused | labels |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        driver = r["machine"].split("SDL ")[-1]
+        lines.append(
+            f"| {short_name(r['env'])} | {r['window'][0]}x{r['window'][1]} | {driver} | "
+            f"{r['first_pair_seconds_after_first_query']} s | {r['waits_after_first_pair']} "
+            f"({r['longest_wait_seconds']} s) | {r['fps_mean_looping']} / {r['fps_worst_second_looping']} | "
+            f"{r['latency_ms_median']} ms / {r['latency_ms_p90']} ms | {r['comparisons_per_minute']} | "
+            f"{100 * r['idle_cpu_share_paused']:.1f}% | {r['labels']} |")
+    commands = sorted({r["command"] for r in results if r.get("command")})
+    return "\n".join([*lines, "", *(f"`{c}`  " for c in commands)]).rstrip()
 
 
 TARGETS_FILE = "targets.json"  # under benchmarks/: the targets the report checks (optional)
