@@ -119,7 +119,7 @@ def test_sigkill_mid_session_never_loses_an_acknowledged_label(tmp_path):
 @pytest.mark.slow
 def test_two_apps_rating_one_run_never_answer_the_same_query(tmp_path):
     run = make_demo_run(tmp_path / "run", queries=60)
-    apps = [subprocess.Popen([*SCRIPTED, str(run), "--rater", name, "--delay", "0.01", "--seconds", "12"],
+    apps = [subprocess.Popen([*SCRIPTED, str(run), "--rater", name, "--delay", "0.01", "--seconds", "30"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
             for name in ("ann", "bob")]
     logs = [app.communicate(timeout=120)[0] for app in apps]
