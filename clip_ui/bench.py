@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "labels": given, "latency_ms_median": round(float(np.median(latencies)), 1) if len(latencies) else None,
         "latency_ms_p90": round(float(np.percentile(latencies, 90)), 1) if len(latencies) else None,
         "trainer_phase_at_end": phase, "trainer_policy_step_at_end": policy_step,
-        "command": shlex.join(["python -m pbrl.clip_ui.bench", *(argv if argv is not None else sys.argv[1:])]),
+        "command": "python -m pbrl.clip_ui.bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
                    f"SDL {os.environ['SDL_VIDEODRIVER']}",

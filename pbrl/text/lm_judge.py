@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         from pbrl.io import write_json, write_text
 
         write_json(args.out, result)
-        command = shlex.join(["python -m pbrl.text.lm_judge", *(argv if argv is not None else sys.argv[1:])])
+        command = "python -m pbrl.text.lm_judge " + shlex.join(argv if argv is not None else sys.argv[1:])
         write_text(Path(args.out).with_suffix(".md"), report(result, command))
     return 0
 
