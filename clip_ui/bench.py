@@ -38,7 +38,7 @@ def window_for(clip: int, k: int = 2) -> tuple[int, int]:
     return MARGIN * (k + 1) + clip * k, clip + INSTRUCTION_HEIGHT + STATUS_HEIGHT + BUTTON_HEIGHT + 2 * MARGIN + 20
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="pbrl/Pendulum-v1", help="the trainer's env (Pendulum: square 500x500 frames)")
     parser.add_argument("--clip", type=int, default=256, help="side of each clip's box in pixels")
@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshot", help="save a PNG of the window at the end")
     parser.add_argument("--out", help="write the numbers as JSON here")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="seconds the app is measured paused")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from pbrl.clip_ui.app import RatingApp
     from pbrl.clip_ui.scripted import TeacherScript
