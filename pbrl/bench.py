@@ -58,7 +58,8 @@ class Cell:
     result file."""
 
     task: str
-    method: str  # "random", "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME", "imitation"; text: "sft", "dpo"
+    # "random", "ppo", "pbrl", "pbrl:teacher=NAME", "pbrl:query=NAME", "imitation"; text: "sft", "dpo", "rloo", "grpo"
+    method: str
     labels: int
     seed: int
     steps: int
@@ -90,6 +91,7 @@ class Suite:
     labels: tuple[int, ...]
     variants: tuple[str, ...] = ("pbrl",)
     ceiling: bool = True  # true-reward PPO cells
+    true_reward: tuple[str, ...] = ()  # other label-free RL methods on the hidden reward, beside PPO's cells
     imitation: bool = False  # imitation's PreferenceComparisons cells at each budget, when installed
     any_task: bool = False  # an ablation: --task may name any pbrl id, not only the suite's own
     zero: str = "random"  # the policy whose return is the normalised score's 0 (text: the SFT policy)
@@ -109,7 +111,8 @@ SUITES: dict[str, Suite] = {
                       any_task=True),
     # the response game (pbrl.text.bench): steps are responses; PPO on the hidden score is the ceiling
     "text": Suite("text", {"text/sentiment": 8_000, "text/arithmetic": 20_000}, (1000,), ("pbrl", "dpo"), zero="sft",
-                  dependent=("dpo",), runner="pbrl.text.bench:run_text_cell", report="pbrl.text.bench:REPORT"),
+                  true_reward=("rloo", "grpo"), dependent=("dpo",), runner="pbrl.text.bench:run_text_cell",
+                  report="pbrl.text.bench:REPORT"),
     "queries": Suite("queries", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:query={q}" for q in QUERIES),
                      any_task=True),
 }
@@ -138,6 +141,7 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
         for seed in seeds:
             if suite.ceiling:
                 grid += [Cell(task, suite.zero, 0, seed, n), Cell(task, "ppo", 0, seed, n)]
+                grid += [Cell(task, method, 0, seed, n) for method in suite.true_reward]
             for budget in labels or suite.labels:
                 grid += [Cell(task, variant, budget, seed, n) for variant in suite.variants]
                 if imitation and suite.imitation:

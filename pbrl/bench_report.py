@@ -77,6 +77,8 @@ def label(row: dict[str, Any]) -> str:
     if row["method"] == "ppo":  # the ceiling: true-reward RL with pbrl's algorithm (a compare's --algo)
         algo = dict(tuple(o) for o in row.get("options") or ()).get("algo", "ppo")
         return f"true-reward {algo.upper()}"
+    if row["method"] in TRUE_REWARD:  # another RL algorithm on the hidden reward (text: RLOO, GRPO)
+        return f"true-reward {row['method'].upper()}"
     options = ", ".join(f"{k}={v}" for k, v in row.get("options") or ())
     return {"random": "random policy", "sft": "SFT policy"}.get(
         row["method"], f"{row['method']} {row['labels']} labels" + (f" ({options})" if options else ""))
@@ -91,6 +93,11 @@ def variant(row: dict[str, Any]) -> str:
     return row["method"] + "[" + ",".join(f"{k}={v}" for k, v in options) + "]"
 
 
+# label-free methods on the hidden reward beside the ceiling (Suite.true_reward); shown before
+# the preference methods, and scored like them against true-reward PPO
+TRUE_REWARD = ("rloo", "grpo")
+
+
 def short_name(task: str) -> str:
     """``pbrl/CartPole-v1`` -> ``CartPole-v1``: table cells and PNG names."""
     return task.split("/")[-1]
@@ -98,7 +105,8 @@ def short_name(task: str) -> str:
 
 def _order(key: tuple[str, int]) -> tuple[int, str, int]:
     method, labels = key
-    return ({"random": 0, "sft": 0, "ppo": 1, "imitation": 3}.get(method, 2), method, labels)
+    order = {"random": 0, "sft": 0, "ppo": 1, **dict.fromkeys(TRUE_REWARD, 2), "imitation": 4}
+    return (order.get(method, 3), method, labels)
 
 
 ZEROS = ("random", "sft")  # the normalised score's 0: a uniformly random policy, or (text) the SFT policy

@@ -9,6 +9,8 @@ task); a cell's "steps" are responses. Methods:
   labels and the evaluation samples;
 - ``ppo``: PPO on the hidden score itself with the KL penalty (the ceiling; for arithmetic the
   verifier's reward, RLVR);
+- ``rloo``, ``grpo``: the group methods (:mod:`pbrl.group_ppo`) on the hidden score with the same
+  KL penalty and responses as ``ppo``, each prompt answered 4 times;
 - ``pbrl``: preference learning at the cell's label budget (synthetic teacher, reward ensemble
   of small transformers, PPO on the learned reward with the KL penalty);
 - ``dpo``: DPO of the SFT policy on the comparisons of the ``pbrl`` cell with the same budget
@@ -43,6 +45,7 @@ from pbrl.bench_report import (
     succeeded,
 )
 from pbrl.errors import InputError
+from pbrl.group_ppo import BASELINES
 from pbrl.io import atomic_write
 
 ENV_ID = "pbrl/ResponseGame-v0"
@@ -111,11 +114,11 @@ def run_text_cell(cell: Cell, out: str) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if method == "sft":
         policy = ref
-    elif method == "ppo":
-        run = out_path / "runs" / f"ppo-{task}-s{seed}"
+    elif method in ("ppo", *BASELINES):
+        run = out_path / "runs" / f"{method}-{task}-s{seed}"
         summary = train_text(TextRLConfig(task=task, sft=str(sft), responses=responses, kl_coef=KL_COEF,
-                                          kl_target=KL_TARGET, kl_horizon=KL_HORIZON, seed=seed, eval_prompts=16),
-                             run)
+                                          kl_target=KL_TARGET, kl_horizon=KL_HORIZON, seed=seed, eval_prompts=16,
+                                          algo=method), run)
         policy, extra = load_lm(run / "policy"), {"responses_per_second": summary["responses_per_second"]}
     elif method == "pbrl":
         run = ensure_pbrl_run(out_path, task, labels, responses, seed)
@@ -214,19 +217,21 @@ EXPLAINED = (
 
 def text_table(rows: list[dict[str, Any]]) -> str:
     """The text suite, seed by seed: sampled and greedy hidden score, KL to the SFT policy,
-    labels and training time."""
-    lines = ["| task | method | seed | score (sampled) | score (greedy) | KL to SFT | labels | training |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    labels, training time and (RL on the hidden score) responses trained on per second."""
+    lines = ["| task | method | seed | score (sampled) | score (greedy) | KL to SFT | labels | training "
+             "| responses/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for task in sorted({r["task"] for r in rows}):
         for group in method_groups(rows, task).values():
             for r in group:
                 if r.get("error"):
                     lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | failed: {r['error'][:100]} "
-                                 "| | | | |")
+                                 "| | | | | |")
                     continue
+                speed = f"{r['responses_per_second']:.0f}" if r.get("responses_per_second") else "-"
                 lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | {r['true_return_mean']:.3f} | "
                              f"{r.get('score_greedy', float('nan')):.3f} | {r.get('kl', 0.0):.2f} | "
-                             f"{r.get('labels_used') or '-'} | {cell_seconds(r):.0f} s |")
+                             f"{r.get('labels_used') or '-'} | {cell_seconds(r):.0f} s | {speed} |")
     return "\n".join(lines)
 
 

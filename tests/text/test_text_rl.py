@@ -227,7 +227,7 @@ def test_an_ai_judge_teaches_the_response_game(sft_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_text_suite_runs_sft_ppo_pbrl_and_dpo_cells(tmp_path, monkeypatch):
+def test_the_text_suite_runs_sft_ppo_rloo_grpo_pbrl_and_dpo_cells(tmp_path, monkeypatch):
     import pbrl.text.bench as text_bench
     from pbrl.bench import SUITES, cells, run_suite
     from pbrl.bench_report import summary_table
@@ -235,15 +235,18 @@ def test_the_text_suite_runs_sft_ppo_pbrl_and_dpo_cells(tmp_path, monkeypatch):
     monkeypatch.setattr(text_bench, "SFT_STEPS", {"arithmetic": 30})
     monkeypatch.setattr(text_bench, "EVAL_PROMPTS", 8)
     grid = cells(SUITES["text"], (0,), (6,), 256, ("text/arithmetic",))
-    assert [c.method for c in grid] == ["sft", "ppo", "pbrl", "dpo"]
+    assert [c.method for c in grid] == ["sft", "ppo", "rloo", "grpo", "pbrl", "dpo"]
     rows = {r["method"]: r for r in run_suite(grid, str(tmp_path))}
-    assert len(rows) == 4 and not any(rows[m].get("error") for m in ("sft", "ppo", "pbrl"))
-    assert all(0.0 <= rows[m]["true_return_mean"] <= 1.0 for m in ("sft", "ppo", "pbrl"))  # arithmetic accuracy
+    trained = ("sft", "ppo", "rloo", "grpo", "pbrl")
+    assert len(rows) == 6 and not any(rows[m].get("error") for m in trained)
+    assert all(0.0 <= rows[m]["true_return_mean"] <= 1.0 for m in trained)  # arithmetic accuracy
+    assert all(rows[m]["responses_per_second"] > 0 for m in ("ppo", "rloo", "grpo"))
     # a 30-step SFT model gets every sum wrong, so every comparison is "equal" and DPO has nothing
     # to learn from: the cell says so (DPO itself: test_align.py)
     assert not rows["dpo"].get("error") or "no comparisons" in rows["dpo"]["error"]
     table = summary_table(list(rows.values()))
     assert "| arithmetic | SFT policy | 1 |" in table and "| arithmetic | pbrl 6 labels | 1 |" in table
+    assert table.index("true-reward PPO") < table.index("true-reward RLOO") < table.index("pbrl 6 labels")
 
 
 def test_the_speed_measurement_writes_a_table_the_report_shows(sft_dir, tmp_path):
