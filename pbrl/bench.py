@@ -101,6 +101,12 @@ class Suite:
     runner: str | None = None
     report: str | None = None  # "module:attr" of a pbrl.bench_report.SuiteReport: its tables, text and plots
     dependent: tuple[str, ...] = ()  # methods whose cells read another cell's output (they run last)
+    optional: tuple[str, ...] = ()  # methods run only when --method names them (e.g. they need an extra)
+
+    def methods(self) -> tuple[str, ...]:
+        """Every method a cell of this suite may have."""
+        yardsticks = (self.zero, "ppo", *self.true_reward) if self.ceiling else ()
+        return (*yardsticks, *self.variants, *self.optional, *(("imitation",) if self.imitation else ()))
 
 
 SUITES: dict[str, Suite] = {
@@ -112,16 +118,21 @@ SUITES: dict[str, Suite] = {
     # the response game (pbrl.text.bench): steps are responses; PPO on the hidden score is the ceiling
     "text": Suite("text", {"text/sentiment": 8_000, "text/arithmetic": 20_000}, (1000,), ("pbrl", "dpo"), zero="sft",
                   true_reward=("rloo", "grpo"), dependent=("dpo",), runner="pbrl.text.bench:run_text_cell",
-                  report="pbrl.text.bench:REPORT"),
+                  report="pbrl.text.bench:REPORT", optional=("pbrl:teacher=judge-lm",)),
     "queries": Suite("queries", {"pbrl/Pendulum-v1": 100_000}, (200,), tuple(f"pbrl:query={q}" for q in QUERIES),
                      any_task=True),
 }
 
 
 def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None = None, steps: int | None = None,
-          tasks: tuple[str, ...] | None = None, imitation: bool = False) -> list[Cell]:
+          tasks: tuple[str, ...] | None = None, imitation: bool = False,
+          methods: tuple[str, ...] | None = None) -> list[Cell]:
     """The suite's grid, true-reward PPO first (it is the yardstick of every other cell);
-    ``imitation``: with imitation's cells (suites that have them)."""
+    ``imitation``: with imitation's cells (suites that have them); ``methods``: only the cells
+    of these methods (the suite's optional ones among them)."""
+    if methods and (unknown := [m for m in methods if m not in suite.methods()]):
+        raise InputError(f"suite {suite.name} has no method {', '.join(map(repr, unknown))}; its methods: "
+                         f"{', '.join(suite.methods())}")
     chosen = {t: s for t, s in suite.tasks.items() if not tasks or t in tasks or t.split("/")[-1] in tasks}
     if tasks and suite.any_task:  # the ablation on another task
         from pbrl.envs import entry_for
@@ -143,10 +154,12 @@ def cells(suite: Suite, seeds: tuple[int, ...], labels: tuple[int, ...] | None =
                 grid += [Cell(task, suite.zero, 0, seed, n), Cell(task, "ppo", 0, seed, n)]
                 grid += [Cell(task, method, 0, seed, n) for method in suite.true_reward]
             for budget in labels or suite.labels:
-                grid += [Cell(task, variant, budget, seed, n) for variant in suite.variants]
+                grid += [Cell(task, variant, budget, seed, n) for variant in (*suite.variants, *suite.optional)]
                 if imitation and suite.imitation:
                     grid.append(Cell(task, "imitation", budget, seed, n))
-    return grid
+    if methods:
+        return [c for c in grid if c.method in methods]
+    return [c for c in grid if c.method not in suite.optional]
 
 
 # the cell's own fields, and fields that change none of a cell's numbers (cells record no video;
@@ -245,7 +258,7 @@ def run_cell(cell: Cell, out: str, beside: tuple[str, ...] = ()) -> dict[str, An
         wall = result["train_seconds"]  # the runner times its own method (not what its cells share)
     row = {**result, "labels_used": result.get("labels", 0), **cell.__dict__,  # "labels" is the cell's budget
            "wall_seconds": wall, "finished_at": time.time(),
-           "machine": f"{os.cpu_count()} cores, {platform.machine()}", "versions": versions(),
+           "machine": machine(), "versions": versions(),
            "ran_beside": list(beside)}
     path = Path(out) / "cells" / f"{cell.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,6 +306,15 @@ def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
         return train(config, run_path)
     except (RuntimeError, ValueError) as exc:  # e.g. B-Pref's skip teacher on negative returns
         return _failed(str(exc), start)
+
+
+def machine() -> str:
+    """Cores and architecture, and the GPU when torch sees one ("16 cores, x86_64, GPU NVIDIA
+    H200"); the report says "no GPU" of a machine that names none."""
+    import torch
+
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return f"{os.cpu_count()} cores, {platform.machine()}{gpu}"
 
 
 def versions() -> dict[str, str]:

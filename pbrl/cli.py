@@ -270,8 +270,9 @@ def _bench(args: argparse.Namespace) -> int:
             print("imitation is not installed: its cells are left out (bash scripts/setup-imitation.sh adds them)")
     if args.speed:
         return _text_speed(suite.name, out, tuple(args.task or ()), tuple(args.model or ()))
+    methods = tuple(args.method or ()) or (suite.methods() if args.report else None)
     grid = cells(suite, tuple(args.seeds), labels, int(args.steps) if args.steps else None, tuple(args.task or ()),
-                 imitation=with_imitation or args.report)
+                 imitation=with_imitation or args.report, methods=methods)
     if args.report:
         names = {c.name for c in grid}
         rows = [row for name, row in done(out).items() if name in names]
@@ -502,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--report", action="store_true", help="only rewrite the report from the finished cells")
     _add_text(sub)
     _add_align(sub)
+    bench.add_argument("--method", action="append",
+                       help="only this method's cells (repeatable): e.g. rloo, or an optional one such as "
+                            "pbrl:teacher=judge-lm (text: labels from SmolLM2 as an LM judge; needs the hf extra)")
     bench.add_argument("--no-imitation", action="store_true",
                        help="leave out imitation's cells even when it is installed")
     bench.add_argument("--speed", action="store_true",

@@ -7,12 +7,14 @@ can be wrong (BENCHMARKS.md: CartPole's reward rising towards the track's ends).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from pbrl.reward_model import RewardEnsemble
+from pbrl.store import PreferenceStore
 from pbrl.types import Clip
 
 
@@ -92,3 +94,42 @@ def reward_landscape(model: RewardEnsemble, clips: Sequence[Clip], grid: int = 4
 def _rate(model: RewardEnsemble, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
     """The learned reward of being in ``states`` (an r(s') model: of reaching them)."""
     return model.predict_reward(states, actions, states)
+
+
+def label_agreement(store: PreferenceStore) -> dict[str, float | int] | None:
+    """How often a run's labels order its clips as their hidden returns do: over every pair of
+    clips in a labelled query (a ranking gives all its pairs) whose true returns differ, the
+    share whose label puts the better one first; "equal" counts as not agreeing, skips are not
+    labels. For a judge or people, the quality of the labels themselves (a perfect teacher
+    scores 1). None when no labelled pair differs in true return."""
+    returns: dict[str, float] = {}
+
+    def true_return(clip_id: str) -> float:
+        if clip_id not in returns:
+            clip = store.clip(clip_id)
+            returns[clip_id] = float(clip.true_rewards[: clip.length].sum())
+        return returns[clip_id]
+
+    agree = pairs = ties = 0
+    for record in store.label_records():
+        clip_ids = json.loads(record["clip_ids"])
+        if record["ranking"] is not None:  # positions, best first: every pair ordered
+            order = [clip_ids[i] for i in json.loads(record["ranking"])]
+            judged = [(a, b, True) for n, a in enumerate(order) for b in order[n + 1:]]
+        elif record["outcome"] in ("left", "right"):
+            first, second = clip_ids if record["outcome"] == "left" else clip_ids[::-1]
+            judged = [(first, second, True)]
+        elif record["outcome"] == "equal":
+            judged = [(clip_ids[0], clip_ids[1], False)]
+        else:
+            continue
+        for first, second, ordered in judged:
+            difference = true_return(first) - true_return(second)
+            if abs(difference) <= 1e-9 * (1 + abs(true_return(first))):
+                ties += 1
+            else:
+                pairs += 1
+                agree += ordered and difference > 0
+    if not pairs:
+        return None
+    return {"agreement": agree / pairs, "pairs": pairs, "hidden_ties": ties}

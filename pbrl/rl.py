@@ -5,6 +5,7 @@ and evaluating the true return."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import warnings
 import zipfile
@@ -48,13 +49,26 @@ def check_algo(algo: str, action_space: gym.Space | None = None, env_id: str = "
                          f"use --algo {' or '.join(usable)}")
 
 
+THREADS_VAR = "PBRL_TORCH_THREADS"
+
+
+def set_torch_threads() -> None:
+    """One torch thread per process (../shared/FACTS.md: on 2 cores, two threads collapse PPO
+    under any other load), or ``PBRL_TORCH_THREADS`` where cores are to spare (a 16-core
+    machine running a few cells at once)."""
+    value = os.environ.get(THREADS_VAR, "1")
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"{THREADS_VAR} must be a whole number >= 1, got {value!r}; unset it for one thread")
+    torch.set_num_threads(int(value))
+
+
 def make_env(env_id: str, seed: int, n_envs: int, env_kwargs: dict[str, Any] | None = None,
              wrapper_class: type[gym.Wrapper] | None = None) -> VecEnv:
     """DummyVecEnv of ``n_envs`` copies (one torch thread and DummyVecEnv: ../shared/FACTS.md).
 
     :param wrapper_class: applied to each env after SB3's Monitor (e.g. :class:`pbrl.media.SimState`).
     """
-    torch.set_num_threads(1)
+    set_torch_threads()
     return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or {}, wrapper_class=wrapper_class)
 
 

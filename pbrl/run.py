@@ -31,7 +31,7 @@ from pbrl import plots, rl
 from pbrl.callbacks import LabelCallback
 from pbrl.clips import ClipRecorder, default_clip_length
 from pbrl.config import HUMAN, TrainConfig
-from pbrl.diagnostics import reward_landscape
+from pbrl.diagnostics import label_agreement, reward_landscape
 from pbrl.errors import InputError, StateError
 from pbrl.family import EnvInfo, Family, family_for
 from pbrl.human import HumanQueue
@@ -396,6 +396,7 @@ class Run:
         returns, frames = rl.evaluate(self.agent, config.env_id, config.eval_episodes, config.seed,
                                       rl.obs_normaliser(rl.find_normalize(self.venv)),
                                       render=config.video and self.family.video, env_kwargs=config.env_kwargs)
+        agreement = label_agreement(self.store)
         summary = {
             "env_id": config.env_id,
             "true_return_mean": float(np.mean(returns)),
@@ -414,6 +415,9 @@ class Run:
             # the last refit measured on the policy's unqueried clips (RUN/refits.csv has every one)
             "fresh_accuracy": learner.refits[-1]["fresh_accuracy"] if learner.refits else None,
             "fresh_corr": learner.refits[-1]["fresh_corr"] if learner.refits else None,
+            # how often the labels (teacher, judge or people) order clips as the hidden reward does
+            "label_agreement": (agreement or {}).get("agreement"),
+            "label_agreement_pairs": (agreement or {}).get("pairs", 0),
         }
         self.run_dir.write_curves(self.curves)
         self._draw_landscape()

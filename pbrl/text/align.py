@@ -31,6 +31,7 @@ from torch.nn import functional as F
 
 from pbrl.errors import InputError, MissingFileError, check_numbers
 from pbrl.io import atomic_write
+from pbrl.rl import set_torch_threads
 from pbrl.text.load import load_lm
 from pbrl.text.model import CausalLM, seed_everything
 from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer
@@ -173,7 +174,7 @@ def align(config: AlignConfig, pairs: list[Pair], out: str | Path) -> dict[str, 
         raise InputError("no comparisons to align on (equal and skipped answers are left out)")
     out = Path(out)
     generator = seed_everything(config.seed)
-    torch.set_num_threads(1)
+    set_torch_threads()
     ref = load_lm(config.sft).eval()
     policy = load_lm(config.sft)
     meta = json.loads((Path(config.sft) / "lm.json").read_text())

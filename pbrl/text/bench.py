@@ -13,6 +13,9 @@ task); a cell's "steps" are responses. Methods:
   KL penalty and responses as ``ppo``, each prompt answered 4 times;
 - ``pbrl``: preference learning at the cell's label budget (synthetic teacher, reward ensemble
   of small transformers, PPO on the learned reward with the KL penalty);
+- ``pbrl:teacher=judge-lm`` (optional: ``--method``, with the ``hf`` extra): preference
+  learning on labels from SmolLM2-135M-Instruct as an LM judge (:mod:`pbrl.text.lm_judge`,
+  the task's default principle), imported once into ``OUT/runs/judge-smollm2``;
 - ``dpo``: DPO of the SFT policy on the comparisons of the ``pbrl`` cell with the same budget
   and seed (run first if it has not been).
 
@@ -54,6 +57,7 @@ ENV_ID = "pbrl/ResponseGame-v0"
 SFT_STEPS = {"sentiment": 2000, "arithmetic": 1000}
 KL_TARGET, KL_COEF, KL_HORIZON = 2.0, 0.2, 500  # beta adapts within a few thousand responses
 EVAL_PROMPTS = 256
+JUDGE_MODEL = "smollm2"  # the LM judge of pbrl:teacher=judge-lm (pbrl.text.hf's name for SmolLM2-135M-Instruct)
 
 
 def text_task(task: str) -> str:
@@ -78,11 +82,29 @@ def ensure_sft(out: Path, task: str) -> Path:
     return path
 
 
-def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int) -> Path:
+def ensure_judge(out: Path) -> Path:
+    """SmolLM2-135M-Instruct (the ``hf`` extra) as a model directory ``OUT/runs/judge-smollm2``
+    for the LM judge, imported once and shared by every cell."""
+    from pbrl.text import hf
+
+    path = out / "runs" / "judge-smollm2"
+    with _locked(path):
+        if not (path / "lm.json").exists():  # without the hf extra: an error naming scripts/setup-hf.sh
+            hf.import_model(JUDGE_MODEL, path, task="sentiment", prompt_tokens=16, response_tokens=12)
+    return path
+
+
+def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int, teacher: str = "") -> Path:
+    """The pbrl run of a budget and seed, trained first if it has not been; ``teacher``: the
+    cell's ``pbrl:teacher=NAME`` (default: the synthetic teacher; ``judge-lm``: SmolLM2 as
+    an LM judge with the task's principle)."""
     from pbrl.trainer import TrainConfig, train
 
     sft = ensure_sft(out, task)
-    path = out / "runs" / f"pbrl-{task}-{labels}-s{seed}"
+    path = out / "runs" / (f"pbrl-{task}-{labels}-s{seed}" + (f"-{teacher}" if teacher else ""))
+    spec = {"": "perfect", "judge-lm": f"judge-lm:{ensure_judge(out)}" if teacher else ""}.get(teacher)
+    if spec is None:
+        raise InputError(f"the text suite has no teacher {teacher!r}; it knows judge-lm")
     with _locked(path):
         if not (path / "summary.json").exists():
             from pbrl.run_dir import RunDir
@@ -90,7 +112,7 @@ def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int
             RunDir.set_aside(path)  # an interrupted run starts again
             train(TrainConfig(env_id=ENV_ID, env_kwargs={"task": task}, sft=str(sft), labels=labels, steps=responses,
                               seed=seed, kl_coef=KL_COEF, kl_target=KL_TARGET, kl_horizon=KL_HORIZON, video=False,
-                              eval_episodes=32), path)
+                              eval_episodes=32, teacher=spec), path)
     return path
 
 
@@ -120,10 +142,11 @@ def run_text_cell(cell: Cell, out: str) -> dict[str, Any]:
                                           kl_target=KL_TARGET, kl_horizon=KL_HORIZON, seed=seed, eval_prompts=16,
                                           algo=method), run)
         policy, extra = load_lm(run / "policy"), {"responses_per_second": summary["responses_per_second"]}
-    elif method == "pbrl":
-        run = ensure_pbrl_run(out_path, task, labels, responses, seed)
+    elif method == "pbrl" or method.startswith("pbrl:teacher="):
+        run = ensure_pbrl_run(out_path, task, labels, responses, seed, method.partition("=")[2])
         summary = json.loads((run / "summary.json").read_text())
-        policy, extra = load_lm(run / "text_policy"), {"labels": summary["labels"]}
+        policy, extra = load_lm(run / "text_policy"), {"labels": summary["labels"],
+                                                        "label_agreement": summary.get("label_agreement")}
     elif method == "dpo":
         from pbrl.text.align import AlignConfig, align
 
@@ -217,7 +240,8 @@ EXPLAINED = (
 
 def text_table(rows: list[dict[str, Any]]) -> str:
     """The text suite, seed by seed: sampled and greedy hidden score, KL to the SFT policy,
-    labels, training time and (RL on the hidden score) responses trained on per second."""
+    labels (with how often they agree with the hidden score: diagnostics.label_agreement),
+    training time and (RL on the hidden score) responses trained on per second."""
     lines = ["| task | method | seed | score (sampled) | score (greedy) | KL to SFT | labels | training "
              "| responses/s |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -229,9 +253,12 @@ def text_table(rows: list[dict[str, Any]]) -> str:
                                  "| | | | | |")
                     continue
                 speed = f"{r['responses_per_second']:.0f}" if r.get("responses_per_second") else "-"
+                labels = str(r.get("labels_used") or "-")
+                if r.get("label_agreement") is not None:
+                    labels += f" ({r['label_agreement']:.0%} agree)"
                 lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | {r['true_return_mean']:.3f} | "
                              f"{r.get('score_greedy', float('nan')):.3f} | {r.get('kl', 0.0):.2f} | "
-                             f"{r.get('labels_used') or '-'} | {cell_seconds(r):.0f} s | {speed} |")
+                             f"{labels} | {cell_seconds(r):.0f} s | {speed} |")
     return "\n".join(lines)
 
 

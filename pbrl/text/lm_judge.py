@@ -51,12 +51,15 @@ class LMJudge:
     :param model_dir: the model directory.
     :param principle: what the better response is ("more positive").
     :param margin: log-probability difference (nats) under which the answer is "equal".
+    :param device: where the model runs ("auto": CUDA when there is a GPU, else the CPU).
     """
 
-    def __init__(self, model_dir: str | Path, principle: str, margin: float = 0.0) -> None:
+    def __init__(self, model_dir: str | Path, principle: str, margin: float = 0.0, device: str = "auto") -> None:
         if not principle.strip():
             raise InputError("the LM judge needs a principle, e.g. --principle 'more positive'")
-        self.lm = load_lm(model_dir).eval()
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                   ("cpu" if device == "auto" else device))
+        self.lm = load_lm(model_dir).eval().to(self.device)
         if hasattr(self.lm, "hf"):  # a Hugging Face model reads far more than the game's prompt
             self.lm.config = dataclasses.replace(self.lm.config, max_len=JUDGE_MAX_LEN)
         self.tokenizer = load_tokenizer(model_dir)
@@ -102,7 +105,9 @@ class LMJudge:
         for i, q in enumerate(questions):
             padded[i, longest - len(q):] = torch.as_tensor(q)
         with torch.no_grad():
-            logp, _, _ = self.lm.response_logprobs(padded.repeat_interleave(k, 0), rows.repeat(len(questions), 1))
+            logp, _, _ = self.lm.response_logprobs(padded.repeat_interleave(k, 0).to(self.device),
+                                                   rows.repeat(len(questions), 1).to(self.device))
+        logp = logp.cpu()
         sums = np.array([float(logp[r, : len(labels[r % k])].sum()) for r in range(len(questions) * k)])
         return sums.reshape(len(questions), k)
 

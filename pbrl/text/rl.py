@@ -34,6 +34,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 from pbrl.errors import InputError, check_numbers
 from pbrl.group_ppo import BASELINES, GRPO, RLOO
 from pbrl.io import atomic_write
+from pbrl.rl import set_torch_threads
 from pbrl.text.load import load_lm
 from pbrl.text.model import CausalLM
 from pbrl.text.model_dir import lm_env_kwargs, load_tokenizer
@@ -265,7 +266,7 @@ def train_text(config: TextRLConfig, out: str | Path) -> dict[str, Any]:
     policy's LM to ``out/policy/``. Returns the summary (SFT and final evaluation)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
+    set_torch_threads()
     ref = frozen_reference(config.sft)
     meta = json.loads((Path(config.sft) / "lm.json").read_text())
     env_kwargs = {"task": config.task, **lm_env_kwargs(config.sft), "group_size": config.groups}

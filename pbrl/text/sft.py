@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from pbrl.errors import InputError, check_numbers
+from pbrl.rl import set_torch_threads
 from pbrl.text.model import CausalLM, LMConfig, TinyCausalLM, count_parameters, seed_everything
 from pbrl.text.tasks import ArithmeticTask, review_openings
 from pbrl.text.tokenizer import CharTokenizer, Tokenizer
@@ -101,7 +102,7 @@ class SFTConfig:
 def train_sft(config: SFTConfig, out: str | Path | None = None, log_every: int | None = None) -> TinyCausalLM:
     """Train the built-in LM on ``config.task``'s corpus; saved to ``out`` when given."""
     generator = seed_everything(config.seed)
-    torch.set_num_threads(1)
+    set_torch_threads()
     pairs = corpus(config.task, config.corpus_size, config.seed)
     prompt_len, response_len = config.lengths()
     prompts, responses = encode_pairs(pairs, prompt_len, response_len)

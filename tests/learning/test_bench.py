@@ -86,6 +86,19 @@ def test_imitation_cells_join_the_grid_only_when_asked_and_only_where_the_suite_
     assert "imitation" not in {c.method for c in cells(SUITES["queries"], (0,), imitation=True)}
 
 
+def test_optional_methods_run_only_when_named_and_method_picks_cells():
+    text = SUITES["text"]
+    grid = cells(text, (0,), tasks=("sentiment",))
+    assert [c.method for c in grid] == ["sft", "ppo", "rloo", "grpo", "pbrl", "dpo"]  # no judge cell by default
+    judged = cells(text, (0, 1), tasks=("sentiment",), methods=("pbrl:teacher=judge-lm",))
+    assert [(c.method, c.labels, c.seed) for c in judged] == [("pbrl:teacher=judge-lm", 1000, 0),
+                                                              ("pbrl:teacher=judge-lm", 1000, 1)]
+    assert judged[0].name == "sentiment__pbrl-teacher-judge-lm__1000__s0"
+    assert [c.method for c in cells(SUITES["classic"], (0,), tasks=("CartPole-v1",), methods=("ppo",))] == ["ppo"]
+    with pytest.raises(ValueError, match="no method 'rlhf'.*its methods: sft, ppo, rloo, grpo, pbrl, dpo"):
+        cells(text, (0,), methods=("rlhf",))
+
+
 def _row(task, method, labels, seed, ret, seconds, **extra):
     return {"task": task, "method": method, "labels": labels, "seed": seed, "true_return_mean": ret,
             "train_seconds": seconds, "wall_seconds": seconds, "labels_used": labels, "steps": 1000,

@@ -51,3 +51,28 @@ def test_the_landscape_of_an_r_s_prime_model_rates_the_states_reached():
              for i in range(4)]
     land = reward_landscape(model, clips, grid=5)
     assert land is not None and land.reward.shape == (5, 5) and np.isfinite(land.reward).all()
+
+
+def test_label_agreement_counts_every_judged_pair_against_the_hidden_returns(tmp_path):
+    from pbrl.diagnostics import label_agreement
+    from pbrl.store import PreferenceStore
+    from pbrl.types import Label, Outcome, Query
+
+    def clip(cid, total):  # a clip whose hidden return is ``total``
+        return Clip(cid, "pbrl/CartPole-v1", np.zeros((3, 4), np.float32), np.zeros(3, np.int64),
+                    np.array([total, 0.0, 99.0]), 2, 0)  # the padding after its length is not counted
+
+    store = PreferenceStore(tmp_path / "labels.sqlite")
+    store.add_clips([clip("lo", 1.0), clip("mid", 2.0), clip("hi", 3.0), clip("hi2", 3.0)])
+    assert label_agreement(store) is None  # no label yet
+    answers = {("lo", "hi"): Outcome.RIGHT, ("mid", "lo"): Outcome.RIGHT, ("hi", "mid"): Outcome.EQUAL,
+               ("hi", "hi2"): Outcome.LEFT, ("lo", "mid2"): Outcome.SKIP}
+    store.add_clips([clip("mid2", 2.0)])
+    for n, (pair, outcome) in enumerate(answers.items()):
+        store.add_query(Query(f"q{n}", pair, 0), created_at=1.0)
+        store.add_label(Label(f"q{n}", outcome, rater="ann", shown_at=1.0, answered_at=2.0))
+    store.add_query(Query("k", ("lo", "mid", "hi"), 0), created_at=1.0)  # ranked mid > hi > lo: 2 of 3 pairs right
+    store.add_label(Label("k", None, rater="ann", shown_at=1.0, answered_at=2.0, ranking=(1, 2, 0)))
+    # (lo, hi) RIGHT: agrees; (mid, lo) RIGHT prefers lo: no; (hi, mid) EQUAL: no; (hi, hi2): a hidden tie;
+    # the skip is no label; the ranking mid > hi > lo: (mid, hi) no, (mid, lo) yes, (hi, lo) yes
+    assert label_agreement(store) == {"agreement": 3 / 6, "pairs": 6, "hidden_ties": 1}

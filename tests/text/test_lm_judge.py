@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pbrl.errors import InputError
+from pbrl.errors import InputError, MissingDependencyError
 from pbrl.text.lm_judge import LMJudge, agreement
 from pbrl.text.model import LMConfig, TinyCausalLM
 
@@ -62,3 +62,26 @@ def test_an_lm_judge_teaches_the_response_game(judge_dir, sft_dir, tmp_path):
     assert raters == {f"judge:lm:{judge_dir}"}
     with pytest.raises(FileNotFoundError, match="no lm.json"):
         TrainConfig(env_id="pbrl/ResponseGame-v0", sft=str(sft_dir), teacher=f"judge-lm:{tmp_path / 'none'}")
+
+
+@pytest.mark.slow
+def test_the_text_suites_judge_cell_learns_from_the_lm_judge(judge_dir, sft_dir, tmp_path, monkeypatch):
+    import shutil
+
+    import pbrl.text.bench as text_bench
+    from pbrl.bench import SUITES, cells, run_suite
+    from pbrl.store import PreferenceStore
+    from pbrl.text.hf_tokenizer import available
+
+    monkeypatch.setattr(text_bench, "EVAL_PROMPTS", 8)
+    shutil.copytree(sft_dir, tmp_path / "runs" / "sft-arithmetic")  # the suite's SFT model, as a grid leaves it
+    grid = cells(SUITES["text"], (0,), (6,), 420, ("text/arithmetic",), methods=("pbrl:teacher=judge-lm",))
+    if not available():  # CI: SmolLM2 cannot be imported; the grid stops, saying what to install, and records nothing
+        with pytest.raises(MissingDependencyError, match="hf extra: bash scripts/setup-hf.sh"):
+            run_suite(grid, str(tmp_path))
+        assert not list(tmp_path.glob("cells/*.json"))
+    shutil.copytree(judge_dir, tmp_path / "runs" / "judge-smollm2")  # a stand-in judge where SmolLM2 would be
+    (row,) = run_suite(grid, str(tmp_path))
+    assert not row.get("error") and row["labels_used"] == 6 and 0.0 <= row["true_return_mean"] <= 1.0
+    store = PreferenceStore(tmp_path / "runs" / "pbrl-arithmetic-6-s0-judge-lm" / "labels.sqlite", create=False)
+    assert {r["rater"] for r in store.label_records()} == {f"judge:lm:{tmp_path / 'runs' / 'judge-smollm2'}"}
