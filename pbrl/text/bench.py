@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pbrl import plots
 from pbrl.bench import Cell
 from pbrl.bench_report import (
@@ -272,5 +274,33 @@ def plot_task(rows: list[dict[str, Any]], task: str, path: Path) -> None:
     plots.seed_bars([f"{label(g[0])}\n({len(g)} seeds)" for g in groups], panels, path, task)
 
 
-# the suite's report hook (Suite.report): how its scores read, its seed table and bar plot
-REPORT = SuiteReport(explained=EXPLAINED, seed_table=text_table, plot_task=plot_task, digits=3)
+README_METHODS = {"sft": "SFT policy (the start and the KL reference)", "ppo": "PPO on the hidden score + KL",
+                  "rloo": "RLOO on the hidden score + KL", "grpo": "GRPO on the hidden score + KL",
+                  "pbrl": "PPO on a reward learned from {labels} comparisons + KL",
+                  "pbrl:teacher=judge-lm": "the same, comparisons by SmolLM2 as LM judge",
+                  "dpo": "DPO on the same {labels} comparisons (no KL control)"}
+
+
+def readme_table(rows: list[dict[str, Any]]) -> str:
+    """The README's table of the suite: each method's mean hidden score of sampled responses
+    over seeds (+- std) and mean KL to the SFT policy, per task (the worst seed beside it)."""
+    tasks = sorted({r["task"] for r in rows}, key=lambda t: t != "text/sentiment")
+    header = {"text/sentiment": "sentiment: VADER score", "text/arithmetic": "arithmetic: accuracy (RLVR)"}
+    lines = ["| method | " + " | ".join(f"{header.get(t, short_name(t))} (worst seed), KL" for t in tasks) + " |",
+             "|---|" + "---:|" * len(tasks)]
+    keys = sorted({(r["method"], r["labels"]) for r in rows if r["method"] in README_METHODS},
+                  key=lambda k: (list(README_METHODS).index(k[0]), k[1]))
+    for method, labels in keys:
+        cells = []
+        for task in tasks:
+            group = succeeded([r for r in rows if (r["task"], r["method"], r["labels"]) == (task, method, labels)])
+            scores = [r["true_return_mean"] for r in group]
+            cells.append(f"{np.mean(scores):.3f} +- {np.std(scores):.3f} ({min(scores):.3f}), "
+                         f"{np.mean([r.get('kl', 0.0) for r in group]):.2f}" if group else "-")
+        lines.append(f"| {README_METHODS[method].format(labels=labels)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# the suite's report hook (Suite.report): how its scores read, its seed table, bar plot and README table
+REPORT = SuiteReport(explained=EXPLAINED, seed_table=text_table, plot_task=plot_task, digits=3,
+                     readme_table=readme_table)

@@ -248,6 +248,19 @@ def test_the_text_suite_plugs_in_by_name_and_draws_its_bars(tmp_path):
     text = section(rows, tmp_path, "text", "text")
     assert "| arithmetic | pbrl 100 labels | 2 | 0.500 +- 0.000 | 0.50 (0.50) |" in text  # its digits, its seed table
     assert "| arithmetic | pbrl 100 labels | 0 | 0.500 |" in text and "(R - R_SFT)" in text
+    # its README table, between its own markers (the headline table has none for it)
+    from pbrl.bench_report import README_SUITE, write_benchmarks
+
+    (tmp_path / "benchmarks" / "text" / "cells").mkdir(parents=True)
+    for row in rows:
+        name = Cell(row["task"], row["method"], row["labels"], row["seed"], row["steps"]).name
+        (tmp_path / "benchmarks" / "text" / "cells" / f"{name}.json").write_text(json.dumps(row))
+    begin, end = (marker.format("text") for marker in README_SUITE)
+    (tmp_path / "README.md").write_text(f"before\n{begin}\nold\n{end}\nafter\n")
+    write_benchmarks(tmp_path / "benchmarks", tmp_path / "BENCHMARKS.md", readme=tmp_path / "README.md")
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.startswith(f"before\n{begin}\n| method |") and readme.endswith(f"{end}\nafter\n")
+    assert "| PPO on a reward learned from 100 comparisons + KL | 0.500 +- 0.000 (0.500), 2.50 |" in readme
 
 
 def test_a_run_writes_its_curves_png_atomically(tmp_path):
