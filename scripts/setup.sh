@@ -25,3 +25,10 @@ fi
 .venv/bin/python -m pip install -q -c constraints.txt "torch==2.13.0"
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[all]"
 echo "pbrl installed in .venv ($(.venv/bin/python -c 'import pbrl; print(pbrl.__version__)'))"
+# A local PostgreSQL server for the PostgreSQL label store and its tests (Debian's package;
+# root only: elsewhere those tests are skipped, saying how to start one).
+if [ "$(id -u)" = 0 ]; then
+  bash scripts/start-postgres.sh >/dev/null && echo "PostgreSQL server running (scripts/start-postgres.sh)"
+else
+  echo "not root: no local PostgreSQL server started; its store tests will be skipped (see scripts/start-postgres.sh)"
+fi

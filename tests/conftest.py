@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 
 import pytest
 
@@ -57,3 +58,38 @@ def run_python():
 def require():
     """``require(env_id)``: skip (or, with PBRL_REQUIRE_ALL=1, fail) if its extra is missing."""
     return lambda env_id: skip_unless_installed(ENTRIES[env_id])
+
+
+# the PostgreSQL server of the store tests (bash scripts/start-postgres.sh starts this one; .ci/run does)
+POSTGRES = os.environ.get("PBRL_TEST_POSTGRES", "postgresql://pbrl:pbrl@127.0.0.1:5432/pbrl_test")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The test server's URL; skipped when none answers (a failure with PBRL_REQUIRE_ALL=1)."""
+    try:
+        import psycopg
+
+        psycopg.connect(POSTGRES, connect_timeout=5).close()
+    except Exception as exc:  # not installed, not running, refused
+        message = f"no PostgreSQL server at {POSTGRES} ({type(exc).__name__}: {exc}); bash scripts/start-postgres.sh"
+        if os.environ.get("PBRL_REQUIRE_ALL") == "1":
+            pytest.fail(f"PBRL_REQUIRE_ALL=1 but {message}")
+        pytest.skip(message)
+    return POSTGRES
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path):
+    """Where a test's label store lives, once per backend: a labels.sqlite path, or a
+    PostgreSQL URL naming a run of its own (its schema dropped afterwards)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "labels.sqlite")
+        return
+    server = request.getfixturevalue("postgres_server")
+    run = f"test-{uuid.uuid4().hex[:12]}"
+    yield f"{server}/{run}"
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as db:
+        db.execute(f'DROP SCHEMA IF EXISTS "pbrl_{run}" CASCADE')

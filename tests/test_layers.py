@@ -30,8 +30,9 @@ LEARNING_LIBRARIES = ("torch", "stable_baselines3", "transformers")
 # The core's layers (docs/ARCHITECTURE.md): a module imports only from its own layer or below.
 LAYERS = {
     0: "types family io errors hyperparams",
-    1: "dataset schedule preference_loss reward_config",
-    2: "reward_model reward_io reward_nets reward_encoders query clips learned_reward store oracle asking config",
+    1: "dataset schedule preference_loss reward_config store_base",
+    2: "reward_model reward_io reward_nets reward_encoders query clips learned_reward store store_pg oracle asking "
+       "config",
     3: "learner diagnostics callbacks human rl group_ppo media run_dir plots progress baseline",
     4: "run trainer",
     5: "bench bench_stats bench_report imitation_pc env_table reliability text.bench text.align",

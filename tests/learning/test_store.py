@@ -1,11 +1,12 @@
-"""The SQLite label store keeps every label, once."""
+"""The label store keeps every label, once: each test of the shared operations runs on SQLite
+and on a real PostgreSQL server (``store_location``: tests/conftest.py)."""
 
 import sqlite3
 
 import numpy as np
 import pytest
 
-from pbrl.store import PreferenceStore
+from pbrl.store import PreferenceStore, open_store
 from pbrl.types import Clip, Label, Outcome, Query
 
 
@@ -13,9 +14,9 @@ def clip(cid):
     return Clip(cid, "pbrl/CartPole-v1", np.ones((3, 4), np.float32), np.zeros(3, np.int64), np.ones(3), 2, step=7)
 
 
-def test_labels_survive_reopening_and_retries_are_idempotent(tmp_path):
-    path = tmp_path / "labels.sqlite"
-    store = PreferenceStore(path)
+def test_labels_survive_reopening_and_retries_are_idempotent(store_location):
+    path = store_location
+    store = open_store(path)
     store.add_clips([clip("a"), clip("b")])
     store.add_query(Query("q0", ("a", "b"), step=7), created_at=1.0)
     label = Label("q0", Outcome.RIGHT, rater="ann", shown_at=2.0, answered_at=3.0)
@@ -24,19 +25,22 @@ def test_labels_survive_reopening_and_retries_are_idempotent(tmp_path):
     store.add_label(Label("q0", Outcome.LEFT, rater="bob", shown_at=2.0, answered_at=4.0))
     store.close()
 
-    again = PreferenceStore(path)
+    again = open_store(path)
     labels = again.labels()
     assert [(lab.rater, lab.outcome) for lab in labels] == [("ann", Outcome.RIGHT), ("bob", Outcome.LEFT)]
     assert again.query("q0") == Query("q0", ("a", "b"), 7)
     restored = again.clip("a")
     np.testing.assert_array_equal(restored.obs, clip("a").obs)
     assert restored.length == 2 and restored.step == 7
-    assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert again.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    if isinstance(again, PreferenceStore):
+        assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert again.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert again.last_label_id() == 3  # row ids only grow, and the ignored retry took one too
 
 
-def test_rankings_and_skips(tmp_path):
-    store = PreferenceStore(tmp_path / "s.sqlite")
+def test_rankings_and_skips(store_location):
+    store = open_store(store_location)
+    store.add_queries([Query("q1", ("a", "b", "c")), Query("q2", ("a", "b"))], 1.0, [clip("a"), clip("b"), clip("c")])
     store.add_label(Label("q1", None, ranking=(2, 0, 1)))
     store.add_label(Label("q2", Outcome.SKIP, rater="x"))
     assert store.labels()[0].ranking == (2, 0, 1)
@@ -51,17 +55,17 @@ def test_a_file_that_is_not_a_store_is_refused_unchanged(tmp_path):
     assert path.read_bytes() == b"precious data, not sqlite" * 100
 
 
-def seeded_store(tmp_path, n=3):
-    store = PreferenceStore(tmp_path / "labels.sqlite")
+def seeded_store(location, n=3):
+    store = open_store(location)
     store.add_clips([clip("a"), clip("b")])
     for i in range(n):
         store.add_query(Query(f"q{i}", ("a", "b")), created_at=float(i))
     return store
 
 
-def test_claims_give_each_query_to_one_rater_and_expire(tmp_path):
-    store = seeded_store(tmp_path)
-    other = PreferenceStore(tmp_path / "labels.sqlite")  # a second app on the same run
+def test_claims_give_each_query_to_one_rater_and_expire(store_location):
+    store = seeded_store(store_location)
+    other = open_store(store_location)  # a second app on the same run
     assert store.claim_next("ann", now=100.0, lease_seconds=60).query_id == "q0"
     assert other.claim_next("bob", now=100.0, lease_seconds=60).query_id == "q1"
     assert store.claim_next("ann", now=101.0).query_id == "q0"  # her live claim comes back
@@ -73,8 +77,8 @@ def test_claims_give_each_query_to_one_rater_and_expire(tmp_path):
     assert other.claim_next("dave", now=162.0).query_id == "q2"
 
 
-def test_retract_removes_only_that_raters_label(tmp_path):
-    store = seeded_store(tmp_path, n=1)
+def test_retract_removes_only_that_raters_label(store_location):
+    store = seeded_store(store_location, n=1)
     store.add_label(Label("q0", Outcome.LEFT, rater="ann"))
     store.retract("q0", "bob")
     assert len(store.labels()) == 1
@@ -85,7 +89,7 @@ def test_retract_removes_only_that_raters_label(tmp_path):
 def _rate_until_empty(path, rater, out):
     import time as _time
 
-    store = PreferenceStore(path)
+    store = open_store(path)
     answered = []
     while (query := store.claim_next(rater, now=_time.time(), lease_seconds=600)) is not None:
         store.add_label(Label(query.query_id, Outcome.LEFT, rater=rater))
@@ -93,20 +97,20 @@ def _rate_until_empty(path, rater, out):
     out.put(answered)
 
 
-def test_raters_in_separate_processes_never_answer_the_same_query(tmp_path):
+def test_raters_in_separate_processes_never_answer_the_same_query(store_location):
     import multiprocessing as mp
 
-    seeded_store(tmp_path, n=60).close()
+    seeded_store(store_location, n=60).close()
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_rate_until_empty, args=(tmp_path / "labels.sqlite", f"r{i}", out)) for i in range(3)]
+    procs = [ctx.Process(target=_rate_until_empty, args=(store_location, f"r{i}", out)) for i in range(3)]
     for p in procs:
         p.start()
     answered = [q for _ in procs for q in out.get(timeout=120)]
     for p in procs:
         p.join(timeout=60)
     assert sorted(answered) == sorted(f"q{i}" for i in range(60))  # each exactly once
-    labels = PreferenceStore(tmp_path / "labels.sqlite").labels()
+    labels = open_store(store_location).labels()
     assert len(labels) == 60 and len({lab.query_id for lab in labels}) == 60
 
 
@@ -162,8 +166,8 @@ def test_a_newer_format_or_a_foreign_database_is_refused_unchanged(tmp_path):
     assert not (tmp_path / "absent.sqlite").exists()
 
 
-def test_model_version_undo_records_broken_queries_and_claimed_labels(tmp_path):
-    store = PreferenceStore(tmp_path / "labels.sqlite")
+def test_model_version_undo_records_broken_queries_and_claimed_labels(store_location):
+    store = open_store(store_location)
     store.add_queries([Query("q0", ("a", "b"), step=40), Query("q1", ("a", "b"), step=40)], 1.0, [clip("a"), clip("b")],
                       model_version=3)
     assert [q.query_id for q in store.claim("ann", now=10.0, limit=2)] == ["q0", "q1"]
