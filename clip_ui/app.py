@@ -39,7 +39,8 @@ from pbrl.clip_ui.views import ClipView, load_views, wrap_text
 from pbrl.envs.registry import instruction
 from pbrl.media import MediaError
 from pbrl.run_dir import RunDir
-from pbrl.store import PreferenceStore
+from pbrl.store_base import LabelStore
+from pbrl.store_pg import PostgresStore, is_url
 
 KEYS = {
     pygame.K_LEFT: "left", pygame.K_RIGHT: "right", pygame.K_UP: "up", pygame.K_DOWN: "down",
@@ -92,7 +93,9 @@ def layout(size: tuple[int, int], k: int, ranking: bool) -> Layout:
 class RatingApp:
     """One rater's window on a run.
 
-    :param run_dir: a ``pbrl train`` run directory.
+    :param run_dir: a ``pbrl train`` run directory, or the URL of a run whose labels are on a
+        PostgreSQL server (``postgresql://USER:PASSWORD@HOST/DATABASE/RUN``: its config and
+        clip videos are read from there; nothing else is needed).
     :param rater: the name stored with each label.
     :param size: initial window size (resizable).
     :param lease_seconds: how long a claimed query stays this rater's without a renewal.
@@ -105,9 +108,12 @@ class RatingApp:
     def __init__(self, run_dir: str | Path, rater: str, size: tuple[int, int] = (1100, 620),
                  lease_seconds: float = 120.0, poll_seconds: float = 0.5, max_fps: int = 60, log=sys.stdout,
                  instructions: str | None = None) -> None:
-        self.run_dir = RunDir.open(Path(run_dir))
-        self.store = PreferenceStore(self.run_dir.path / "labels.sqlite", create=False)
-        config = self.run_dir.config
+        if is_url(run_dir):
+            self.store: LabelStore = PostgresStore(str(run_dir), create=False)
+            config, self.name = self.store.config(), self.store.run
+        else:
+            local = RunDir.open(Path(run_dir))
+            self.store, config, self.name = local.open_store(), local.config, local.path.name
         self.demo = bool(config.get("demo"))
         self.instructions = instructions or instruction(str(config.get("env_id", "")), config.get("env_kwargs"))
         self.rater, self.lease, self.poll_seconds = rater, lease_seconds, poll_seconds
@@ -131,7 +137,7 @@ class RatingApp:
         pygame.display.init()
         pygame.font.init()
         self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
-        pygame.display.set_caption(f"pbrl rate - {self.run_dir.path.name} - {rater}")
+        pygame.display.set_caption(f"pbrl rate - {self.name} - {rater}")
         self.font = pygame.font.Font(None, 22)
         self.big = pygame.font.Font(None, 36)
         self.response_font = pygame.font.Font(None, 28)  # responses under a shared prompt
@@ -296,7 +302,7 @@ class RatingApp:
         """Decode and scale a query's media; a missing or corrupt file takes the query out of
         the queue (for every rater) with a message naming the file."""
         try:
-            views = load_views(self.store, self.run_dir.path, query.clip_ids)
+            views = load_views(self.store, query.clip_ids)
             k = len(query.clip_ids)
             for view, rect in zip(views, layout(self.screen.get_size(), k, k > 2).clips, strict=True):
                 if view.text is None:

@@ -15,7 +15,7 @@ from pbrl import rl
 from pbrl.clips import ClipRecorder
 from pbrl.media import MediaWriter, SimState
 from pbrl.run_dir import RunDir
-from pbrl.store import PreferenceStore
+from pbrl.store_pg import without_password
 from pbrl.types import Clip, Query
 
 
@@ -32,16 +32,19 @@ POLICIES = {  # CartPole's, for a demo worth rating
 
 
 def make_demo_run(path: str | Path, queries: int = 10, env_id: str = "pbrl/CartPole-v1", k: int = 2,
-                  clip_length: int = 25, seed: int = 0, texts: list[str] | None = None, varied: bool = False) -> Path:
+                  clip_length: int = 25, seed: int = 0, texts: list[str] | None = None, varied: bool = False,
+                  store: str = "") -> Path:
     """Write a run directory with ``queries`` unanswered queries of real clips.
 
     :param texts: make text clips instead (the response game's kind), one per text.
     :param varied: CartPole only: each episode from one of :data:`POLICIES` in turn (else random actions).
+    :param store: keep the labels, clips and videos in this PostgreSQL database (TrainConfig.store).
     """
-    run, lock = RunDir.create(Path(path), {"env_id": env_id, "teacher": "human", "demo": True,
-                                           "clip_length": clip_length})
+    config = {"env_id": env_id, "teacher": "human", "demo": True, "clip_length": clip_length,
+              **({"store": without_password(store)} if store else {})}
+    run, lock = RunDir.create(Path(path), config, store)
     lock.close()  # a demo has no trainer
-    store = PreferenceStore(run.path / "labels.sqlite")
+    labels = run.open_store(store)
     rng = np.random.default_rng(seed)
     if texts is not None:
         clips = [Clip(f"t{i}", env_id, np.zeros((1, 1), np.float32), np.zeros(1, np.int64), np.zeros(1), 1, text=t)
@@ -62,10 +65,10 @@ def make_demo_run(path: str | Path, queries: int = 10, env_id: str = "pbrl/CartP
         writer = MediaWriter(run.path, env_id)
         clips = [writer.write(c) for c in recorder.pool]
         writer.close()
-    store.add_clips(clips)
+    labels.add_clips(clips)
     now = time.time()
     for i in range(queries):
         picked = rng.choice(len(clips), size=k, replace=False)
-        store.add_queries([Query(f"q{i}", tuple(clips[j].clip_id for j in picked))], now + i * 1e-3)
-    store.close()
+        labels.add_queries([Query(f"q{i}", tuple(clips[j].clip_id for j in picked))], now + i * 1e-3)
+    labels.close()
     return run.path

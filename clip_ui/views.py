@@ -7,13 +7,12 @@ the loop only blits prepared surfaces.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pygame
 
 from pbrl.media import MediaError, read_mp4
-from pbrl.store import PreferenceStore
+from pbrl.store_base import LabelStore
 
 
 @dataclass
@@ -50,18 +49,21 @@ class ClipView:
         return self.surfaces(size)[self.index_at(seconds, period)]
 
 
-def load_views(store: PreferenceStore, run_dir: Path, clip_ids: tuple[str, ...]) -> list[ClipView]:
+def load_views(store: LabelStore, clip_ids: tuple[str, ...]) -> list[ClipView]:
     """The views of a query's clips; :class:`MediaError` names the file that is missing or corrupt."""
     views = []
     for clip_id in clip_ids:
         try:
             media, text = store.clip_media(clip_id)
+            path = store.media_path(clip_id) if text is None and media is not None else None
         except KeyError as exc:
             raise MediaError(f"clip {clip_id} is not in the store") from exc
+        except FileNotFoundError as exc:
+            raise MediaError(str(exc)) from exc
         if text is not None:
             views.append(ClipView(clip_id, text=text))
-        elif media is not None:
-            frames, fps = read_mp4(run_dir / media)
+        elif path is not None:
+            frames, fps = read_mp4(path)
             views.append(ClipView(clip_id, frames, fps))
         else:
             raise MediaError(f"clip {clip_id} has neither a media file nor text")

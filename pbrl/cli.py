@@ -97,17 +97,24 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume:
         changed = changed_flags(_train_parser(), args, ignore=("resume", "open_ui"))
-        if [flag for flag in changed if flag != "--teacher"]:
+        if [flag for flag in changed if flag not in ("--teacher", "--store")]:
             raise InputError(f"--resume goes on with the run's own config.json; drop {', '.join(changed)}")
         run = RunDir.open(Path(args.resume))
         saved = run.config
+        if "--store" in changed:  # the run's own database again, with its password
+            from pbrl.store_pg import without_password
+
+            if without_password(args.store) != saved.get("store"):
+                raise InputError(f"--resume: the run keeps its labels in {saved.get('store') or 'labels.sqlite'}; "
+                                 "--store may only give that database again (with its password)")
+            changed.remove("--store")
         if changed and args.teacher != saved.get("teacher"):  # --teacher may only repeat the run's own judge
             raise InputError("--resume goes on with the run's own config.json; drop --teacher")
         teacher = str(saved.get("teacher", ""))
         if teacher.startswith("judge:") and args.teacher != teacher:  # never import code a file names, unasked
             raise InputError(f"{run.path / 'config.json'} names the judge {teacher}, whose module resuming imports and "
                              f"runs; if you trust it, say so: pbrl train --resume {args.resume} --teacher {teacher}")
-        config, out = TrainConfig.from_json(saved), args.resume
+        config, out = TrainConfig.from_json({**saved, **({"store": args.store} if args.store else {})}), args.resume
         print(f"resuming {out}: {config.env_id}, {config.labels} labels from the {config.teacher} teacher, "
               f"{config.steps:,} steps")
     else:
@@ -183,9 +190,17 @@ def _rate(args: argparse.Namespace) -> int:
     if run_dir is None:
         raise InputError("give the run directory to rate (the --out of `pbrl train ... --teacher human`), or --demo N")
     from pbrl.run_dir import RunDir
+    from pbrl.store_pg import is_url
 
-    _wait_for_run(Path(run_dir))
-    teacher = RunDir.open(Path(run_dir)).config.get("teacher", "human")
+    if is_url(run_dir):  # a run whose labels are on a PostgreSQL server: its config is there too
+        from pbrl.store_pg import PostgresStore
+
+        store = PostgresStore(run_dir, create=False)
+        teacher = store.config().get("teacher", "human")
+        store.close()
+    else:
+        _wait_for_run(Path(run_dir))
+        teacher = RunDir.open(Path(run_dir)).config.get("teacher", "human")
     if teacher != "human":
         raise InputError(f"{run_dir} was trained with the {teacher} teacher, which answered every query as it was "
                          "asked: none waits for people. Rate a run of pbrl train ... --teacher human")
@@ -198,7 +213,7 @@ def _rate(args: argparse.Namespace) -> int:
     rater = args.rater or getpass.getuser()
     import os
 
-    app = RatingApp(Path(run_dir), rater, size=(width, height), instructions=args.instructions)
+    app = RatingApp(run_dir, rater, size=(width, height), instructions=args.instructions)
     import pygame
 
     if pygame.display.get_driver() in ("offscreen", "dummy") and "SDL_VIDEODRIVER" not in os.environ:

@@ -87,6 +87,12 @@ class TrainConfig:
     principle: str | None = None
     """the response game with --teacher judge-lm:MODEL_DIR: what the better response is (None:
     the task's, "more positive" for sentiment)"""
+    store: str = ""
+    """where the run keeps its labels, clips and videos: "" for RUN/labels.sqlite, or a
+    PostgreSQL database, postgresql://USER:PASSWORD@HOST:PORT/DATABASE, the run its schema
+    pbrl_RUN, for raters on other machines (pbrl rate postgresql://.../DATABASE/RUN);
+    config.json records it without the password (give that through PGPASSWORD or ~/.pgpass,
+    or --store again with --resume)"""
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -117,9 +123,19 @@ class TrainConfig:
             raise InputError(f"--initial-fraction must be in [0, 1], got {self.initial_fraction}")
         check_numbers(self, seed=">= 0", fit_lag=">= 0", eval_episodes=">= 1", pool_size=">= 2", kl_coef=">= 0",
                       kl_target="> 0", kl_horizon=">= 1")
+        if self.store:
+            from pbrl.store_pg import check_server
+
+            check_server(self.store)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as config.json holds it (a store's password left out)."""
+        data = asdict(self)
+        if self.store:
+            from pbrl.store_pg import without_password
+
+            data["store"] = without_password(self.store)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainConfig:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pbrl.reward_model import RewardEnsemble
-from pbrl.store import PreferenceStore
+from pbrl.store_base import LabelStore
 from pbrl.types import Clip
 
 
@@ -96,7 +96,7 @@ def _rate(model: RewardEnsemble, states: np.ndarray, actions: np.ndarray) -> np.
     return model.predict_reward(states, actions, states)
 
 
-def label_agreement(store: PreferenceStore) -> dict[str, float | int] | None:
+def label_agreement(store: LabelStore) -> dict[str, float | int] | None:
     """How often a run's labels order its clips as their hidden returns do: over every pair of
     clips in a labelled query (a ranking gives all its pairs) whose true returns differ, the
     share whose label puts the better one first; "equal" counts as not agreeing, skips are not

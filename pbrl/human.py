@@ -17,7 +17,7 @@ from pbrl.errors import InputError
 from pbrl.media import MediaWriter
 from pbrl.oracle import PreferenceSource
 from pbrl.schedule import LabelSchedule
-from pbrl.store import PreferenceStore
+from pbrl.store_base import LabelStore
 from pbrl.types import Clip, Label, Query
 
 
@@ -31,14 +31,14 @@ class HumanQueue(PreferenceSource):
     :param after_retraction: row id of the last retraction already read.
     """
 
-    def __init__(self, store: PreferenceStore, media: MediaWriter | None, queue_size: int = DEFAULT_QUEUE,
+    def __init__(self, store: LabelStore, media: MediaWriter | None, queue_size: int = DEFAULT_QUEUE,
                  after_label: int = 0, after_retraction: int = 0) -> None:
         if queue_size < 1:
             raise InputError(f"queue_size must be >= 1, got {queue_size}")
         self.store, self.media, self.queue_size = store, media, queue_size
         self._label_id, self._retraction_id = after_label, after_retraction
         self._worker: ThreadPoolExecutor | None = None  # renders media and publishes queries
-        self._worker_store: PreferenceStore | None = None
+        self._worker_store: LabelStore | None = None
         self._jobs: list[Future[None]] = []
         self._lock = threading.Lock()
         self._pending = 0  # queries handed to publish and not yet in the store
@@ -47,7 +47,7 @@ class HumanQueue(PreferenceSource):
         """Read only labels and retractions after these row ids (a resumed run read the rest)."""
         self._label_id, self._retraction_id = label_id, retraction_id
 
-    def publish(self, store: PreferenceStore, queries: Sequence[Query], clips: Mapping[str, Clip],
+    def publish(self, store: LabelStore, queries: Sequence[Query], clips: Mapping[str, Clip],
                 created_at: float, model_version: int) -> None:
         """Render the queries' clips in a worker thread, off the training loop, and store each
         query as soon as its own clips exist (a clip in two queries is rendered once)."""
@@ -64,7 +64,7 @@ class HumanQueue(PreferenceSource):
     def _render(self, queries: list[Query], clips: dict[str, Clip], created_at: float, model_version: int) -> None:
         assert self.media is not None
         if self._worker_store is None:  # SQLite connections stay in their thread
-            self._worker_store = PreferenceStore(self.store.path, create=False)
+            self._worker_store = self.store.reopen()
         for query in queries:
             written = [self.media.write(clips[clip_id]) for clip_id in query.clip_ids]
             self._worker_store.add_queries([query], created_at, written, model_version=model_version)

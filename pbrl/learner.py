@@ -23,7 +23,7 @@ from pbrl.oracle import PreferenceSource
 from pbrl.query import select_queries
 from pbrl.reward_model import FitReport, RewardEnsemble
 from pbrl.schedule import LabelSchedule
-from pbrl.store import PreferenceStore
+from pbrl.store_base import LabelStore
 from pbrl.types import Clip, Query
 
 
@@ -97,7 +97,7 @@ class PreferenceLearner:
     """
 
     def __init__(self, settings: LearnerSettings, recorder: ClipRecorder, model: RewardEnsemble,
-                 source: PreferenceSource, store: PreferenceStore, schedule: LabelSchedule,
+                 source: PreferenceSource, store: LabelStore, schedule: LabelSchedule,
                  reference_zero: bool = False, group_of: Callable[[Clip], Hashable | None] | None = None) -> None:
         self.group_of = group_of
         self.settings, self.recorder, self.model, self.source, self.store = settings, recorder, model, source, store

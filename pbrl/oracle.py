@@ -23,7 +23,7 @@ import numpy as np
 from pbrl.asking import AskRule, ScheduledAsk
 from pbrl.errors import InputError
 from pbrl.schedule import LabelSchedule
-from pbrl.store import PreferenceStore
+from pbrl.store_base import LabelStore
 from pbrl.types import Clip, Label, Outcome, Query
 
 
@@ -44,7 +44,7 @@ class PreferenceSource(ABC):
     @abstractmethod
     def poll(self) -> list[Label]: ...
 
-    def publish(self, store: PreferenceStore, queries: Sequence[Query], clips: Mapping[str, Clip],
+    def publish(self, store: LabelStore, queries: Sequence[Query], clips: Mapping[str, Clip],
                 created_at: float, model_version: int) -> None:
         """Put the queries and their clips in the run's store (at once; people's source renders
         their media first, in the background, and stores each query as its clips are ready)."""

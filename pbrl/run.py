@@ -44,7 +44,6 @@ from pbrl.progress import Progress
 from pbrl.reward_model import RewardEnsemble
 from pbrl.run_dir import PROGRESS_FILE, RunDir, lock_run_dir
 from pbrl.schedule import LabelSchedule
-from pbrl.store import PreferenceStore
 
 STATUS_EVERY = 1.0  # seconds between trainer-status writes for the rating app
 
@@ -156,10 +155,10 @@ class Run:
             self.run_dir = RunDir.open(self.out)
             self._closers.append(lock_run_dir(self.out))  # one trainer per run directory
         else:
-            self.run_dir, lock = RunDir.create(self.out, config.to_json())
+            self.run_dir, lock = RunDir.create(self.out, config.to_json(), config.store)
             self._closers.append(lock)
         self.state = RunProgress.read(self.out) if self.resume else RunProgress()
-        self.store = PreferenceStore(self.out / "labels.sqlite")
+        self.store = self.run_dir.open_store(config.store)
         self._closers.append(self.store)
         if self.resume:
             self._check_store()
@@ -177,7 +176,7 @@ class Run:
         stored, wanted = self.store.last_label_id(), self.state.label_rows
         if stored < wanted:
             raise InputError(
-                f"{self.store.path} holds labels up to #{stored} ({self.store.count_labels(include_skipped=True)} "
+                f"{self.store.location} holds labels up to #{stored} ({self.store.count_labels(include_skipped=True)} "
                 f"labels) but the run's last checkpoint (progress.json) was made with labels up to #{wanted}: "
                 "labels are missing from the store (was labels.sqlite-wal deleted, or an older copy of labels.sqlite "
                 "put back?). Put the complete labels.sqlite back and resume again; nothing was changed")

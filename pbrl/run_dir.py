@@ -13,12 +13,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from pbrl.errors import InputError, MissingFileError, PbrlError, RunExistsError, StateError
 from pbrl.io import write_json, write_text
+
+if TYPE_CHECKING:
+    from pbrl.store_base import LabelStore
 
 PROGRESS_FILE = "progress.json"  # env steps, resumes and reward-model version at the last checkpoint
 CURVE_FIELDS = ("steps", "true_return", "learned_return", "labels", "val_accuracy", "reward_corr", "disagreement",
@@ -40,14 +43,16 @@ class RunDir:
     path: Path
 
     @classmethod
-    def create(cls, path: Path, config: dict[str, Any]) -> tuple[RunDir, IO[str]]:
+    def create(cls, path: Path, config: dict[str, Any], store: str = "") -> tuple[RunDir, IO[str]]:
         """Make a new run directory, complete or not at all: the directory, its lock, an
         initialised label store, then config.json (written last, atomically: it marks a run).
         A directory that holds a run is refused (nothing is overwritten), unless what it holds
         is the leftover of a start that was stopped before its first query; that is replaced,
-        and said. Returns the run directory and its lock (:func:`lock_run_dir`), held by the caller.
+        and said. ``store``: a PostgreSQL database to keep the labels in (TrainConfig.store;
+        the run's config goes there too, for raters with no run directory). Returns the run
+        directory and its lock (:func:`lock_run_dir`), held by the caller.
         """
-        from pbrl.store import PreferenceStore
+        from pbrl.store import open_store, store_location
 
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -58,6 +63,11 @@ class RunDir:
             raise InputError(f"--out {_short(path)}: cannot make the run directory there ({exc.strerror}); choose a "
                              "writable directory with a shorter name") from None
         try:
+            remote = open_store(store_location(path, store), media_root=path) if store else None
+            if remote is not None and remote.count_queries():
+                remote.close()
+                raise RunExistsError(f"{remote.location} already holds a run with queries; resume it with pbrl train "
+                                     f"--resume {path} --store ..., or choose another --out (nothing was changed)")
             leftover = _leftover(path)
             if leftover:
                 print(f"pbrl: {path} holds a run that was stopped before its first query ({', '.join(leftover)}); "
@@ -68,7 +78,11 @@ class RunDir:
                         shutil.rmtree(target)
                     else:
                         target.unlink(missing_ok=True)  # -wal and -shm go when the store is closed
-            PreferenceStore(path / "labels.sqlite").close()
+            if remote is None:
+                open_store(store_location(path)).close()
+            else:
+                remote.set_config(config)  # type: ignore[attr-defined]  # a PostgresStore's
+                remote.close()
             write_json(path / "config.json", config)
         except BaseException:
             lock.close()
@@ -94,6 +108,15 @@ class RunDir:
                 f"{path} is not a pbrl run directory (it has no config.json); give the --out of a `pbrl train` run"
             )
         return cls(path)
+
+    def open_store(self, server: str = "") -> LabelStore:
+        """The run's label store: RUN/labels.sqlite, or the PostgreSQL schema its config.json
+        names (``server``: that database's URL with its password, when config.json's has none
+        and PGPASSWORD or ~/.pgpass do not give it)."""
+        from pbrl.store import open_store, store_location
+
+        return open_store(store_location(self.path, server or str(self.config.get("store") or "")), create=False,
+                          media_root=self.path)
 
     @property
     def config(self) -> dict[str, Any]:

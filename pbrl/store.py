@@ -50,6 +50,16 @@ ALTER TABLE queries ADD COLUMN model_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE queries ADD COLUMN broken TEXT;
 """
 
+STORE_FILE = "labels.sqlite"  # a run directory's SQLite store
+
+
+def store_location(run_path: Path, server: str = "") -> str:
+    """Where the run in ``run_path`` keeps its labels: ``RUN/labels.sqlite``, or with a
+    PostgreSQL ``server`` (``postgresql://.../DATABASE``) the run's own schema there
+    (``.../DATABASE/RUN``, RUN the directory's name)."""
+    return f"{server.rstrip('/')}/{run_path.name}" if server else str(run_path / STORE_FILE)
+
+
 def open_store(location: str | Path, create: bool = True, media_root: str | Path | None = None) -> LabelStore:
     """The store at ``location``: a ``labels.sqlite`` path, or a PostgreSQL store's URL
     (``postgresql://USER:PASSWORD@HOST:PORT/DATABASE/RUN``, :mod:`pbrl.store_pg`; its
@@ -152,6 +162,9 @@ class PreferenceStore(LabelStore):
     def last_label_id(self) -> int:
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'labels'").fetchone()
         return int(row[0]) if row else 0
+
+    def reopen(self) -> PreferenceStore:
+        return PreferenceStore(self.path, create=False)
 
     def media_path(self, clip_id: str) -> Path | None:
         """The clip's MP4, a file of the run directory beside the store."""

@@ -99,6 +99,10 @@ class LabelStore:
         """A local file holding the clip's video (None: a text clip, or none was written)."""
         raise NotImplementedError
 
+    def reopen(self) -> LabelStore:
+        """Another connection to this store (for another thread: a connection stays in its own)."""
+        raise NotImplementedError
+
     # --- writes (each its own transaction) --------------------------------------------------
 
     def add_clips(self, clips: Iterable[Clip]) -> None:

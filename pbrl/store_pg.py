@@ -80,6 +80,25 @@ def split_url(url: str) -> tuple[str, str]:
     return urlunsplit(parts._replace(path=f"/{database}")), run
 
 
+def check_server(url: str) -> str:
+    """A trainer's ``--store``: ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE`` (the run's
+    name is added to it); an error naming the form otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme != "postgresql" or not parts.hostname or "/" in parts.path.strip("/") or not parts.path.strip("/"):
+        raise InputError(f"--store {redacted(url)}: give a PostgreSQL database, postgresql://USER@HOST:PORT/DATABASE "
+                         "(the run becomes its schema pbrl_RUN), or leave --store out for RUN/labels.sqlite")
+    return url
+
+
+def without_password(url: str) -> str:
+    """The URL with no password (what config.json records: give it through PGPASSWORD or
+    ~/.pgpass, or --store again with --resume)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1)))
+
+
 def redacted(url: str) -> str:
     """The URL without its password (for messages)."""
     parts = urlsplit(url)
@@ -193,6 +212,9 @@ class PostgresStore(LabelStore):
             if not path.is_file():
                 raise MissingFileError(f"{path}: clip {clip.clip_id}'s video is missing; nothing was stored")
             self._execute("INSERT INTO media VALUES (?, ?) ON CONFLICT DO NOTHING", (clip.clip_id, path.read_bytes()))
+
+    def reopen(self) -> PostgresStore:
+        return PostgresStore(self.url, create=False, media_root=self.media_root)
 
     def media_path(self, clip_id: str) -> Path | None:
         """The clip's MP4 read from the server into a temporary folder of this process (once)."""

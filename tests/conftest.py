@@ -79,6 +79,17 @@ def postgres_server():
     return POSTGRES
 
 
+@pytest.fixture
+def postgres_run(postgres_server):
+    """A fresh run name on the test server, (server URL, name); its schema dropped afterwards."""
+    run = f"test-{uuid.uuid4().hex[:12]}"
+    yield postgres_server, run
+    import psycopg
+
+    with psycopg.connect(postgres_server, autocommit=True) as db:
+        db.execute(f'DROP SCHEMA IF EXISTS "pbrl_{run}" CASCADE')
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_location(request, tmp_path):
     """Where a test's label store lives, once per backend: a labels.sqlite path, or a
@@ -86,10 +97,5 @@ def store_location(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "labels.sqlite")
         return
-    server = request.getfixturevalue("postgres_server")
-    run = f"test-{uuid.uuid4().hex[:12]}"
+    server, run = request.getfixturevalue("postgres_run")
     yield f"{server}/{run}"
-    import psycopg
-
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(f'DROP SCHEMA IF EXISTS "pbrl_{run}" CASCADE')

@@ -16,25 +16,27 @@ import numpy as np
 import pytest
 
 from pbrl.clip_ui.demo import make_demo_run
-from pbrl.store import PreferenceStore
+from pbrl.store import PreferenceStore, open_store
 
 PBRL = os.path.join(os.path.dirname(sys.executable), "pbrl")
 SCRIPTED = [sys.executable, "-m", "pbrl.clip_ui.scripted"]
 DUMMY = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
 
 
-def _rate_while_training(out, seed, env_id="pbrl/CartPole-v1", labels=100, steps=50000, delay=0.2, extra=()):
+def _rate_while_training(out, seed, env_id="pbrl/CartPole-v1", labels=100, steps=50000, delay=0.2, extra=(),
+                         rate=None, cwd=None):
     """``pbrl train --teacher human`` in one process, the scripted rater in the app in another
-    (answering ``delay`` s after each query appears), until the trainer finishes; returns the
-    run's summary and the rater's log."""
+    (answering ``delay`` s after each query appears; ``rate``: what it is given to rate, the
+    run directory by default; ``cwd``: where it runs), until the trainer finishes; returns
+    the run's summary and the rater's log."""
     trainer = subprocess.Popen([PBRL, "train", env_id, "--teacher", "human", "--labels", str(labels),
                                 "--steps", str(steps), "--no-video", "--seed", str(seed), "--out", str(out), *extra],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
     while not (out / "config.json").exists():  # written last: the run directory is complete
         assert trainer.poll() is None, trainer.stdout.read()
         time.sleep(0.2)
-    rater = subprocess.Popen([*SCRIPTED, str(out), "--rater", "bot", "--delay", str(delay), "--until-finished"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY)
+    rater = subprocess.Popen([*SCRIPTED, str(rate or out), "--rater", "bot", "--delay", str(delay), "--until-finished"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY, cwd=cwd)
     log, _ = trainer.communicate(timeout=1200)
     rater_log, _ = rater.communicate(timeout=60)
     assert trainer.returncode == 0, log
@@ -129,6 +131,71 @@ def test_two_apps_rating_one_run_never_answer_the_same_query(tmp_path):
     labels = PreferenceStore(run / "labels.sqlite").labels()
     assert len(labels) == 60 == len({lab.query_id for lab in labels})
     assert {lab.query_id for lab in labels if lab.rater == "ann"} == saved[0]
+
+
+@pytest.mark.slow
+def test_raters_elsewhere_need_only_the_url_and_never_answer_one_query_twice(tmp_path, postgres_run):
+    """Two raters in working directories of their own, sharing nothing but the PostgreSQL URL
+    (the run's config and clip videos come from the database), answer 60 queries once each."""
+    server, name = postgres_run
+    run = make_demo_run(tmp_path / "trainer" / name, queries=60, store=server)
+    url = f"{server}/{name}"
+    homes = [tmp_path / "elsewhere" / rater for rater in ("ann", "bob")]
+    for home in homes:
+        home.mkdir(parents=True)
+    apps = [subprocess.Popen([*SCRIPTED, url, "--rater", home.name, "--delay", "0.01", "--seconds", "30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=DUMMY, cwd=home)
+            for home in homes]
+    logs = [app.communicate(timeout=120)[0] for app in apps]
+    saved = [{line.split()[1] for line in log.splitlines() if line.startswith("saved ")} for log in logs]
+    assert saved[0] and saved[1] and not saved[0] & saved[1], logs
+    store = open_store(url, create=False)
+    labels = store.labels()
+    assert len(labels) == 60 == len({lab.query_id for lab in labels})
+    assert {lab.query_id for lab in labels if lab.rater == "ann"} == saved[0]
+    assert store.unanswered() == 0 and not (run / "labels.sqlite").exists()  # every video played: none broken
+    store.close()
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_rater_on_postgresql_never_loses_an_acknowledged_label(tmp_path, postgres_run):
+    server, name = postgres_run
+    make_demo_run(tmp_path / name, queries=200, store=server)
+    url, acknowledged = f"{server}/{name}", set()
+    rng = random.Random(0)
+    for _ in range(8):
+        app = subprocess.Popen([*SCRIPTED, url, "--rater", "ann", "--delay", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=DUMMY)
+        deadline, line = time.time() + rng.uniform(0.2, 1.0), app.stdout.readline()
+        while True:
+            if line.startswith("saved "):
+                acknowledged.add(line.split()[1])
+            if time.time() > deadline:
+                break
+            line = app.stdout.readline()
+        app.send_signal(signal.SIGKILL)
+        rest, _ = app.communicate()
+        acknowledged |= {line.split()[1] for line in rest.splitlines() if line.startswith("saved ")}
+        store = open_store(url, create=False)
+        labels = store.labels()
+        store.close()
+        assert acknowledged <= {lab.query_id for lab in labels}, acknowledged - {lab.query_id for lab in labels}
+    assert len(acknowledged) >= 8 and len(labels) == len({lab.query_id for lab in labels})  # each answered once
+
+
+@pytest.mark.slow
+def test_a_trainer_learns_from_labels_given_through_postgresql(tmp_path, postgres_run):
+    server, name = postgres_run
+    out, elsewhere = tmp_path / name, tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    summary, rater_log = _rate_while_training(out, 0, labels=30, steps=6000, rate=f"{server}/{name}", cwd=elsewhere,
+                                              extra=("--store", server, "--pace", "free"))
+    store = open_store(f"{server}/{name}", create=False)
+    records = store.label_records()
+    assert {r["rater"] for r in records} == {"bot"} and 0 < summary["labels"] <= len(records) <= 30
+    assert rater_log.count("saved q") == len(records) and not (out / "labels.sqlite").exists()
+    assert json.loads((out / "config.json").read_text())["store"] == server.replace(":pbrl@", "@")  # no password
+    store.close()
 
 
 def _xvfb() -> str:
