@@ -260,11 +260,17 @@ def run_cell(cell: Cell, out: str, beside: tuple[str, ...] = ()) -> dict[str, An
            "wall_seconds": wall, "finished_at": time.time(),
            "machine": machine(), "versions": versions(),
            "ran_beside": list(beside)}
+    write_row(out, cell, row)
+    return row
+
+
+def write_row(out: str | Path, cell: Cell, row: dict[str, Any]) -> Path:
+    """The cell's result file, ``OUT/cells/NAME.json`` (atomically)."""
     path = Path(out) / "cells" / f"{cell.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(row, indent=1).encode()
     atomic_write(path, lambda f: f.write(text))
-    return row
+    return path
 
 
 def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
@@ -423,9 +429,11 @@ def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
     pool.shutdown()
 
 
-def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None = None) -> list[dict[str, Any]]:
-    """Run the cells without a result file (in ``workers`` processes); every finished row.
-    ``command``: the invocation, recorded in OUT/commands.txt for the report."""
+def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None = None,
+              ray: str | None = None) -> list[dict[str, Any]]:
+    """Run the cells without a result file (in ``workers`` processes, or as tasks on the Ray
+    cluster at ``ray``: :mod:`pbrl.bench_ray`); every finished row. ``command``: the
+    invocation, recorded in OUT/commands.txt for the report."""
     if command:
         record_command(out, command)
     finished = done(out)
@@ -439,9 +447,13 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
     # go last, so that parallel workers do not sit on a lock
     dependent = {m for suite in SUITES.values() for m in suite.dependent}
     todo = sorted((c for c in grid if c.name not in finished), key=lambda c: c.method in dependent)
-    print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run with {workers} worker(s) "
-          f"-> {out}", flush=True)
-    if workers <= 1:
+    where = f"on the Ray cluster at {ray}" if ray is not None else f"with {workers} worker(s)"
+    print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run {where} -> {out}", flush=True)
+    if ray is not None:
+        from pbrl.bench_ray import run_on_ray
+
+        run_on_ray(todo, out, ray)
+    elif workers <= 1:
         for i, cell in enumerate(todo, 1):
             print(f"== [{i}/{len(todo)}] {cell.name}", flush=True)
             run_cell(cell, out)

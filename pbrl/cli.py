@@ -294,7 +294,7 @@ def _bench(args: argparse.Namespace) -> int:
         if not rows:
             raise MissingFileError(f"{out} holds no finished cell of this grid; run `pbrl bench {suite.name}` first")
     else:
-        rows = run_suite(grid, out, args.workers, command=shlex.join(["pbrl", *sys.argv[1:]]))
+        rows = run_suite(grid, out, args.workers, command=shlex.join(["pbrl", *sys.argv[1:]]), ray=args.ray)
     path = write_report(rows, out, f"suite {suite.name}: {len(rows)} of {len(grid)} cells", suite.name)
     print(path.read_text())
     print(f"curves: {out}/curves.csv and one PNG per task in {out}")
@@ -518,6 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--report", action="store_true", help="only rewrite the report from the finished cells")
     _add_text(sub)
     _add_align(sub)
+    bench.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="run the cells as tasks on a Ray cluster: HOST:PORT of its head, auto (the cluster this "
+                            "machine is in), or nothing for a local Ray instance; the cell files are written here")
     bench.add_argument("--method", action="append",
                        help="only this method's cells (repeatable): e.g. rloo, or an optional one such as "
                             "pbrl:teacher=judge-lm (text: labels from SmolLM2 as an LM judge; needs the hf extra)")

@@ -183,3 +183,29 @@ def test_model_version_undo_records_broken_queries_and_claimed_labels(store_loca
     assert store.waiting("carl", now=500.0) == 1 and store.unanswered() == 1
     assert [q.query_id for q in store.claim("carl", now=500.0, limit=5)] == ["q0"]
     assert store.clip_media("a") == (None, None)
+
+
+def test_a_postgresql_run_is_named_by_its_url_and_bad_urls_say_the_form(postgres_run, capsys):
+    from pbrl.cli import main
+    from pbrl.store_pg import PostgresStore, check_server, split_url, without_password
+
+    server, name = postgres_run
+    url = f"{server}/{name}"
+    with pytest.raises(FileNotFoundError, match=f"no run '{name}' in this database"):
+        PostgresStore(url, create=False)
+    store = PostgresStore(url)
+    store.set_config({"env_id": "pbrl/CartPole-v1", "teacher": "perfect"})
+    assert PostgresStore(url, create=False).config()["teacher"] == "perfect"
+    assert main(["rate", url]) == 2  # a synthetic teacher's run: nobody's to rate, said before any window opens
+    assert "trained with the perfect teacher" in capsys.readouterr().err
+    store.db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(ValueError, match="format 99 was written by a newer pbrl"):
+        PostgresStore(url)
+    for bad in ("postgresql://u@h/db", "postgresql://u@h/db/a/b", "mysql://u@h/db/run"):
+        with pytest.raises(ValueError, match="DATABASE/RUN"):
+            split_url(bad)
+    with pytest.raises(ValueError, match="give a PostgreSQL database"):
+        check_server("postgresql://u@h/db/run")
+    assert without_password("postgresql://u:secret@h:5432/db") == "postgresql://u@h:5432/db"
+    with pytest.raises(RuntimeError, match="cannot reach the PostgreSQL server of postgresql://pbrl:\\*\\*\\*@"):
+        PostgresStore("postgresql://pbrl:pbrl@127.0.0.1:1/pbrl_test/x")  # nothing listens there; no password shown
