@@ -37,31 +37,30 @@ def train_command(out: Path, seed: int, labels: int, steps: int) -> list[str]:
             "--no-video", "--eval-episodes", "2", "--seed", str(seed), "--out", str(out)]
 
 
-def stored_labels(path: Path) -> set[tuple[str, str, str | None]]:
-    """(query, rater, outcome) of every label in the store at ``path``, read without
-    changing it (a read-only connection; the ``-wal`` a kill left is read, not folded in)."""
+def _read_only(path: Path, sql: str) -> list[tuple] | None:
+    """The rows of ``sql`` on the store at ``path`` read without changing it (a read-only
+    connection: the ``-wal`` a kill left is read, not folded in); None when there is no
+    store, or no tables yet."""
     if not path.exists():
-        return set()
+        return None
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            return set(db.execute("SELECT query_id, rater, outcome FROM labels").fetchall())
+            return db.execute(sql).fetchall()
         finally:
             db.close()
     except sqlite3.Error:  # created but no tables yet
-        return set()
+        return None
+
+
+def stored_labels(path: Path) -> set[tuple[str, str, str | None]]:
+    """(query, rater, outcome) of every label in the store at ``path`` (read-only)."""
+    return set(_read_only(path, "SELECT query_id, rater, outcome FROM labels") or ())
 
 
 def queried(path: Path) -> bool:
-    """Whether the store at ``path`` holds a query (read-only, as :func:`stored_labels`)."""
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return db.execute("SELECT COUNT(*) FROM queries").fetchone()[0] > 0
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return False
+    """Whether the store at ``path`` holds a query (read-only)."""
+    return bool((_read_only(path, "SELECT COUNT(*) FROM queries") or [(0,)])[0][0])
 
 
 def stage(out: Path) -> str:

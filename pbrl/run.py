@@ -158,7 +158,7 @@ class Run:
             self.run_dir, lock = RunDir.create(self.out, config.to_json(), config.store)
             self._closers.append(lock)
         self.state = RunProgress.read(self.out) if self.resume else RunProgress()
-        self.store = self.run_dir.open_store(config.store)
+        self.store = self.run_dir.open_store(config.store, create=True)
         self._closers.append(self.store)
         if self.resume:
             self._check_store()

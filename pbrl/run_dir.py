@@ -109,13 +109,14 @@ class RunDir:
             )
         return cls(path)
 
-    def open_store(self, server: str = "") -> LabelStore:
+    def open_store(self, server: str = "", create: bool = False) -> LabelStore:
         """The run's label store: RUN/labels.sqlite, or the PostgreSQL schema its config.json
         names (``server``: that database's URL with its password, when config.json's has none
-        and PGPASSWORD or ~/.pgpass do not give it)."""
+        and PGPASSWORD or ~/.pgpass do not give it). ``create``: make it when it is missing
+        (a trainer resuming a start that was killed before its store existed)."""
         from pbrl.store import open_store, store_location
 
-        return open_store(store_location(self.path, server or str(self.config.get("store") or "")), create=False,
+        return open_store(store_location(self.path, server or str(self.config.get("store") or "")), create=create,
                           media_root=self.path)
 
     @property
