@@ -280,7 +280,9 @@ class Run:
                 self.offset = self.recorder.total_steps
                 return
             if self.source.people:
-                told = self._wait_for_people(waited_since, told)
+                told = self._wait_a_moment(0, "waiting for the first labels", "waiting for people: "
+                                           f"{self.learner.labels}/{self.learner.min_first_fit} first labels",
+                                           waited_since, told)
                 continue
             if self.recorder.total_steps >= 0.25 * self.config.steps:
                 raise StateError(
@@ -300,12 +302,13 @@ class Run:
             actions, _ = self.agent.predict(self._obs, deterministic=False)  # type: ignore[arg-type]
             self._obs, *_ = self.venv.step(actions)
 
-    def _wait_for_people(self, since: float, told: float) -> float:
-        self.report(0, "waiting for the first labels")
+    def _wait_a_moment(self, env_steps: int, phase: str, what: str, since: float, told: float) -> float:
+        """One beat of waiting for people: the status for their app, ``what`` is waited for
+        said every 10 s, 0.2 s of sleep; returns when it was last said."""
+        self.report(env_steps, phase)
         if time.time() - told > 10:
             told = time.time()
-            print(f"  waiting for people: {self.learner.labels}/{self.learner.min_first_fit} first labels "
-                  f"({time.time() - since:.0f} s; rate them with: pbrl rate {self.out})", flush=True)
+            print(f"  {what} ({time.time() - since:.0f} s; rate them with: pbrl rate {self.out})", flush=True)
         time.sleep(0.2)
         return told
 
@@ -339,13 +342,10 @@ class Run:
         since, told = time.time(), 0.0
         while (behind := self.behind(env_steps, final)) > margin:
             self.learner.step(env_steps)
-            self.report(env_steps, f"paused for labels ({behind} behind)")
-            if time.time() - told > 10:
-                told = time.time()
-                print(f"  RL paused at step {env_steps:,}: {self.learner.labels}/{self.config.labels} labels, "
-                      f"{behind} behind the schedule ({time.time() - since:.0f} s; rate them with: pbrl rate "
-                      f"{self.out}; --pace free never waits)", flush=True)
-            time.sleep(0.2)
+            told = self._wait_a_moment(env_steps, f"paused for labels ({behind} behind)",
+                                       f"RL paused at step {env_steps:,} (--pace free never waits): "
+                                       f"{self.learner.labels}/{self.config.labels} labels, {behind} behind the "
+                                       "schedule", since, told)
         self.report(env_steps, "training", force=True)
 
     def _status_line(self) -> str:
