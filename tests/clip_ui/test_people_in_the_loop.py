@@ -89,25 +89,31 @@ def test_at_a_persons_pace_every_label_is_used_and_the_run_waits_for_the_last(tm
     store.close()
 
 
+def _killed_mid_session(run: str, rng: random.Random) -> set[str]:
+    """The scripted rater on ``run`` (a run directory or a store's URL), SIGKILLed 0.2-1 s after
+    its first label; the queries whose label it acknowledged ("saved ...")."""
+    app = subprocess.Popen([*SCRIPTED, run, "--rater", "ann", "--delay", "0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=DUMMY)
+    acknowledged, deadline = set(), time.time() + rng.uniform(0.2, 1.0)
+    line = app.stdout.readline()  # the first label: the app is up and rating
+    while True:
+        if line.startswith("saved "):
+            acknowledged.add(line.split()[1])
+        if time.time() > deadline:
+            break
+        line = app.stdout.readline()
+    app.send_signal(signal.SIGKILL)
+    rest, _ = app.communicate()
+    return acknowledged | {line.split()[1] for line in rest.splitlines() if line.startswith("saved ")}
+
+
 @pytest.mark.slow
 def test_sigkill_mid_session_never_loses_an_acknowledged_label(tmp_path):
     run = make_demo_run(tmp_path / "run", queries=400)
     rng = random.Random(0)
     acknowledged = set()
     for _ in range(20):
-        app = subprocess.Popen([*SCRIPTED, str(run), "--rater", "ann", "--delay", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=DUMMY)
-        deadline = time.time() + rng.uniform(0.2, 1.0)
-        line = app.stdout.readline()  # the first label: the app is up and rating
-        while True:
-            if line.startswith("saved "):
-                acknowledged.add(line.split()[1])
-            if time.time() > deadline:
-                break
-            line = app.stdout.readline()
-        app.send_signal(signal.SIGKILL)
-        rest, _ = app.communicate()
-        acknowledged |= {line.split()[1] for line in rest.splitlines() if line.startswith("saved ")}
+        acknowledged |= _killed_mid_session(str(run), rng)
         db = sqlite3.connect(run / "labels.sqlite")
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = {r[0] for r in db.execute("SELECT query_id FROM labels")}
@@ -164,18 +170,7 @@ def test_sigkill_of_a_rater_on_postgresql_never_loses_an_acknowledged_label(tmp_
     url, acknowledged = f"{server}/{name}", set()
     rng = random.Random(0)
     for _ in range(8):
-        app = subprocess.Popen([*SCRIPTED, url, "--rater", "ann", "--delay", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=DUMMY)
-        deadline, line = time.time() + rng.uniform(0.2, 1.0), app.stdout.readline()
-        while True:
-            if line.startswith("saved "):
-                acknowledged.add(line.split()[1])
-            if time.time() > deadline:
-                break
-            line = app.stdout.readline()
-        app.send_signal(signal.SIGKILL)
-        rest, _ = app.communicate()
-        acknowledged |= {line.split()[1] for line in rest.splitlines() if line.startswith("saved ")}
+        acknowledged |= _killed_mid_session(url, rng)
         store = open_store(url, create=False)
         labels = store.labels()
         store.close()
