@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from pathlib import Path
@@ -430,10 +431,10 @@ def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
 
 
 def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None = None,
-              ray: str | None = None) -> list[dict[str, Any]]:
-    """Run the cells without a result file (in ``workers`` processes, or as tasks on the Ray
-    cluster at ``ray``: :mod:`pbrl.bench_ray`); every finished row. ``command``: the
-    invocation, recorded in OUT/commands.txt for the report."""
+              execute: Callable[[list[Cell], str], None] | None = None, where: str = "") -> list[dict[str, Any]]:
+    """Run the cells without a result file (in ``workers`` processes, or by ``execute(cells,
+    out)``, e.g. as tasks on a Ray cluster: :mod:`pbrl.bench_ray`, said ``where``); every
+    finished row. ``command``: the invocation, recorded in OUT/commands.txt for the report."""
     if command:
         record_command(out, command)
     finished = done(out)
@@ -447,12 +448,10 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
     # go last, so that parallel workers do not sit on a lock
     dependent = {m for suite in SUITES.values() for m in suite.dependent}
     todo = sorted((c for c in grid if c.name not in finished), key=lambda c: c.method in dependent)
-    where = f"on the Ray cluster at {ray}" if ray is not None else f"with {workers} worker(s)"
+    where = where or f"with {workers} worker(s)"
     print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run {where} -> {out}", flush=True)
-    if ray is not None:
-        from pbrl.bench_ray import run_on_ray
-
-        run_on_ray(todo, out, ray)
+    if execute is not None:
+        execute(todo, out)
     elif workers <= 1:
         for i, cell in enumerate(todo, 1):
             print(f"== [{i}/{len(todo)}] {cell.name}", flush=True)

@@ -294,7 +294,15 @@ def _bench(args: argparse.Namespace) -> int:
         if not rows:
             raise MissingFileError(f"{out} holds no finished cell of this grid; run `pbrl bench {suite.name}` first")
     else:
-        rows = run_suite(grid, out, args.workers, command=shlex.join(["pbrl", *sys.argv[1:]]), ray=args.ray)
+        execute = None
+        if args.ray is not None:  # the cells as tasks on a Ray cluster
+            from functools import partial
+
+            from pbrl.bench_ray import run_on_ray
+
+            execute = partial(run_on_ray, address=args.ray)
+        rows = run_suite(grid, out, args.workers, command=shlex.join(["pbrl", *sys.argv[1:]]), execute=execute,
+                         where=f"on the Ray cluster at {args.ray}" if args.ray else "")
     path = write_report(rows, out, f"suite {suite.name}: {len(rows)} of {len(grid)} cells", suite.name)
     print(path.read_text())
     print(f"curves: {out}/curves.csv and one PNG per task in {out}")
