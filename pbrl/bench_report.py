@@ -593,10 +593,11 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
                                 reliability.table(json.loads(kills.read_text()))) or text
     from pbrl import bench_ray, store_bench
 
-    for path, module in ((root / "store" / store_bench.RESULT_FILE, store_bench),  # python -m pbrl.store_bench
-                         (root / "scaling" / bench_ray.GRID_FILE, bench_ray)):  # python -m pbrl.bench_ray
-        if path.exists():
-            text = _replace_between(text, module.BEGIN, module.END, module.table(json.loads(path.read_text()))) or text
+    for result, module in ((root / "store" / store_bench.RESULT_FILE, store_bench),  # python -m pbrl.store_bench
+                           (root / "scaling" / bench_ray.GRID_FILE, bench_ray)):  # python -m pbrl.bench_ray
+        if result.exists():
+            table = module.table(json.loads(result.read_text()))
+            text = _replace_between(text, module.BEGIN, module.END, table) or text
     write_text(path, text)
     if readme is not None and Path(readme).exists():
         before = Path(readme).read_text()
