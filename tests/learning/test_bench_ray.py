@@ -14,6 +14,7 @@ import pytest
 
 PBRL = os.path.join(os.path.dirname(sys.executable), "pbrl")
 RAY = os.path.join(os.path.dirname(sys.executable), "ray")
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}  # the cluster's and its drivers' environment
 GRID = ["bench", "queries", "--seeds", "0", "--steps", "1000", "--labels", "4", "--method", "random",
         "--method", "pbrl:query=uniform"]
 
@@ -25,8 +26,13 @@ def ray_cluster(tmp_path_factory):
         if os.environ.get("PBRL_REQUIRE_ALL") == "1":
             pytest.fail("PBRL_REQUIRE_ALL=1 but Ray is not installed (pip install 'pbrl[ray]'; scripts/setup.sh does)")
         pytest.skip("Ray is not installed (pip install 'pbrl[ray]')")
+    import secrets
+
     port = 6399
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # token authentication, as the README sets it up (Ray turns it on for a head started where a
+    # token exists, and a node or driver without the token is then refused)
+    ENV.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    env = ENV
     common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats"]
     subprocess.run([RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false", *common],
                    check=True, capture_output=True, env=env, timeout=120)
@@ -49,7 +55,7 @@ DETERMINISTIC = ("true_return_mean", "true_return_std", "labels_used", "steps", 
 def test_a_grid_on_a_cluster_writes_the_cells_one_worker_writes(ray_cluster, tmp_path):
     ray_out, local_out = tmp_path / "ray", tmp_path / "local"
     done = subprocess.run([PBRL, *GRID, "--ray", ray_cluster, "--out", str(ray_out)], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=ENV)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "on the Ray cluster at" in done.stdout and "2 running or queued" not in done.stdout.splitlines()[-1]
     local = subprocess.run([PBRL, *GRID, "--workers", "1", "--out", str(local_out)], capture_output=True, text=True,
@@ -79,7 +85,7 @@ def test_a_cell_whose_worker_is_killed_runs_again(ray_cluster, tmp_path):
     out = tmp_path / "grid"
     grid = subprocess.Popen([PBRL, "bench", "queries", "--seeds", "0", "--steps", "3000", "--labels", "4", "--method",
                              "pbrl:query=uniform", "--ray", ray_cluster, "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
     name, deadline, pid = "Pendulum-v1__pbrl-query-uniform__4__s0", time.time() + 120, None
     while pid is None and time.time() < deadline and grid.poll() is None:
         pid = _worker_of(name)
@@ -87,7 +93,12 @@ def test_a_cell_whose_worker_is_killed_runs_again(ray_cluster, tmp_path):
     assert pid is not None, "the cell's worker never appeared"
     time.sleep(2.0)  # mid-cell
     os.kill(pid, signal.SIGKILL)
+    again = None
+    while grid.poll() is None and again is None:  # Ray starts the cell again in another worker
+        again = _worker_of(name)
+        time.sleep(0.1)
     log, _ = grid.communicate(timeout=600)
     assert grid.returncode == 0, log
-    assert "0 failed" in log and json.loads((out / "cells" / f"{name}.json").read_text())["labels_used"] == 4
-    assert _worker_of(name) is None
+    assert again is not None and again != pid, log
+    assert "[1/1] finished" in log and "0 failed" in log
+    assert json.loads((out / "cells" / f"{name}.json").read_text())["ran_on"] == "ray"
