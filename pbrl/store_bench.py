@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as work:
         result = run(args.raters, args.queries, args.postgres, Path(work))
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     write_json(Path(args.out) / RESULT_FILE, result)
     print(table(result))
     return 0 if all(r["answered_once"] for r in result["rows"]) else 1

@@ -7,7 +7,7 @@ SQLite store (:class:`pbrl.store_base.LabelStore` holds the operations both spea
 ``media``, the clips' MP4 bytes, so that a rater's app reads videos from the server, and the
 run's ``config.json`` in ``meta``. The guarantees are SQLite's: one transaction per label,
 committed before ``add_label`` returns (the server's own durability); a label unique per
-(query, rater); leases taken with ``SELECT ... FOR UPDATE SKIP LOCKED`` and an upsert that
+(query, rater); leases taken with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED`` and an upsert that
 only replaces a lease that ran out; a schema version, upgraded in place. psycopg 3 is the
 driver (``pip install pbrl[postgres]``).
 """
@@ -129,7 +129,9 @@ class PostgresStore(LabelStore):
 
     placeholder = "%s"
     for_update = " FOR UPDATE"
-    skip_locked = " FOR UPDATE OF q SKIP LOCKED"
+    # NO KEY UPDATE: a label's foreign-key check (KEY SHARE on its query) never waits on a claim's
+    # row lock, which had made a rater labelling Q and one claiming deadlock over Q's claim
+    skip_locked = " FOR NO KEY UPDATE OF q SKIP LOCKED"
     order = "seq"
 
     def __init__(self, url: str, create: bool = True, media_root: str | Path | None = None) -> None:

@@ -92,7 +92,7 @@ def _rate_until_empty(path, rater, out):
     store = open_store(path)
     answered = []
     while (query := store.claim_next(rater, now=_time.time(), lease_seconds=600)) is not None:
-        store.add_label(Label(query.query_id, Outcome.LEFT, rater=rater))
+        store.add_label(Label(query.query_id, Outcome.LEFT, rater=rater), require_claim=True)  # as the app does
         answered.append(query.query_id)
     out.put(answered)
 
@@ -100,18 +100,20 @@ def _rate_until_empty(path, rater, out):
 def test_raters_in_separate_processes_never_answer_the_same_query(store_location):
     import multiprocessing as mp
 
-    seeded_store(store_location, n=60).close()
+    seeded_store(store_location, n=150).close()
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_rate_until_empty, args=(store_location, f"r{i}", out)) for i in range(3)]
+    # six raters claiming and labelling at once (four were enough to deadlock PostgreSQL when a
+    # claim's row lock blocked a label's foreign-key check)
+    procs = [ctx.Process(target=_rate_until_empty, args=(store_location, f"r{i}", out)) for i in range(6)]
     for p in procs:
         p.start()
     answered = [q for _ in procs for q in out.get(timeout=120)]
     for p in procs:
         p.join(timeout=60)
-    assert sorted(answered) == sorted(f"q{i}" for i in range(60))  # each exactly once
+    assert sorted(answered) == sorted(f"q{i}" for i in range(150))  # each exactly once
     labels = open_store(store_location).labels()
-    assert len(labels) == 60 and len({lab.query_id for lab in labels}) == 60
+    assert len(labels) == 150 and len({lab.query_id for lab in labels}) == 150
 
 
 V1_SCHEMA = """
