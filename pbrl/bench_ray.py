@@ -115,7 +115,7 @@ def compare(args: list[str], workers: int = 2) -> dict[str, Any]:
             cells = {p.stem: json.loads(p.read_text()) for p in (out / "cells").glob("*.json")}
             rows[how] = {"seconds": time.perf_counter() - start, "cells": len(cells),
                          "returns": {k: v["true_return_mean"] for k, v in sorted(cells.items())}}
-    return {"command": f"python -m pbrl.bench_ray {' '.join(args)}", "workers": workers, **rows,
+    return {"command": f"python -m pbrl.bench_ray {' '.join(args)}", "worker_count": workers, **rows,
             "same_cells": rows["workers"]["returns"] == rows["ray"]["returns"],
             "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")}
 
@@ -124,8 +124,8 @@ def table(result: dict[str, Any]) -> str:
     """The BENCHMARKS.md lines of a ``grid.json``."""
     w, r = result["workers"], result["ray"]
     return (f"`{result['command']}` ({result['machine']}, {result['date']}): the same grid of {w['cells']} cells from "
-            f"scratch, {w['seconds']:.0f} s with `--workers {result['workers']}` and {r['seconds']:.0f} s on a local "
-            f"Ray instance (`--ray`, {r['seconds'] / w['seconds']:.2f}x: Ray's start-up and scheduling at this "
+            f"scratch, {w['seconds']:.0f} s with `--workers {result['worker_count']}` and {r['seconds']:.0f} s on a "
+            f"local Ray instance (`--ray`, {r['seconds'] / w['seconds']:.2f}x: Ray's start-up and scheduling at this "
             f"scale); every cell's return {'identical' if result['same_cells'] else 'DIFFERENT'} in the two.")
 
 
@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/scaling")
     known, rest = parser.parse_known_args(argv)
     result = compare(rest or ["queries", "--seeds", "0", "1", "--steps", "20000"])
+    Path(known.out).mkdir(parents=True, exist_ok=True)
     write_json(Path(known.out) / GRID_FILE, result)
     print(table(result))
     return 0

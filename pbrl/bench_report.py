@@ -214,9 +214,12 @@ def across_tasks(stats: Statistics, out: Path, images: str = "") -> list[str]:
 
 
 def time_ratios(group: list[dict[str, Any]], ppo: list[dict[str, Any]]) -> list[float]:
-    """Per seed, the cell's wall time over true-reward PPO's with the same seed."""
+    """Per seed, the cell's wall time over true-reward PPO's with the same seed, where both ran
+    on the same kind of machine (a ratio across machines would time the machines)."""
     p = _by_seed(ppo, "seconds")
-    return [t / p[s] for s, t in _by_seed(group, "seconds").items() if s in p and p[s] > 0]
+    where = {r["seed"]: r.get("machine") for r in ppo}
+    return [t / p[s] for s, t in _by_seed(group, "seconds").items()
+            if s in p and p[s] > 0 and where.get(s) == next(r.get("machine") for r in group if r["seed"] == s)]
 
 
 def summary_table(rows: list[dict[str, Any]], target: tuple[float, int] | None = None, digits: int = 1) -> str:
