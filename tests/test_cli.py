@@ -129,7 +129,8 @@ def _other_value(path, f, hint, choices):
         value = {"reward.pseudo_threshold": 0.9}.get(path, value)  # a confidence: in [0.5, 1)
         return value, [repr(value)]
     if base is str:
-        value = {"env_id": "pbrl/Pendulum-v1", "teacher": "boltzmann"}.get(path, "some-text")
+        value = {"env_id": "pbrl/Pendulum-v1", "teacher": "boltzmann", "store": "postgresql://u@h/db"}.get(path,
+                                                                                                        "some-text")
         return value, [value]
     raise AssertionError(f"no test value for {path}: {hint}")
 

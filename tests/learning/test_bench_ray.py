@@ -102,3 +102,25 @@ def test_a_cell_whose_worker_is_killed_runs_again(ray_cluster, tmp_path):
     assert again is not None and again != pid, log
     assert "[1/1] finished" in log and "0 failed" in log
     assert json.loads((out / "cells" / f"{name}.json").read_text())["ran_on"] == "ray"
+
+
+@pytest.mark.slow
+def test_sigterm_cancels_the_cells_running_on_the_cluster(ray_cluster, tmp_path):
+    if shutil.which("pgrep") is None:
+        pytest.skip("pgrep (procps) is not installed")
+    out, name = tmp_path / "grid", "Pendulum-v1__pbrl-query-uniform__4__s0"
+    grid = subprocess.Popen([PBRL, "bench", "queries", "--seeds", "0", "--steps", "20000", "--labels", "4", "--method",
+                             "pbrl:query=uniform", "--ray", ray_cluster, "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    deadline = time.time() + 120
+    while _worker_of(name) is None and time.time() < deadline and grid.poll() is None:
+        time.sleep(0.2)
+    assert _worker_of(name) is not None, "the cell's worker never appeared"
+    grid.send_signal(signal.SIGTERM)
+    log, _ = grid.communicate(timeout=60)
+    assert grid.returncode != 0, log
+    deadline = time.time() + 30
+    while _worker_of(name) is not None and time.time() < deadline:  # cancelled on the cluster, not left running
+        time.sleep(0.2)
+    assert _worker_of(name) is None
+    assert not (out / "cells" / f"{name}.json").exists()

@@ -51,7 +51,7 @@ def test_committed_cell_names_are_unchanged():
     for suite in ("classic", "mujoco", "teachers", "queries", "text"):
         files = {p.stem for p in (ROOT / "benchmarks" / suite / "cells").glob("*.json")}
         budgets = tuple(sorted({int(name.split("__")[2]) for name in files} - {0} | set(SUITES[suite].labels)))
-        grid = cells(SUITES[suite], tuple(range(10)), labels=budgets, imitation=True)
+        grid = cells(SUITES[suite], tuple(range(10)), labels=budgets, imitation=True, methods=SUITES[suite].methods())
         assert files and files <= {c.name for c in grid}, suite
     assert Cell("pbrl/CartPole-v1", "pbrl", 100, 0, 50_000).name == "CartPole-v1__pbrl__100__s0"
 
