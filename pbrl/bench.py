@@ -22,8 +22,9 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -397,11 +398,11 @@ def rounds(todo: list[Cell], workers: int) -> list[list[Cell]]:
     return chunks([c for c in todo if c.method in LIGHT]) + paired + chunks(rest) + chunks(last)
 
 
-def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
-    """The cells in ``workers`` spawned processes. Stopped (Ctrl-C, or SIGTERM from ``kill`` or a
-    scheduler), it takes the running cells with it: orphaned workers would go on writing result
-    files; a finished cell's file is already written, and an interrupted one starts again."""
-    import multiprocessing as mp
+@contextmanager
+def sigterm_exits() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler) raises SystemExit inside the block, as Ctrl-C raises
+    KeyboardInterrupt, so that a grid runner stops the cells it started (main thread only;
+    the previous handler comes back after)."""
     import signal
     import threading
 
@@ -409,24 +410,35 @@ def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
     try:
-        finished = 0
-        for batch in rounds(todo, workers):  # each round's cells side by side; the next round after them
-            futures = {pool.submit(run_cell, cell, out, tuple(c.name for c in batch if c != cell)): cell
-                       for cell in batch}
-            for future in as_completed(futures):
-                future.result()
-                finished += 1
-                print(f"== [{finished}/{len(todo)}] finished {futures[future].name}", flush=True)
-    except (KeyboardInterrupt, SystemExit):
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
+        yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
+    """The cells in ``workers`` spawned processes. Stopped (Ctrl-C, or SIGTERM from ``kill`` or a
+    scheduler), it takes the running cells with it: orphaned workers would go on writing result
+    files; a finished cell's file is already written, and an interrupted one starts again."""
+    import multiprocessing as mp
+
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    with sigterm_exits():
+        try:
+            finished = 0
+            for batch in rounds(todo, workers):  # each round's cells side by side; the next round after them
+                futures = {pool.submit(run_cell, cell, out, tuple(c.name for c in batch if c != cell)): cell
+                           for cell in batch}
+                for future in as_completed(futures):
+                    future.result()
+                    finished += 1
+                    print(f"== [{finished}/{len(todo)}] finished {futures[future].name}", flush=True)
+        except (KeyboardInterrupt, SystemExit):
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     pool.shutdown()
 
 

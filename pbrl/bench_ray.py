@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import os
 import platform
-import signal
 import tempfile
-import threading
 import time
 from typing import Any
 
-from pbrl.bench import Cell, run_cell, write_row
+from pbrl.bench import Cell, run_cell, sigterm_exits, write_row
 from pbrl.errors import MissingDependencyError, StateError
 
 RETRIES = 3  # times Ray runs a cell again whose worker died
@@ -62,31 +60,26 @@ def run_on_ray(todo: list[Cell], out: str, address: str) -> None:
     task = ray.remote(cell_task)
     pending = {task.options(num_cpus=1, num_gpus=1 if gpus and cell.method in GPU_METHODS else 0,
                             max_retries=RETRIES, name=f"pbrl:{cell.name}").remote(cell): cell for cell in todo}
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
     finished, failed = 0, []
-    try:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            cell = pending.pop(ready[0])
-            try:
-                write_row(out, cell, {**ray.get(ready[0]), "ran_on": "ray"})
-                finished += 1
-            except ray.exceptions.RayError as exc:  # the cell raised, or its worker died RETRIES + 1 times
-                failed.append(cell.name)
-                print(f"== {cell.name} failed: {str(exc).strip().splitlines()[-1][:300]}", flush=True)
-            print(f"== [{finished}/{len(todo)}] finished {cell.name}: {len(pending)} running or queued, "
-                  f"{len(failed)} failed", flush=True)
-    except (KeyboardInterrupt, SystemExit):
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        ray.shutdown()
+    with sigterm_exits():
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                cell = pending.pop(ready[0])
+                try:
+                    write_row(out, cell, {**ray.get(ready[0]), "ran_on": "ray"})
+                    finished += 1
+                except ray.exceptions.RayError as exc:  # the cell raised, or its worker died RETRIES + 1 times
+                    failed.append(cell.name)
+                    print(f"== {cell.name} failed: {str(exc).strip().splitlines()[-1][:300]}", flush=True)
+                print(f"== [{finished}/{len(todo)}] finished {cell.name}: {len(pending)} running or queued, "
+                      f"{len(failed)} failed", flush=True)
+        except (KeyboardInterrupt, SystemExit):
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            ray.shutdown()
     if failed:
         raise StateError(f"{len(failed)} cell(s) failed on the cluster ({', '.join(failed[:5])}); the finished ones "
                          "are written: run the same command again to retry the rest")
