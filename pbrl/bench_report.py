@@ -96,9 +96,9 @@ def variant(row: dict[str, Any]) -> str:
     return row["method"] + "[" + ",".join(f"{k}={v}" for k, v in options) + "]"
 
 
-# label-free methods on the hidden reward beside the ceiling (Suite.true_reward); shown before
-# the preference methods, and scored like them against true-reward PPO
-TRUE_REWARD = ("rloo", "grpo")
+# label-free methods on the hidden reward beside the ceiling (every suite's Suite.true_reward);
+# shown before the preference methods, and scored like them against true-reward PPO
+TRUE_REWARD = tuple(dict.fromkeys(m for suite in SUITES.values() for m in suite.true_reward))
 
 
 def short_name(task: str) -> str:
@@ -217,9 +217,8 @@ def time_ratios(group: list[dict[str, Any]], ppo: list[dict[str, Any]]) -> list[
     """Per seed, the cell's wall time over true-reward PPO's with the same seed, where both ran
     on the same kind of machine (a ratio across machines would time the machines)."""
     p = _by_seed(ppo, "seconds")
-    where = {r["seed"]: r.get("machine") for r in ppo}
-    return [t / p[s] for s, t in _by_seed(group, "seconds").items()
-            if s in p and p[s] > 0 and where.get(s) == next(r.get("machine") for r in group if r["seed"] == s)]
+    theirs, mine = ({r["seed"]: r.get("machine") for r in rows} for rows in (ppo, group))
+    return [t / p[s] for s, t in _by_seed(group, "seconds").items() if s in p and p[s] > 0 and theirs[s] == mine[s]]
 
 
 def summary_table(rows: list[dict[str, Any]], target: tuple[float, int] | None = None, digits: int = 1) -> str:
