@@ -53,6 +53,7 @@ class RunDir:
         directory and its lock (:func:`lock_run_dir`), held by the caller.
         """
         from pbrl.store import open_store, store_location
+        from pbrl.store_pg import PostgresStore
 
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -62,10 +63,10 @@ class RunDir:
                 raise
             raise InputError(f"--out {_short(path)}: cannot make the run directory there ({exc.strerror}); choose a "
                              "writable directory with a shorter name") from None
+        remote = None
         try:
-            remote = open_store(store_location(path, store), media_root=path) if store else None
+            remote = PostgresStore(store_location(path, store), media_root=path) if store else None
             if remote is not None and remote.count_queries():
-                remote.close()
                 raise RunExistsError(f"{remote.location} already holds a run with queries; resume it with pbrl train "
                                      f"--resume {path} --store ..., or choose another --out (nothing was changed)")
             leftover = _leftover(path)
@@ -81,12 +82,14 @@ class RunDir:
             if remote is None:
                 open_store(store_location(path)).close()
             else:
-                remote.set_config(config)  # type: ignore[attr-defined]  # a PostgresStore's
-                remote.close()
+                remote.set_config(config)  # for raters with no run directory
             write_json(path / "config.json", config)
         except BaseException:
             lock.close()
             raise
+        finally:
+            if remote is not None:
+                remote.close()
         return cls(path), lock
 
     @staticmethod

@@ -104,9 +104,9 @@ def ensure_pbrl_run(out: Path, task: str, labels: int, responses: int, seed: int
 
     sft = ensure_sft(out, task)
     path = out / "runs" / (f"pbrl-{task}-{labels}-s{seed}" + (f"-{teacher}" if teacher else ""))
-    spec = {"": "perfect", "judge-lm": f"judge-lm:{ensure_judge(out)}" if teacher else ""}.get(teacher)
-    if spec is None:
+    if teacher not in ("", "judge-lm"):
         raise InputError(f"the text suite has no teacher {teacher!r}; it knows judge-lm")
+    spec = f"judge-lm:{ensure_judge(out)}" if teacher else "perfect"
     with _locked(path):
         if not (path / "summary.json").exists():
             from pbrl.run_dir import RunDir
