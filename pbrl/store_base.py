@@ -71,12 +71,17 @@ class LabelStore:
     def _translate(self, exc: Exception) -> Exception | None:
         return None
 
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
     def _execute(self, sql: str, params: tuple | list = ()) -> Any:
-        return self.db.execute(sql if self.placeholder == "?" else sql.replace("?", self.placeholder), params)
+        return self.db.execute(self._sql(sql), params)
 
     def _executemany(self, sql: str, rows: list) -> None:
-        for row in rows:
-            self._execute(sql, row)
+        """``sql`` once per row, through the driver's own batch (a cursor's ``executemany``, which
+        both sqlite3 and psycopg have)."""
+        if rows:
+            self.db.cursor().executemany(self._sql(sql), rows)
 
     @contextmanager
     def _write(self) -> Iterator[None]:
