@@ -290,8 +290,9 @@ def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
                 "train_seconds": 0.0, "curve": []}
     if cell.method == "ppo":
         algo, episodes = options.get("algo", "ppo"), int(options.get("eval_episodes", 10))
+        # checkpointed in OUT/runs/NAME: a cell stopped by the end of a session goes on from there
         return run_baseline(BaselineConfig(cell.task, algo, cell.steps, cell.seed, episodes),
-                            label=f"{algo} {cell.task} s{cell.seed}")
+                            label=f"{algo} {cell.task} s{cell.seed}", directory=Path(out) / "runs" / cell.name)
     start = time.perf_counter()
     if cell.method == "imitation":
         from pbrl.imitation_pc import run_imitation
@@ -309,11 +310,33 @@ def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
     config = TrainConfig(env_id=cell.task, labels=cell.labels, steps=cell.steps, seed=cell.seed, video=False, **variant)
     config = with_overrides(config, cell.options)  # a bad option stops the suite: it is no result
     run_path = Path(out) / "runs" / cell.name
-    RunDir.set_aside(run_path)  # an interrupted cell starts again
+    resume = _resumable(run_path, config)
+    if resume is None:
+        RunDir.set_aside(run_path)  # an interrupted cell of other settings starts again; nothing of it is lost
+    elif resume == "finished":
+        return json.loads((run_path / "summary.json").read_text())
     try:
-        return train(config, run_path)
+        return train(config, run_path, resume=resume == "resume")
     except (RuntimeError, ValueError) as exc:  # e.g. B-Pref's skip teacher on negative returns
         return _failed(str(exc), start)
+
+
+def _resumable(run_path: Path, config: Any) -> str | None:
+    """How a cell's run directory goes on: ``finished`` (its summary is there), ``resume``
+    (a checkpoint of the same settings: a cell stopped by the end of a session goes on from
+    there), or None (nothing, or another run: set aside and start again)."""
+    from pbrl.config import TrainConfig
+    from pbrl.run import resolved
+
+    try:
+        same = resolved(TrainConfig.from_json(json.loads((run_path / "config.json").read_text()))) == resolved(config)
+    except (OSError, ValueError):  # no run, or a config.json this pbrl cannot read
+        return None
+    if not same:
+        return None
+    if (run_path / "summary.json").exists():
+        return "finished"
+    return "resume" if (run_path / "progress.json").exists() else None
 
 
 def machine() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -283,6 +284,8 @@ def _bench(args: argparse.Namespace) -> int:
         with_imitation = available()
         if not with_imitation and not args.report:
             print("imitation is not installed: its cells are left out (bash scripts/setup-imitation.sh adds them)")
+    if args.speed and suite.name == "atari":
+        return _atari_speed(out, tuple(args.task or ()))
     if args.speed:
         return _text_speed(suite.name, out, tuple(args.task or ()), tuple(args.model or ()))
     methods = tuple(args.method or ()) or (suite.methods() if args.report else None)
@@ -309,9 +312,33 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _machine() -> str:
+    import platform
+
+    import torch
+
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return f"{platform.machine()}, {os.cpu_count()} cores{gpu}, {torch.get_num_threads()} torch threads, " \
+           f"torch {torch.__version__}"
+
+
+def _atari_speed(out: str, tasks: tuple[str, ...]) -> int:
+    from pbrl.atari_speed import GAME, measure_speed, write_speed
+
+    rows = []
+    for game in tasks or (GAME,):
+        measured = measure_speed(game)
+        rows += [{**r, "part": f"{game.split('/')[-1]}: {r['part']}"} for r in measured] if tasks else measured
+    for r in rows:
+        print(f"{r['part']}: {r['per_second']:,.1f} {r['unit']}/s {r['note']}")
+    path = write_speed(out, rows, _machine(), shlex.join(["pbrl", *sys.argv[1:]]))
+    print(f"written to {path}; `pbrl bench atari --report` puts it in the report")
+    return 0
+
+
 def _text_speed(suite: str, out: str, tasks: tuple[str, ...], models: tuple[str, ...] = ()) -> int:
     if suite != "text":
-        raise InputError(f"--speed measures the text policy: use it with `pbrl bench text`, not {suite}")
+        raise InputError(f"--speed measures where a run's time goes in the text and atari suites, not {suite}")
     import platform
 
     import torch
@@ -535,8 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-imitation", action="store_true",
                        help="leave out imitation's cells even when it is installed")
     bench.add_argument("--speed", action="store_true",
-                       help="text suite only: measure the text policy's responses/s (rollout and PPO update) into "
-                            "OUT/speed.md")
+                       help="text and atari suites: measure where a run's time goes into OUT/speed.md (text: the "
+                            "policy's responses/s in rollout and update; atari: each part's steps/s and the wall-time "
+                            "ratio to true-reward PPO they make)")
     bench.add_argument("--model", action="append", help="with --speed: also this model directory (repeatable), e.g. "
                                                         "one of pbrl text import-hf")
     bench.set_defaults(func=_bench)

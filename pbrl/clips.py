@@ -11,7 +11,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 
 from pbrl.errors import InputError, UnknownNameError
 from pbrl.family import family_for
-from pbrl.types import Clip
+from pbrl.types import Clip, frame_strip, stacked_views
 
 
 def default_clip_length(env_id: str, dt: float | None = None) -> int:
@@ -101,6 +101,9 @@ class ClipRecorder(VecEnvWrapper):
         pad = self.clip_length - length
         if pad and states is not None:
             states = np.concatenate([states, np.repeat(states[-1:], pad, axis=0)])
+        frames = None if pad else frame_strip(obs, next_obs)
+        if frames is not None:  # stacked frames: the clip holds each frame once, its stacks are views
+            obs, next_obs = stacked_views(frames, obs.shape[1])
         if pad:
             next_obs = np.concatenate([next_obs, np.zeros((pad, *obs.shape[1:]), obs.dtype)])
             obs = np.concatenate([obs, np.zeros((pad, *obs.shape[1:]), obs.dtype)])

@@ -88,6 +88,13 @@ class PreferenceDataset:
         copy._rng = self._rng
         return copy
 
+    def recent(self, n: int) -> PreferenceDataset:
+        """The last ``n`` comparisons (each in the split it was given) and the clips they show."""
+        copy = self.snapshot()
+        copy.comparisons, copy.is_validation = self.comparisons[-n:], self.is_validation[-n:]
+        copy.clips = {c: self.clips[c] for comp in copy.comparisons for c in comp.clip_ids}
+        return copy
+
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices of (training, validation) comparisons."""
         flags = np.array(self.is_validation, dtype=bool)

@@ -11,6 +11,7 @@ import numpy as np
 from pbrl.envs.registry import entry_for
 from pbrl.errors import InputError
 from pbrl.family import Family
+from pbrl.hyperparams import atari_defaults
 from pbrl.media import SimState
 from pbrl.types import Clip
 
@@ -47,11 +48,18 @@ class MujocoFamily(ControlFamily):
 
 
 class AtariFamily(ControlFamily):
-    """Atari: the paper's CNN reward model on stacked frames, SB3's CnnPolicy, 25-step clips
-    shown to people from their own observations at 15 frames a second."""
+    """Atari: the paper's CNN reward model on stacked frames, trained on the most recent
+    3,000 labels (the paper's buffer), SB3's CnnPolicy with the RL Zoo's Atari settings, both
+    on CUDA when there is a GPU; 25-step clips shown to people from their own observations at
+    15 frames a second."""
 
     name = "atari"
     reward_kind = "cnn"
+    reward_defaults = {"use_actions": False, "max_labels": 3000}
+    device = "auto"
+
+    def hyperparameters(self, algo: str, env_id: str) -> tuple[int, dict[str, Any]]:
+        return atari_defaults(algo)
 
     def policy_class(self, observation_space: gym.Space) -> Any:
         return "CnnPolicy"

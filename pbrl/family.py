@@ -117,6 +117,9 @@ class Family:
     :cvar clip_steps: default steps per clip (see :meth:`clip_length`).
     :cvar video: write an MP4 of the final policy.
     :cvar curve_fields: extra columns of curves.csv this family's runs log (:meth:`step_metrics`).
+    :cvar device: where the policy and the reward model run: ``cpu``, or ``auto`` (CUDA when
+        torch sees a GPU: the families whose networks are CNNs; SB3 runs MLP policies faster on
+        the CPU).
     """
 
     name = "base"
@@ -125,6 +128,7 @@ class Family:
     clip_steps = 25
     video = True
     curve_fields: tuple[str, ...] = ()
+    device = "cpu"
 
     # --- the run's configuration -------------------------------------------------------------
 

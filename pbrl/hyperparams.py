@@ -10,6 +10,9 @@ Sources, taken as facts:
   SB3's PPO defaults except n_steps 512 and batch 64 on 4 envs, which learned HalfCheetah to a
   return of 1000 in 224k steps on this 2-core machine (../shared/FACTS.md); the Zoo's tuned
   MuJoCo entries (20 epochs, 256x256 networks, 1 env) run ~3x slower per step here.
+- Atari PPO and A2C (every Atari id, :data:`ATARI`): the Zoo's ``atari`` entries (8 envs x 128
+  steps, batches of 256, 4 epochs, learning rate 2.5e-4 and clip range 0.1 both decayed
+  linearly, entropy 0.01; A2C on 16 envs with RMSprop as TensorFlow's, eps 1e-5).
 - The response game (text): pbrl's own choice (pbrl/text/rl.py).
 Ids without an entry use SB3's defaults on 4 envs.
 """
@@ -70,6 +73,22 @@ ZOO: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     **{(algo, "ResponseGame-v0"): (32, dict(n_steps=4, batch_size=64, n_epochs=4, learning_rate=1e-4, gamma=1.0,
                                             gae_lambda=1.0, ent_coef=0.0)) for algo in ("rloo", "grpo")},
 }
+
+
+def _atari() -> dict[str, tuple[int, dict[str, Any]]]:
+    from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+
+    return {"ppo": (8, dict(n_steps=128, n_epochs=4, batch_size=256, learning_rate=linear(2.5e-4),
+                            clip_range=linear(0.1), vf_coef=0.5, ent_coef=0.01)),
+            "a2c": (16, dict(ent_coef=0.01, vf_coef=0.25,
+                             policy_kwargs=dict(optimizer_class=RMSpropTFLike, optimizer_kwargs=dict(eps=1e-5))))}
+
+
+def atari_defaults(algo: str) -> tuple[int, dict[str, Any]]:
+    """(n_envs, keyword arguments) for ``algo`` on any Atari game: the Zoo's ``atari`` entry
+    for PPO and A2C, SB3's defaults on 8 envs for the others."""
+    n_envs, kwargs = _atari().get(algo, (8, {}))
+    return n_envs, dict(kwargs)
 
 
 def defaults(algo: str, env_id: str) -> tuple[int, dict[str, Any]]:

@@ -15,7 +15,8 @@ COMBINE = ("mean", "pessimistic", "optimistic")
 # the settings a family may set (Family.reward_defaults), and pbrl's values where neither the
 # user nor the family sets them
 BASE_REWARD_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {"lr": 3e-4, "l2": 1e-3, "epochs": 4.0, "min_steps": 50, "use_actions": False})
+    {"lr": 3e-4, "l2": 1e-3, "epochs": 4.0, "min_steps": 50, "use_actions": False, "max_labels": 0,
+     "batch_size": 64})
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,9 @@ class RewardModelConfig:
     """MLP hidden layer widths"""
     lr: float | None = None
     """Adam learning rate (None: the family's default, e.g. 3e-4; 1e-3 for text)"""
-    batch_size: int = 64
-    """comparisons per gradient step (fewer for long clips: see max_batch_steps)"""
+    batch_size: int | None = None
+    """comparisons per gradient step, fewer for long clips: see max_batch_steps (None: the
+    family's default, e.g. 64; 16 for Atari, whose CNN fits run faster per frame in small batches)"""
     max_batch_steps: int = 4096
     """env steps (clip steps x clips) one member sees per gradient step, at most"""
     max_eval: int = 512
@@ -42,6 +44,9 @@ class RewardModelConfig:
     """passes over each member's bootstrap sample per fit (None: the family's default, e.g. 4; 20 for text)"""
     min_steps: int | None = None
     """gradient steps per member per fit, at least (None: the family's default, e.g. 50; 300 for text)"""
+    max_labels: int | None = None
+    """fit on the most recent this many labels only, 0 for all (None: the family's default, e.g.
+    0; 3000 for Atari, the paper's buffer, which bounds a fit's time and memory)"""
     l2: float | None = None
     """initial (or fixed) L2 weight (None: the family's default, e.g. 1e-3; 1e-6 for text, where
     1e-3 on the sum of every squared weight holds a transformer at zero)"""
@@ -98,7 +103,8 @@ class RewardModelConfig:
         if not all(width >= 1 for width in self.hidden):
             raise InputError(f"--hidden widths must be >= 1, got {self.hidden}")
         check_numbers(self, {"k": "--reward-k (--std-k)", "n_members": "--members"}, lr="> 0", l2=">= 0",
-                      epochs="> 0", min_steps=">= 0", batch_size=">= 1", max_batch_steps=">= 1", max_eval=">= 1",
+                      epochs="> 0", min_steps=">= 0", max_labels=">= 0", batch_size=">= 1", max_batch_steps=">= 1",
+                      max_eval=">= 1",
                       k=">= 0")
 
     def resolved(self, defaults: Mapping[str, Any] = MappingProxyType({})) -> RewardModelConfig:

@@ -115,7 +115,7 @@ def read(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         meta = json.loads(meta_path.read_text())
         version = meta["format_version"]
-        state = torch.load(directory / CHECKPOINT, weights_only=True)
+        state = torch.load(directory / CHECKPOINT, weights_only=True, map_location="cpu")
     except (json.JSONDecodeError, KeyError, RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
         raise InputError(
             f"{directory}: the reward-model checkpoint is corrupt or unreadable ({type(exc).__name__}: {exc}); "

@@ -40,7 +40,7 @@ from pbrl.preference_loss import bradley_terry_loss, plackett_luce_loss
 from pbrl.reward_config import BASE_REWARD_DEFAULTS, COMBINE, RewardModelConfig  # noqa: F401 (re-exported)
 from pbrl.reward_encoders import is_image_space  # noqa: F401 (re-exported)
 from pbrl.reward_io import describe_space
-from pbrl.reward_nets import build_members
+from pbrl.reward_nets import build_members, torch_device
 from pbrl.types import Clip
 
 
@@ -69,6 +69,8 @@ class RewardEnsemble:
     :param seed: seeds initialisation, bootstrap samples and minibatches.
     :param kind: the member networks, a key of :data:`pbrl.reward_nets.MEMBERS` (the env
         family's ``reward_kind``).
+    :param device: where the members train and predict: ``cpu``, ``cuda``, or ``auto`` (CUDA
+        when there is a GPU; the env family's ``device``). Inputs and outputs stay numpy on the host.
     """
 
     def __init__(
@@ -80,15 +82,16 @@ class RewardEnsemble:
         center: bool = True,
         seed: int = 0,
         kind: str = "mlp",
+        device: str = "cpu",
     ) -> None:
         self.observation_space, self.action_space = observation_space, action_space
         self.obs_desc, self.act_desc = describe_space(observation_space), describe_space(action_space)
         config = config.resolved()  # saved as used: a checkpoint holds no None setting
         # resolved() fills in every field a family may set (narrowed here, once, for the type checker)
         assert config.lr is not None and config.l2 is not None
-        assert config.epochs is not None and config.min_steps is not None
+        assert config.epochs is not None and config.min_steps is not None and config.batch_size is not None
         self.config, self.env_id, self.center, self.kind = config, env_id, center, kind
-        self._epochs, self._min_steps = config.epochs, config.min_steps
+        self._epochs, self._min_steps, self._batch_size = config.epochs, config.min_steps, config.batch_size
         # the absorbing state after a termination is rated by the model (its terminal
         # observation), and the agent's rewards are shifted so that it is worth 0, as the
         # env's own "no reward after the end" is
@@ -96,7 +99,8 @@ class RewardEnsemble:
         self.rng = np.random.default_rng(seed)
         torch.manual_seed(seed)  # before the members are built: a seed gives the same weights
         self.net, self.encoder = build_members(kind, observation_space, action_space, config)
-        self.net.eval()
+        self.device = torch_device(device)
+        self.net.to(self.device).eval()
         # Adam is elementwise, so one optimiser over the stacked weights trains each member alone
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         self.l2 = [config.l2] * config.n_members
@@ -155,14 +159,14 @@ class RewardEnsemble:
             out["target"] = torch.tensor([c.target_left for c in comps], dtype=torch.float32)
         else:
             out["ranking"] = torch.tensor([c.ranking for c in comps], dtype=torch.long)
-        return out
+        return {name: value.to(self.device) for name, value in out.items()}
 
     def _clip_tensors(self, clips: list[Clip]) -> dict[str, torch.Tensor]:
         """``x [C, H, ...]`` (the encoder's stored inputs) and ``mask [C, H]`` of ``clips``."""
         scored = [self.scored_obs(c) for c in clips]
         x = self.encoder.stored(np.concatenate([o for o, _ in scored]), np.concatenate([c.actions for c in clips]))
-        return {"x": x.reshape(len(clips), clips[0].horizon, *x.shape[1:]),
-                "mask": torch.from_numpy(np.stack([m for _, m in scored]))}
+        return {"x": x.reshape(len(clips), clips[0].horizon, *x.shape[1:]).to(self.device),
+                "mask": torch.from_numpy(np.stack([m for _, m in scored])).to(self.device)}
 
     def _pseudo_losses(self, u: dict[str, torch.Tensor], b: int, k: int) -> torch.Tensor:
         """SURF's pseudo-label loss of each member, ``[M]``: ``b`` random groups of ``k``
@@ -170,7 +174,7 @@ class RewardEnsemble:
         of at least ``pseudo_threshold`` labels that clip best, and is trained to say so on
         cropped clips (groups below the threshold add 0)."""
         m, n = self.config.n_members, len(u["x"])
-        groups = torch.from_numpy(self.rng.random((m, b, n)).argsort(-1)[..., :k])  # [M, B, K] distinct clips
+        groups = torch.from_numpy(self.rng.random((m, b, n)).argsort(-1)[..., :k]).to(self.device)  # [M, B, K]
         x = self.encoder.batch(u["x"][groups])
         h = x.shape[3]
         raw = self.net(x.reshape(m, b * k * h, *x.shape[4:])).reshape(m, b, k, h)
@@ -206,7 +210,7 @@ class RewardEnsemble:
         length = self.rng.integers(shortest, h + 1, size=(m, b, 1, 1))
         start = (self.rng.random((m, b, k, 1)) * (h - length + 1)).astype(np.int64)
         steps = np.arange(h)[None, None, None]
-        return torch.from_numpy(((steps >= start) & (steps < start + length)).astype(np.float32))
+        return torch.from_numpy(((steps >= start) & (steps < start + length)).astype(np.float32)).to(self.device)
 
     def _member_losses(self, t: dict[str, torch.Tensor], idx: torch.Tensor, crop: bool = False) -> torch.Tensor:
         """Preference loss of each member on its comparisons ``idx [M, B]``, ``[M]``;
@@ -228,14 +232,17 @@ class RewardEnsemble:
         total = np.zeros(m)
         with torch.no_grad():
             for chunk in np.array_split(idx, max(1, len(idx) // 128)):
-                picks = torch.from_numpy(chunk).long().unsqueeze(0).expand(m, -1)
-                total += self._member_losses(t, picks).numpy() * len(chunk)
+                picks = torch.from_numpy(chunk).long().unsqueeze(0).expand(m, -1).to(self.device)
+                total += self._member_losses(t, picks).cpu().numpy() * len(chunk)
         return total / len(idx)
 
     def fit(self, dataset: PreferenceDataset, normalisation_clips: list[Clip]) -> FitReport:
         """Train every member on its own bootstrap sample of ``dataset``'s training labels,
         adapt L2, then normalise outputs over ``normalisation_clips`` (recent behaviour)."""
         start = time.perf_counter()
+        labels = len(dataset)
+        if self.config.max_labels and labels > self.config.max_labels:  # the paper's buffer of recent labels
+            dataset = dataset.recent(self.config.max_labels)
         train_idx, val_idx = dataset.split()
         if len(train_idx) == 0:
             raise InputError("the reward model needs at least one non-skipped label to fit")
@@ -247,9 +254,9 @@ class RewardEnsemble:
         t = self._tensors(dataset)
         boots = [self.rng.choice(train_idx, size=len(train_idx), replace=True) for _ in range(n_members)]
         per_comparison = t["x"].shape[1] * t["clips"].shape[1]
-        batch = max(1, min(cfg.batch_size, len(train_idx), cfg.max_batch_steps // per_comparison))
-        steps = max(self._min_steps, math.ceil(self._epochs * len(train_idx) / cfg.batch_size))
-        l2 = torch.tensor(self.l2, dtype=torch.float32)
+        batch = max(1, min(self._batch_size, len(train_idx), cfg.max_batch_steps // per_comparison))
+        steps = max(self._min_steps, math.ceil(self._epochs * len(train_idx) / self._batch_size))
+        l2 = torch.tensor(self.l2, dtype=torch.float32, device=self.device)
         k = t["clips"].shape[1]
         # SURF: recent unlabelled clips, grouped at random, for pseudo-labels
         unlabelled = ([c for c in normalisation_clips if c.clip_id not in dataset.clips]
@@ -258,7 +265,7 @@ class RewardEnsemble:
         self.net.train()
         for _ in range(steps):
             picks = torch.from_numpy(np.stack([self.rng.choice(boot, size=batch, replace=False)
-                                               for boot in boots])).long()
+                                               for boot in boots])).long().to(self.device)
             loss = self._member_losses(t, picks, crop=True) + l2 * self.net.l2()
             if u is not None:
                 loss = loss + cfg.pseudo_weight * self._pseudo_losses(u, batch, k)
@@ -277,10 +284,10 @@ class RewardEnsemble:
         if cfg.adapt_l2 and len(val_idx):
             self._adapt_l2(train_losses, val_losses)
         self._normalise_outputs(list(normalisation_clips) or list(dataset.clips.values()), list(dataset.clips.values()))
-        self.labels_seen = len(dataset)
+        self.labels_seen = labels
         self.fitted = True
         return FitReport(
-            labels=len(dataset),
+            labels=labels,
             train_loss=float(np.mean(train_losses)),
             val_loss=float(np.mean(val_losses)) if len(val_idx) else None,
             val_accuracy=self.accuracy(dataset, val_sub) if len(val_idx) else None,
@@ -324,7 +331,8 @@ class RewardEnsemble:
 
     def member_rewards(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Raw per-step rewards of every member, ``[M, N]``."""
-        return self.net.predict(self.encoder.features(obs, actions))
+        # the stored form (uint8 frames) crosses to the device, where the encoder scales it
+        return self.net.predict(self.encoder.batch(self.encoder.stored(obs, actions).to(self.device)))
 
     def normalised_member_rewards(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         raw = self.member_rewards(obs, actions)
@@ -375,7 +383,7 @@ class RewardEnsemble:
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``reward_model.pt`` and ``reward_model.json`` atomically into ``directory``."""
-        state = {f"net.{k}": v for k, v in self.net.state_dict().items()}
+        state = {f"net.{k}": v.cpu() for k, v in self.net.state_dict().items()}
         # the statistics of the input (every kind's checkpoint has them) and of the output
         arrays = {"obs_mean": self.encoder.obs_mean, "obs_std": self.encoder.obs_std,
                   "out_mean": self.out_mean, "out_std": self.out_std}
@@ -386,16 +394,16 @@ class RewardEnsemble:
         return reward_io.write(directory, state, meta)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> RewardEnsemble:
+    def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> RewardEnsemble:
         """Load a checkpoint from a run directory, a directory holding one, or either file: the
         ensemble is rebuilt from its metadata (members of the recorded kind, through the
-        registry), then given its learned state."""
+        registry), then given its learned state (on ``device``)."""
         saved = reward_io.read(path)
         meta = saved.meta
         try:
             config = RewardModelConfig(**{**meta["config"], "hidden": tuple(meta["config"]["hidden"])})
             model = cls(saved.observation_space, saved.action_space, config, env_id=meta["env_id"],
-                        center=meta["center"], kind=meta["kind"])
+                        center=meta["center"], kind=meta["kind"], device=device)
         except (TypeError, KeyError, ValueError) as exc:
             where = saved.directory / reward_io.METADATA
             raise InputError(f"{where} does not describe a reward model of this pbrl ({type(exc).__name__}: {exc}); "

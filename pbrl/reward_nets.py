@@ -38,6 +38,19 @@ MEMBERS: dict[str, str] = {
 }
 
 
+def torch_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` (``cuda:N``), or ``auto``: CUDA when torch sees a GPU, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"unknown device {name!r}; use cpu, cuda or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use cpu or auto")
+    return device
+
+
 class MemberStack(nn.Module):
     """M reward networks evaluated together: ``forward(x [M, N, ...]) -> [M, N]`` (member m
     rates its own inputs ``x[m]``, so that each trains on its own minibatch) and ``l2() -> [M]``.
@@ -67,7 +80,7 @@ class MemberStack(nn.Module):
         (in chunks of 512 steps, to bound the memory of large inputs)."""
         with torch.no_grad():
             chunks = [self(c.unsqueeze(0).expand(self.n_members, *c.shape)) for c in torch.split(x, 512)]
-        return torch.cat(chunks, dim=1).numpy()
+        return torch.cat(chunks, dim=1).cpu().numpy()
 
 
 class EnsembleMLP(MemberStack):
@@ -117,14 +130,14 @@ class EnsembleMLP(MemberStack):
         # small batches (one VecEnv step) run much faster in numpy than through torch dispatch:
         # the first layer of every member is one matrix product, the rest plain 2-D products
         if self._numpy_weights is None:
-            ws = [w.detach().numpy() for w in self.weights]
-            bs = [b.detach().numpy()[:, 0] for b in self.biases]
+            ws = [w.detach().cpu().numpy() for w in self.weights]
+            bs = [b.detach().cpu().numpy()[:, 0] for b in self.biases]
             m, fan_in, width = ws[0].shape
             first = (ws[0].transpose(1, 0, 2).reshape(fan_in, m * width).copy(), bs[0].reshape(m * width).copy())
             rest = [[(w[i].copy(), b[i].copy()) for w, b in zip(ws[1:], bs[1:], strict=True)] for i in range(m)]
             self._numpy_weights = (first, rest)
         (w1, b1), rest = self._numpy_weights
-        xs = x.numpy()
+        xs = x.cpu().numpy()
         h1 = xs.astype(np.float32, copy=False) @ w1 + b1
         h1 = np.maximum(h1, 0.01 * h1).reshape(len(xs), len(rest), -1)
         out = np.empty((len(rest), len(xs)), np.float32)

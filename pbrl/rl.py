@@ -93,7 +93,7 @@ def make_algo(algo: str, venv: VecEnv, env_id: str, seed: int,
     # the per-env policy settings (MountainCarContinuous's initial log std) under the family's
     policy_kwargs = {**kwargs.pop("policy_kwargs", {}), **(policy_kwargs or {})}
     extra: dict[str, Any] = {"policy_kwargs": policy_kwargs} if policy_kwargs else {}
-    return ALGOS[algo](family.policy_class(venv.observation_space), venv, seed=seed, device="cpu", verbose=0,
+    return ALGOS[algo](family.policy_class(venv.observation_space), venv, seed=seed, device=family.device, verbose=0,
                        **extra, **kwargs)
 
 

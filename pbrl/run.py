@@ -46,6 +46,7 @@ from pbrl.run_dir import PROGRESS_FILE, RunDir, lock_run_dir
 from pbrl.schedule import LabelSchedule
 
 STATUS_EVERY = 1.0  # seconds between trainer-status writes for the rating app
+CHECKPOINT_SECONDS = 600.0  # a run checkpoints after each refit and at least this often (at a rollout's end)
 
 
 def probe_env(env_id: str, env_kwargs: dict[str, Any], family: Family) -> EnvInfo:
@@ -91,6 +92,7 @@ class RunProgress:
     resumes: int = -1
     model_version: int = 0
     label_rows: int = 0  # the store's last label id at the checkpoint (a resume checks the store has it)
+    seconds: float = 0.0  # training time up to the checkpoint, over every part of a resumed run
 
     @classmethod
     def read(cls, run_dir: Path) -> RunProgress:
@@ -99,7 +101,16 @@ class RunProgress:
 
     def write(self, run_dir: Path) -> None:
         write_json(run_dir / PROGRESS_FILE, {"env_steps": self.env_steps, "resumes": self.resumes,
-                                             "model_version": self.model_version, "label_rows": self.label_rows})
+                                             "model_version": self.model_version, "label_rows": self.label_rows,
+                                             "seconds": self.seconds})
+
+
+def resolved(config: TrainConfig) -> TrainConfig:
+    """``config`` as a run uses it and its config.json records it: the family's settings (the
+    env's, the reward model's) where the user gave none."""
+    family = family_for(config.env_id)
+    config = family.resolve_config(config)
+    return replace(config, reward=config.reward.resolved(family.reward_defaults))
 
 
 @dataclass
@@ -119,9 +130,7 @@ class Run:
         self.out = Path(self.out)
         self.curves: list[dict[str, Any]] = []  # one row per rollout (curves.csv)
         self.family = family_for(self.config.env_id)
-        config = self.family.resolve_config(self.config)
-        # config.json records the reward model's settings as used: the family's where the user gave none
-        self.config = replace(config, reward=config.reward.resolved(self.family.reward_defaults))
+        self.config = resolved(self.config)
         self._closers: list[Any] = []  # released in reverse order by close(), on every path
         self._last_status = 0.0
         self._saved_version = 0
@@ -158,6 +167,7 @@ class Run:
             self.run_dir, lock = RunDir.create(self.out, config.to_json(), config.store)
             self._closers.append(lock)
         self.state = RunProgress.read(self.out) if self.resume else RunProgress()
+        self._seconds_before = self.state.seconds
         self.store = self.run_dir.open_store(config.store, create=True)
         self._closers.append(self.store)
         if self.resume:
@@ -209,11 +219,11 @@ class Run:
     def _reward_model(self) -> RewardEnsemble:
         saved = self.out / "reward_model"
         if saved.is_dir():
-            return RewardEnsemble.load(saved)
+            return RewardEnsemble.load(saved, device=self.family.device)
         reward = self.config.reward.resolved(self.family.reward_defaults)
         return RewardEnsemble(self.env.observation_space, self.env.action_space, reward, env_id=self.config.env_id,
                               center=not self.family.terminates(self.config.env_id), seed=self.config.seed,
-                              kind=self.family.reward_kind)
+                              kind=self.family.reward_kind, device=self.family.device)
 
     def _build_agent(self) -> None:
         config = self.config
@@ -264,7 +274,7 @@ class Run:
         """The first (random) policy's behaviour for the initial labels and the first fit.
         People are waited for (the policy has nothing to learn from before the first fit);
         a synthetic teacher answers at once."""
-        self._start = time.perf_counter()  # a run's time includes its warm-up
+        self._start = self._last_checkpoint = time.perf_counter()  # a run's time includes its warm-up
         self.offset = self.state.env_steps
         self._obs = self.venv.reset()
         if self.model.fitted:
@@ -324,7 +334,11 @@ class Run:
         if paced:  # the run ends after the last label, and fits on it
             self._keep_pace(self.offset + self.agent.num_timesteps, final=True)
         self.learner.finish()
-        self.train_seconds = time.perf_counter() - self._start
+        self.train_seconds = self._seconds()
+
+    def _seconds(self) -> float:
+        """Training time so far: the parts before a resume and this one's since its warm-up."""
+        return self._seconds_before + time.perf_counter() - self._start
 
     def behind(self, env_steps: int, final: bool = False) -> int:
         """Labels the schedule wants by ``env_steps`` (all of them at the end) that have not
@@ -355,7 +369,10 @@ class Run:
 
     def _after_rollout(self, env_steps: int) -> None:
         self.report(env_steps, "training")
-        if self.learner.model_version != self._saved_version:
+        # after each refit, and every CHECKPOINT_SECONDS (the rollouts after the last label):
+        # a run stopped by the end of a session loses at most that much
+        if (self.learner.model_version != self._saved_version
+                or time.perf_counter() - self._last_checkpoint >= CHECKPOINT_SECONDS):
             self.checkpoint(env_steps)
 
     def report(self, env_steps: int, phase: str, force: bool = False) -> None:
@@ -378,7 +395,9 @@ class Run:
         self.run_dir.write_refits(self.learner.refits)
         self.state.env_steps, self.state.model_version = env_steps, self.learner.model_version
         self.state.label_rows = self.store.last_label_id()
+        self.state.seconds = self._seconds()
         self.state.write(self.out)
+        self._last_checkpoint = time.perf_counter()
         self._saved_version = self.learner.model_version
 
     def finish(self) -> dict[str, Any]:

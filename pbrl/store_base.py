@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from pbrl.errors import InputError, UnknownNameError
-from pbrl.types import Clip, Label, Outcome, Query
+from pbrl.types import Clip, Label, Outcome, Query, frame_strip, stacked_views
 
 SCHEMA_VERSION = 2  # 2: clip text, query model version, broken queries, retractions, trainer status
 
@@ -237,6 +237,8 @@ class LabelStore:
         try:
             arrays = np.load(io.BytesIO(bytes(data)), allow_pickle=False)
             arrays = {name: arrays[name] for name in arrays.files}
+            if "frames" in arrays:  # stacked frames, each held once (_pack)
+                arrays["obs"], arrays["next_obs"] = stacked_views(arrays.pop("frames"), int(arrays.pop("depth")))
             if not {"obs", "actions", "true_rewards"} <= set(arrays):
                 raise KeyError("obs, actions and true_rewards")
         except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError) as exc:
@@ -332,5 +334,11 @@ def _clip_row(clip: Clip) -> tuple:
 def _pack(clip: Clip) -> bytes:
     buffer = io.BytesIO()
     extra = {name: getattr(clip, name) for name in ("next_obs", "states") if getattr(clip, name) is not None}
-    np.savez_compressed(buffer, obs=clip.obs, actions=clip.actions, true_rewards=clip.true_rewards, **extra)
+    frames = frame_strip(clip.obs, clip.next_obs)
+    if frames is not None:  # an Atari clip: its distinct frames, not 2 x 25 stacks of 4
+        del extra["next_obs"]
+        extra.update(frames=frames, depth=np.int64(clip.obs.shape[1]))
+    else:
+        extra["obs"] = clip.obs
+    np.savez_compressed(buffer, actions=clip.actions, true_rewards=clip.true_rewards, **extra)
     return buffer.getvalue()

@@ -124,3 +124,30 @@ class Label:
     @property
     def skipped(self) -> bool:
         return self.outcome is Outcome.SKIP
+
+
+# --- stacked frames held once ----------------------------------------------------------------
+
+
+def frame_strip(obs: np.ndarray, next_obs: np.ndarray | None) -> np.ndarray | None:
+    """The frames a clip of stacked-frame observations shows, each once: ``[H + D, ...]`` for
+    ``obs`` and ``next_obs`` of ``[H, D, ...]`` (uint8, the newest frame last in each stack)
+    where every stack is the one before it moved on by a frame; None for anything else (vector
+    observations, a reset or padding inside the clip). An Atari clip's arrays are D + 1 times
+    their frames: 25 steps of 4 frames and their successors are 200 frames for 29 distinct ones."""
+    if next_obs is None or obs.dtype != np.uint8 or obs.ndim < 3 or obs.shape[1] < 2:
+        return None
+    if not (np.array_equal(next_obs[:, :-1], obs[:, 1:]) and np.array_equal(next_obs[:-1], obs[1:])):
+        return None
+    return np.concatenate([obs[0], next_obs[:, -1]])
+
+
+def stacked_views(frames: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(obs, next_obs)`` of :func:`frame_strip`'s ``frames``: read-only views ``[H, depth, ...]``
+    into them, no copy."""
+    h = len(frames) - depth
+    if h < 1 or depth < 1:
+        raise InputError(f"a strip of {len(frames)} frames holds no stacks of {depth}")
+    stacks = np.lib.stride_tricks.as_strided(frames, shape=(h + 1, depth, *frames.shape[1:]),
+                                             strides=(frames.strides[0], *frames.strides), writeable=False)
+    return stacks[:h], stacks[1:]

@@ -35,7 +35,8 @@ LAYERS = {
        "config",
     3: "learner diagnostics callbacks human rl group_ppo media run_dir plots progress baseline",
     4: "run trainer",
-    5: "bench bench_ray store_bench bench_stats bench_report imitation_pc env_table reliability text.bench text.align",
+    5: "bench bench_ray store_bench atari_speed bench_stats bench_report imitation_pc env_table reliability text.bench "
+       "text.align",
     6: "cli options __main__",
 }
 LAYER = {f"pbrl.{name}": n for n, names in LAYERS.items() for name in names.split()}

@@ -361,3 +361,50 @@ def test_a_seed_whose_ppo_lost_to_the_random_policy_has_no_score_and_the_others_
     high = rows + [_row("pbrl/IP-v5", "pbrl", 700, s, 1000.0, 100.0) for s in (0, 1)]
     assert ("| t | IP-v5 | not measured: true-reward PPO did not beat the random policy on seed 1 (met on seed 0) |"
             in targets_table([target], {"m": high}))
+
+
+def test_a_stopped_true_reward_cell_goes_on_from_its_checkpoint(tmp_path, monkeypatch, capsys):
+    from pbrl import baseline
+    from pbrl.baseline import BaselineConfig, run_baseline
+
+    config = BaselineConfig("pbrl/CartPole-v1", "ppo", 1024, 0, 2)  # 8 envs x 32 steps: 4 rollouts
+    saves = []
+    original = baseline._Checkpoints.save
+
+    def save_then_stop(self):
+        original(self)
+        saves.append(self.model.num_timesteps)
+        if len(saves) == 2:
+            raise KeyboardInterrupt  # as the end of a session stops a cell
+
+    monkeypatch.setattr(baseline._Checkpoints, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_baseline(config, directory=tmp_path, checkpoint_seconds=0)
+    state = json.loads((tmp_path / "baseline.json").read_text())
+    assert saves == [256, 512] and state["steps"] == 512 and state["seconds"] > 0
+    monkeypatch.setattr(baseline._Checkpoints, "save", original)
+    result = run_baseline(config, directory=tmp_path, checkpoint_seconds=0)
+    assert "resuming at step 512 of 1,024" in capsys.readouterr().out
+    assert result["resumes"] == 1 and result["steps"] == 1024 and result["train_seconds"] > state["seconds"]
+    assert json.loads((tmp_path / "baseline.json").read_text())["steps"] == 1024
+    with pytest.raises(ValueError, match="holds a baseline of other settings"):
+        run_baseline(BaselineConfig("pbrl/CartPole-v1", "ppo", 2048, 0, 2), directory=tmp_path)
+
+
+def test_a_preference_cell_resumes_its_run_and_a_finished_one_is_not_run_again(tmp_path):
+    from dataclasses import replace
+
+    from pbrl.bench import _resumable
+    from pbrl.trainer import TrainConfig
+
+    cell = Cell("pbrl/CartPole-v1", "pbrl", 10, 0, 2000)
+    row = run_cell(cell, str(tmp_path))
+    run_path = tmp_path / "runs" / cell.name
+    config = TrainConfig(env_id=cell.task, labels=10, steps=2000, seed=0, video=False)
+    assert _resumable(run_path, config) == "finished"
+    again = run_cell(cell, str(tmp_path))  # the run's summary is its result: nothing trains again
+    assert again["true_return_mean"] == row["true_return_mean"] and again["train_seconds"] == row["train_seconds"]
+    assert _resumable(run_path, replace(config, labels=12)) is None  # another grid's run is set aside, not resumed
+    (run_path / "summary.json").unlink()
+    assert _resumable(run_path, config) == "resume"
+    assert json.loads((run_path / "progress.json").read_text())["seconds"] > 0

@@ -1,5 +1,7 @@
 """ClipRecorder cuts rollouts of any pbrl VecEnv into clips."""
 
+import io
+
 import numpy as np
 import pytest
 from stable_baselines3.common.env_util import make_vec_env
@@ -80,3 +82,33 @@ def test_next_obs_is_the_observation_each_action_led_to():
     ended = next(c for c in rec.pool if c.length < 5)
     step = next(i for i, t in enumerate(trace) if t[3][0] and np.array_equal(t[0][0], ended.obs[ended.length - 1]))
     np.testing.assert_array_equal(ended.next_obs[ended.length - 1], trace[step][2][0]["terminal_observation"])
+
+
+def test_an_atari_clip_holds_each_frame_once_and_the_store_keeps_it_so(tmp_path, require):
+    from pbrl.store import PreferenceStore
+    from pbrl.store_base import _pack
+
+    require("pbrl/Pong-v5")
+    venv = make_vec_env("pbrl/Pong-v5", n_envs=2, seed=0)
+    rec = ClipRecorder(venv, "pbrl/Pong-v5", clip_length=10)
+    trace = run(rec, 25)
+    clip = rec.pool[0]
+    env = int(np.argmax([np.array_equal(trace[0][0][i], clip.obs[0]) for i in range(2)]))
+    np.testing.assert_array_equal(clip.obs, np.stack([t[0][env] for t in trace[:10]]))  # the stacks are as observed
+    np.testing.assert_array_equal(clip.next_obs, np.stack([t[0][env] for t in trace[1:11]]))
+    assert clip.obs.shape == (10, 4, 84, 84) and np.shares_memory(clip.obs, clip.next_obs)
+    low, high = np.lib.array_utils.byte_bounds(clip.obs)
+    assert high - low == 13 * 84 * 84  # 10 stacks of 4 frames: 13 distinct frames, not 40
+    with pytest.raises(ValueError):
+        clip.obs[0, 0, 0, 0] = 1  # a view into frames other steps share is read-only
+
+    store = PreferenceStore(tmp_path / "labels.sqlite")
+    store.add_clips([clip])
+    back = store.clip(clip.clip_id)
+    np.testing.assert_array_equal(back.obs, clip.obs)
+    np.testing.assert_array_equal(back.next_obs, clip.next_obs)
+    assert np.shares_memory(back.obs, back.next_obs)
+    # a clip whose stacks do not follow each other (here: vector observations) is stored whole
+    vector = ClipRecorder(make_vec_env("pbrl/CartPole-v1", n_envs=1, seed=0), "pbrl/CartPole-v1", clip_length=5)
+    run(vector, 10)
+    assert "obs" in np.load(io.BytesIO(_pack(vector.pool[0]))).files

@@ -375,3 +375,36 @@ def test_queries_with_groups_compare_clips_of_one_group_only():
               for i in range(6)]
     alone, _ = select_queries(lonely, 2, 2, "uniform", rng=np.random.default_rng(0), group_of=lambda c: c.obs[0, 0])
     assert alone == []  # no group holds two clips
+
+
+def test_a_fit_with_a_label_buffer_trains_on_the_most_recent_labels_only(pendulum_clips, monkeypatch):
+    data = labelled(pendulum_clips, 60)
+    recent = data.recent(25)
+    assert [c.query_id for c in recent.comparisons] == [c.query_id for c in data.comparisons[-25:]]
+    assert recent.is_validation == data.is_validation[-25:]
+    assert set(recent.clips) == {c for comp in recent.comparisons for c in comp.clip_ids} < set(data.clips)
+    model = make_model(max_labels=25)
+    seen = []
+    original = RewardEnsemble._tensors
+    monkeypatch.setattr(RewardEnsemble, "_tensors", lambda self, d: seen.append(d) or original(self, d))
+    report = model.fit(data, pendulum_clips)
+    assert len(seen[0]) == 25 and report.labels == 60 and model.labels_seen == 60
+    assert make_model().config.max_labels == 0  # pbrl's default: every label
+    with pytest.raises(ValueError, match="--max-labels must be a number >= 0"):
+        RewardModelConfig(max_labels=-1)
+
+
+def test_the_device_is_named_or_found_and_a_missing_gpu_is_a_clear_error(monkeypatch):
+    import torch
+
+    from pbrl.reward_nets import torch_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert torch_device("auto") == torch.device("cpu") and torch_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        torch_device("cuda")
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        torch_device("gpu")
+    env = gym.make("pbrl/Pendulum-v1")
+    model = RewardEnsemble(env.observation_space, env.action_space, RewardModelConfig(), device="auto")
+    assert {p.device for p in model.net.parameters()} == {torch.device("cpu")}

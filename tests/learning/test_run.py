@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pbrl import rl
 from pbrl.hyperparams import defaults
@@ -86,4 +87,21 @@ def test_mountain_car_continuous_explores_with_the_zoos_gsde_and_small_initial_s
     assert n_envs == 1 and agent.use_sde and agent.gamma == 0.9999
     assert agent.policy.log_std.detach().numpy() == pytest.approx(-3.29)
     assert "policy_kwargs" in defaults("ppo", env_id)[1]  # make_algo took a copy, the table is untouched
+    venv.close()
+
+
+def test_atari_agents_take_the_zoos_atari_settings_and_the_cnn_family_runs_on_cuda_when_present(require):
+    from pbrl.family import family_for
+
+    env_id = "pbrl/Pong-v5"
+    require(env_id)
+    family = family_for(env_id)
+    n_envs, _ = family.hyperparameters("ppo", env_id)
+    venv = rl.make_env(env_id, 0, n_envs)
+    agent = rl.make_algo("ppo", venv, env_id, 0)
+    assert (n_envs, agent.n_steps, agent.batch_size, agent.n_epochs, agent.ent_coef) == (8, 128, 256, 4, 0.01)
+    assert agent.learning_rate(1.0) == pytest.approx(2.5e-4) and agent.clip_range(0.5) == pytest.approx(0.05)
+    assert family.hyperparameters("a2c", env_id)[0] == 16
+    assert family.device == "auto" and family_for("pbrl/CartPole-v1").device == "cpu"
+    assert agent.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     venv.close()

@@ -185,7 +185,7 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
     before = PreferenceStore(out / "labels.sqlite").labels()
     queries_before = PreferenceStore(out / "labels.sqlite").count_queries()
     assert 0 < len(before) < 40 and (out / "reward_model" / "reward_model.pt").exists()
-    version_before = json.loads(progress.read_text())["model_version"]
+    version_before, seconds_before = (json.loads(progress.read_text())[k] for k in ("model_version", "seconds"))
 
     result = subprocess.run([PBRL, "train", "--resume", str(out)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -197,6 +197,7 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
     assert store.count_labels() == 40
     summary = json.loads((out / "summary.json").read_text())
     assert summary["labels"] == 40 and summary["steps"] >= 30000
+    assert summary["train_seconds"] > seconds_before > 0  # the time of both parts
     assert json.loads(progress.read_text())["model_version"] > version_before
     assert json.loads(progress.read_text())["resumes"] == 1
     rows = list(csv.DictReader(open(out / "curves.csv")))

@@ -1,0 +1,190 @@
+"""Where an Atari preference-learning run spends its time: ``pbrl bench atari --speed``.
+
+Each part of a run is timed alone on one game (best of a few repeats after a warm-up, on the
+device the Atari family uses: CUDA when there is a GPU): stepping the emulators, the policy's
+forward pass in the rollout, a PPO update, the reward ensemble's inference (one VecEnv step at
+a time, and over a whole rollout at once) and a reward-model fit step. From them follow the
+agent steps per second of true-reward PPO and of preference learning at a budget (steps,
+labels), and the ratio of their wall times: the parts a run adds to PPO are the reward's
+inference at every step and the fits the label schedule asks for (:func:`fit_steps`).
+The measured end-to-end ratio is the benchmark cells' (``pbrl bench atari``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pbrl.bench_report import SPEED_FILE
+from pbrl.io import atomic_write
+
+GAME = "pbrl/Pong-v5"
+
+
+def _best(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def fit_steps(labels: int, initial_fraction: float = 0.1, growth: float = 1.5, epochs: float = 4.0,
+              min_steps: int = 50, batch: int = 64, max_labels: int = 3000, validation: float = 1 / math.e) -> int:
+    """Gradient steps of every fit of a run that gathers ``labels``: a fit at the first
+    ``initial_fraction`` of them, then each time they have grown by ``growth`` (pbrl's
+    schedule), each ``max(min_steps, epochs * training labels / batch)`` over at most the
+    ``max_labels`` most recent."""
+    total, n = 0, max(1, round(initial_fraction * labels))
+    while True:
+        train = (1 - validation) * min(n, max_labels or n)
+        total += max(min_steps, math.ceil(epochs * train / batch))
+        if n >= labels:
+            return total
+        n = min(labels, max(n + 1, math.ceil(n * growth)))
+
+
+def _fit_rate(model: Any, random_frames: Callable[[int], np.ndarray], repeats: int) -> tuple[float, int]:
+    """Gradient steps per second of ``model``'s fit (every member on its own batch of pairs of
+    25-step clips, as a fit draws them), and the batch of pairs."""
+    from pbrl.dataset import PreferenceDataset
+    from pbrl.types import Clip, Label, Outcome, Query
+
+    rng = np.random.default_rng(1)
+    data = PreferenceDataset(seed=0, validation_fraction=0.0)
+    clips = {str(i): Clip(str(i), model.env_id, random_frames(25), np.zeros(25, np.int64), np.zeros(25), 25)
+             for i in range(128)}
+    for i in range(0, 128, 2):
+        query = Query(f"q{i}", (str(i), str(i + 1)))
+        data.add(query, Label(query.query_id, Outcome.LEFT), clips)
+    t = model._tensors(data)
+    batch = min(model._batch_size, model.config.max_batch_steps // 50)
+    m = model.config.n_members
+
+    def fit_step() -> None:
+        picks = torch.as_tensor(rng.integers(0, len(data), size=(m, batch)), device=model.device)
+        loss = model._member_losses(t, picks, crop=True).sum()
+        model.optimizer.zero_grad()
+        loss.backward()
+        model.optimizer.step()
+
+    model.net.train()
+    rate = 1 / _best(fit_step, repeats, model.device)
+    model.net.eval()
+    return rate, batch
+
+
+def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, labels: int = 3300
+                  ) -> list[dict[str, Any]]:
+    """The parts' speeds on this machine, and what they make of a run of ``steps`` agent steps
+    and ``labels`` labels (rows of ``part``, ``per_second``, ``unit``, ``note``)."""
+    import gymnasium as gym
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from pbrl import rl
+    from pbrl.family import family_for
+    from pbrl.reward_config import RewardModelConfig
+    from pbrl.reward_model import RewardEnsemble
+    from pbrl.reward_nets import torch_device
+
+    family = family_for(env_id)
+    device = torch_device(family.device)
+    n_envs, kwargs = family.hyperparameters("ppo", env_id)
+    venv = rl.make_env(env_id, 0, n_envs)
+    agent = rl.make_algo("ppo", venv, env_id, 0)
+    rng = np.random.default_rng(0)
+    obs = np.asarray(venv.reset())
+    rows: list[dict[str, Any]] = []
+
+    def row(part: str, per_second: float, unit: str, note: str = "") -> None:
+        rows.append({"part": part, "per_second": per_second, "unit": unit, "note": note})
+
+    def step_envs() -> None:
+        for _ in range(32):
+            venv.step(np.array([venv.action_space.sample() for _ in range(n_envs)]))
+
+    row(f"emulators ({n_envs} envs, random actions)", 32 * n_envs / _best(step_envs, repeats, device), "agent steps")
+    obs_t = torch.as_tensor(obs, device=device)
+    with torch.no_grad():
+        rollout = _best(lambda: agent.policy(obs_t), repeats * 5, device)
+    row(f"policy forward in the rollout (batch {n_envs})", n_envs / rollout, "agent steps")
+
+    def random_frames(n: int) -> np.ndarray:
+        return rng.integers(0, 255, size=(n, *obs.shape[1:])).astype(np.uint8)
+
+    frames = torch.as_tensor(random_frames(256), device=device)
+    assert isinstance(venv.action_space, gym.spaces.Discrete)  # Atari's joystick
+    actions = torch.as_tensor(rng.integers(0, int(venv.action_space.n), size=256), device=device)
+    policy = agent.policy
+    assert isinstance(policy, ActorCriticPolicy)  # PPO's CnnPolicy
+
+    def update(batch: int) -> None:
+        values, logp, entropy = policy.evaluate_actions(frames[:batch], actions[:batch])
+        assert entropy is not None  # a categorical policy's
+        loss = -logp.mean() - 0.01 * entropy.mean() + values.pow(2).mean()
+        policy.optimizer.zero_grad()
+        loss.backward()
+        policy.optimizer.step()
+
+    zoo_epochs, zoo_batch = kwargs["n_epochs"], kwargs["batch_size"]
+    sb3_epochs, sb3_batch = 10, 64  # SB3's PPO defaults, which pbrl's Atari runs took before the Zoo's
+    zoo = zoo_batch / _best(lambda: update(zoo_batch), repeats, device) / zoo_epochs
+    row(f"PPO update ({zoo_epochs} epochs of {zoo_batch}, the Zoo's)", zoo, "agent steps")
+    before = sb3_batch / _best(lambda: update(sb3_batch), repeats, device) / sb3_epochs
+    row(f"PPO update ({sb3_epochs} epochs of {sb3_batch}, SB3's defaults)", before, "agent steps")
+
+    env = gym.make(env_id)
+    config = RewardModelConfig().resolved(family.reward_defaults)
+    model = RewardEnsemble(env.observation_space, env.action_space, config, env_id=env_id, kind=family.reward_kind,
+                           device=family.device)
+    step_obs = obs
+    rollout_obs = random_frames(n_envs * kwargs["n_steps"])
+    no_actions = np.zeros(len(rollout_obs), np.int64)
+    per_step = n_envs / _best(lambda: model.predict_reward(step_obs, no_actions[:n_envs]), repeats * 5, device)
+    row(f"reward inference, each step ({n_envs} frames x {model.config.n_members} members)", per_step, "agent steps")
+    whole = len(rollout_obs) / _best(lambda: model.predict_reward(rollout_obs, no_actions), repeats, device)
+    row(f"reward inference, a whole rollout ({len(rollout_obs)} frames)", whole, "agent steps")
+
+    fit_rate, batch = _fit_rate(model, random_frames, repeats)
+    row(f"reward fit step ({model.config.n_members} members x {batch} pairs of 25-step clips)", fit_rate,
+        "gradient steps")
+
+    ppo = 1 / (1 / rows[0]["per_second"] + 1 / rows[1]["per_second"] + 1 / zoo)
+    row("true-reward PPO (emulators + policy + update)", ppo, "agent steps", "the parts above, one after the other")
+    # resolved: no field is None
+    assert config.epochs is not None and config.min_steps is not None and config.max_labels is not None
+    assert config.batch_size is not None
+    fits = fit_steps(labels, epochs=config.epochs, min_steps=config.min_steps, batch=config.batch_size,
+                     max_labels=config.max_labels)
+    seconds_ppo = steps / ppo
+    seconds_pbrl = seconds_ppo + steps / whole + fits / fit_rate
+    row(f"preference learning, {steps:,} steps and {labels:,} labels", steps / seconds_pbrl, "agent steps",
+        f"+ reward inference over each rollout + {fits:,} fit steps: {seconds_pbrl / seconds_ppo:.2f}x PPO's wall time")
+    venv.close()
+    return rows
+
+
+def write_speed(out: str | Path, rows: list[dict[str, Any]], machine: str, command: str) -> Path:
+    """``OUT/speed.md``: the table the suite's report shows."""
+    lines = [f"### Where an Atari run's time goes ({machine})", "",
+             f"Each part timed alone (best of a few repeats after a warm-up) by `{command}`; the last rows add them "
+             "up (pbrl.atari_speed).", "",
+             "| part | per second | unit | note |", "|---|---:|---|---|"]
+    lines += [f"| {r['part']} | {r['per_second']:,.{2 if r['per_second'] < 10 else 0}f} | {r['unit']} | {r['note']} |"
+              for r in rows]
+    path = Path(out) / SPEED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+    return path
