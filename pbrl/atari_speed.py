@@ -56,9 +56,10 @@ def fit_steps(labels: int, initial_fraction: float = 0.1, growth: float = 1.5, e
         n = min(labels, max(n + 1, math.ceil(n * growth)))
 
 
-def _fit_rate(model: Any, random_frames: Callable[[int], np.ndarray], repeats: int) -> tuple[float, int]:
+def _fit_rate(model: Any, random_frames: Callable[[int], np.ndarray], repeats: int,
+              batch: int | None = None) -> tuple[float, int]:
     """Gradient steps per second of ``model``'s fit (every member on its own batch of pairs of
-    25-step clips, as a fit draws them), and the batch of pairs."""
+    25-step clips, as a fit draws them: its own batch size, or ``batch``), and the batch."""
     from pbrl.dataset import PreferenceDataset
     from pbrl.types import Clip, Label, Outcome, Query
 
@@ -70,7 +71,7 @@ def _fit_rate(model: Any, random_frames: Callable[[int], np.ndarray], repeats: i
         query = Query(f"q{i}", (str(i), str(i + 1)))
         data.add(query, Label(query.query_id, Outcome.LEFT), clips)
     t = model._tensors(data)
-    batch = min(model._batch_size, model.config.max_batch_steps // 50)
+    batch = batch or min(model._batch_size, model.config.max_batch_steps // 50)
     m = model.config.n_members
 
     def fit_step() -> None:
@@ -86,10 +87,10 @@ def _fit_rate(model: Any, random_frames: Callable[[int], np.ndarray], repeats: i
     return rate, batch
 
 
-def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, labels: int = 3300
+def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, budgets: tuple[int, ...] = (1000, 3300)
                   ) -> list[dict[str, Any]]:
     """The parts' speeds on this machine, and what they make of a run of ``steps`` agent steps
-    and ``labels`` labels (rows of ``part``, ``per_second``, ``unit``, ``note``)."""
+    at each label budget (rows of ``part``, ``per_second``, ``unit``, ``note``)."""
     import gymnasium as gym
     from stable_baselines3.common.policies import ActorCriticPolicy
 
@@ -160,18 +161,31 @@ def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, 
     fit_rate, batch = _fit_rate(model, random_frames, repeats)
     row(f"reward fit step ({model.config.n_members} members x {batch} pairs of 25-step clips)", fit_rate,
         "gradient steps")
+    fit_rate_before, before_batch = _fit_rate(model, random_frames, max(1, repeats - 1), batch=64)
+    row(f"reward fit step ({model.config.n_members} members x {before_batch} pairs, the batch before)",
+        fit_rate_before, "gradient steps")
 
     ppo = 1 / (1 / rows[0]["per_second"] + 1 / rows[1]["per_second"] + 1 / zoo)
     row("true-reward PPO (emulators + policy + update)", ppo, "agent steps", "the parts above, one after the other")
     # resolved: no field is None
     assert config.epochs is not None and config.min_steps is not None and config.max_labels is not None
     assert config.batch_size is not None
-    fits = fit_steps(labels, epochs=config.epochs, min_steps=config.min_steps, batch=config.batch_size,
-                     max_labels=config.max_labels)
     seconds_ppo = steps / ppo
-    seconds_pbrl = seconds_ppo + steps / whole + fits / fit_rate
-    row(f"preference learning, {steps:,} steps and {labels:,} labels", steps / seconds_pbrl, "agent steps",
-        f"+ reward inference over each rollout + {fits:,} fit steps: {seconds_pbrl / seconds_ppo:.2f}x PPO's wall time")
+    for labels in budgets:
+        fits = fit_steps(labels, epochs=config.epochs, min_steps=config.min_steps, batch=config.batch_size,
+                         max_labels=config.max_labels)
+        # pbrl rates each VecEnv step as it comes (per_step): over a whole rollout it ran no faster
+        seconds_pbrl = seconds_ppo + steps / per_step + fits / fit_rate
+        row(f"preference learning, {steps:,} steps and {labels:,} labels", steps / seconds_pbrl, "agent steps",
+            f"+ reward inference at each step + {fits:,} fit steps: {seconds_pbrl / seconds_ppo:.2f}x PPO's wall time")
+    # before (pbrl a56112b): SB3's PPO defaults, fits in batches of 64 pairs on every label
+    seconds_before = steps / (1 / (1 / rows[0]["per_second"] + 1 / rows[1]["per_second"] + 1 / before))
+    for labels in budgets:
+        fits = fit_steps(labels, epochs=config.epochs, min_steps=config.min_steps, batch=64, max_labels=0)
+        total = seconds_before + steps / per_step + fits / fit_rate_before
+        row(f"before: preference learning, {steps:,} steps and {labels:,} labels", steps / total, "agent steps",
+            f"SB3's PPO defaults, {fits:,} fit steps of 64 pairs on every label: {total / seconds_ppo:.2f}x the "
+            "Zoo PPO's wall time")
     venv.close()
     return rows
 

@@ -49,13 +49,14 @@ class MujocoFamily(ControlFamily):
 
 class AtariFamily(ControlFamily):
     """Atari: the paper's CNN reward model on stacked frames, trained on the most recent
-    3,000 labels (the paper's buffer), SB3's CnnPolicy with the RL Zoo's Atari settings, both
+    3,000 labels (the paper's buffer) in batches of 8 pairs (faster per frame on a CPU than
+    64: BENCHMARKS.md), SB3's CnnPolicy with the RL Zoo's Atari settings, both
     on CUDA when there is a GPU; 25-step clips shown to people from their own observations at
     15 frames a second."""
 
     name = "atari"
     reward_kind = "cnn"
-    reward_defaults = {"use_actions": False, "max_labels": 3000}
+    reward_defaults = {"use_actions": False, "max_labels": 3000, "batch_size": 8}
     device = "auto"
 
     def hyperparameters(self, algo: str, env_id: str) -> tuple[int, dict[str, Any]]:

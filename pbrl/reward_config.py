@@ -35,7 +35,8 @@ class RewardModelConfig:
     """Adam learning rate (None: the family's default, e.g. 3e-4; 1e-3 for text)"""
     batch_size: int | None = None
     """comparisons per gradient step, fewer for long clips: see max_batch_steps (None: the
-    family's default, e.g. 64; 16 for Atari, whose CNN fits run faster per frame in small batches)"""
+    family's default, e.g. 64; 8 for Atari, whose CNN trains 1.8x faster per frame in batches of 8
+    pairs than of 64 on this CPU: BENCHMARKS.md's atari speed table)"""
     max_batch_steps: int = 4096
     """env steps (clip steps x clips) one member sees per gradient step, at most"""
     max_eval: int = 512

@@ -147,8 +147,10 @@ def run_text_cell(cell: Cell, out: str) -> dict[str, Any]:
     elif method == "pbrl" or method.startswith("pbrl:teacher="):
         run = ensure_pbrl_run(out_path, task, labels, responses, seed, method.partition("=")[2])
         summary = json.loads((run / "summary.json").read_text())
+        # reward_corr: the learned reward against the hidden score on the final policy's newest responses
         policy, extra = load_lm(run / "text_policy"), {"labels": summary["labels"],
-                                                        "label_agreement": summary.get("label_agreement")}
+                                                        "label_agreement": summary.get("label_agreement"),
+                                                        "reward_corr": summary.get("reward_corr")}
     elif method == "dpo":
         from pbrl.text.align import AlignConfig, align
 
@@ -243,24 +245,27 @@ EXPLAINED = (
 def text_table(rows: list[dict[str, Any]]) -> str:
     """The text suite, seed by seed: sampled and greedy hidden score, KL to the SFT policy,
     labels (with how often they agree with the hidden score: diagnostics.label_agreement),
-    training time and (RL on the hidden score) responses trained on per second."""
-    lines = ["| task | method | seed | score (sampled) | score (greedy) | KL to SFT | labels | training "
-             "| responses/s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    the learned reward's correlation with the hidden score on the final policy's responses
+    (reward hacking shows as a low one), training time and (RL on the hidden score) responses
+    trained on per second."""
+    lines = ["| task | method | seed | score (sampled) | score (greedy) | KL to SFT | labels | learned reward vs "
+             "hidden (corr.) | training | responses/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for task in sorted({r["task"] for r in rows}):
         for group in method_groups(rows, task).values():
             for r in group:
                 if r.get("error"):
                     lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | failed: {r['error'][:100]} "
-                                 "| | | | | |")
+                                 "| | | | | | |")
                     continue
                 speed = f"{r['responses_per_second']:.0f}" if r.get("responses_per_second") else "-"
                 labels = str(r.get("labels_used") or "-")
                 if r.get("label_agreement") is not None:
                     labels += f" ({r['label_agreement']:.0%} agree)"
+                corr = f"{r['reward_corr']:.2f}" if r.get("reward_corr") is not None else "-"
                 lines.append(f"| {short_name(task)} | {label(r)} | {r['seed']} | {r['true_return_mean']:.3f} | "
                              f"{r.get('score_greedy', float('nan')):.3f} | {r.get('kl', 0.0):.2f} | "
-                             f"{labels} | {cell_seconds(r):.0f} s | {speed} |")
+                             f"{labels} | {corr} | {cell_seconds(r):.0f} s | {speed} |")
     return "\n".join(lines)
 
 
