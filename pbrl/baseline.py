@@ -7,6 +7,7 @@ preference learning uses (same paper changes, same episode lengths, same hyperpa
 from __future__ import annotations
 
 import json
+import pickle
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -120,9 +121,12 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward", directory: 
     progress = Progress(config.steps, label=label)
     if state is not None:
         assert directory is not None  # a state is only read from a directory
-        rl.restore_policy(model, venv, directory)
-        optimizer = torch.load(directory / OPTIMIZER_FILE, weights_only=True)
-        model.policy.optimizer.load_state_dict(optimizer)
+        rl.restore_policy(model, venv, directory)  # a damaged policy.pt: a clear error from rl
+        try:
+            model.policy.optimizer.load_state_dict(torch.load(directory / OPTIMIZER_FILE, weights_only=True))
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+            raise InputError(f"{directory / OPTIMIZER_FILE} is damaged or missing ({type(exc).__name__}); delete "
+                             f"{directory} to start the baseline again") from None
         model.num_timesteps, progress.curve = int(state["steps"]), list(state["curve"])
         print(f"  [{label}] resuming at step {model.num_timesteps:,} of {config.steps:,}", flush=True)
     resumes = state["resumes"] + 1 if state else 0

@@ -580,6 +580,11 @@ def write_benchmarks(root: str | Path = "benchmarks", path: str | Path = "BENCHM
             "with other options), beside the defaults' cells of the same task, budget and seeds; each folder's "
             "section says what was learned.", "", "| folder " + ABLATION_HEAD.format(bar=0.95), "|---" + ABLATION_RULE,
             *levers, ""]))
+    for name in SUITE_ORDER:  # a suite measured (its speed table, its notes) before any cell of it finished
+        extras = [root / name / extra for extra in (SPEED_FILE, NOTES_FILE)]
+        if name not in suites and any(e.exists() for e in extras):
+            sections.append("\n".join([f"### {name}: no finished cell yet", "",
+                                       *[e.read_text().strip() + "\n" for e in extras if e.exists()]]))
     sections = front + sections
     generated = f"{BEGIN}\n\n" + "\n".join(sections) + f"\n{END}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"

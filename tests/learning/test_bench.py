@@ -145,6 +145,11 @@ def test_report_rewrites_only_the_generated_part_of_benchmarks_md(tmp_path):
         assert (cells_dir.parent / "profile.png").stat().st_size > 0 and "mujoco/profile.png)" in text
     write_benchmarks(tmp_path / "benchmarks", md)
     assert md.read_text() == text  # regenerating from the same files changes nothing
+    # a suite measured before any of its cells finished: its speed table and notes, said so
+    (tmp_path / "benchmarks" / "atari").mkdir()
+    (tmp_path / "benchmarks" / "atari" / "speed.md").write_text("### Where an Atari run's time goes\n\n| part |")
+    assert write_benchmarks(tmp_path / "benchmarks", md) == ["mujoco"]
+    assert "### atari: no finished cell yet\n\n### Where an Atari run's time goes" in md.read_text()
 
 
 @pytest.mark.skipif(not imitation_available(), reason="imitation not installed (bash scripts/setup-imitation.sh)")
