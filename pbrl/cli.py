@@ -318,7 +318,7 @@ def _machine() -> str:
     import torch
 
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return f"{platform.machine()}, {os.cpu_count()} cores{gpu}, {torch.get_num_threads()} torch threads, " \
+    return f"{platform.machine()}, {os.cpu_count()} cores{gpu}, torch threads: {torch.get_num_threads()}, " \
            f"torch {torch.__version__}"
 
 

@@ -59,11 +59,14 @@ def run(args: argparse.Namespace) -> None:
     summary = train(config, run_dir)
     result = evaluate_text(load_lm(run_dir / "text_policy"), args.task, EVAL_PROMPTS, args.seed, load_lm(sft),
                            lm_env_kwargs(sft))
+    from pbrl.bench import versions
+
     row = {"task": args.task, "seed": args.seed, "changes": changes, "score_sampled": result["score_sampled"],
            "score_greedy": result["score_greedy"], "kl": result.get("kl_sampled"),
            "wall_seconds": time.perf_counter() - start,
            **{k: summary.get(k) for k in ("val_accuracy", "fresh_accuracy", "fresh_corr", "reward_corr",
-                                          "label_agreement")}}
+                                          "label_agreement")},
+           "pbrl_commit": versions().get("pbrl_commit")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     result_path.write_text(json.dumps(row, indent=1))
     print(json.dumps(row, indent=1))
