@@ -87,12 +87,56 @@ def _fit_rate(model: Any, random_frames: Callable[[int], np.ndarray], repeats: i
     return rate, batch
 
 
+def _update_rate(agent: Any, frames_np: np.ndarray, rng: np.random.Generator, batch: int, epochs: int, repeats: int,
+                 device: torch.device) -> float:
+    """Agent steps per second of PPO's update: a minibatch of ``batch`` frames forward and
+    back through the policy and value heads, ``epochs`` times per step."""
+    import gymnasium as gym
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    policy = agent.policy
+    assert isinstance(policy, ActorCriticPolicy) and isinstance(agent.action_space, gym.spaces.Discrete)  # Atari's
+    frames = torch.as_tensor(frames_np[:batch], device=device)
+    actions = torch.as_tensor(rng.integers(0, int(agent.action_space.n), size=batch), device=device)
+
+    def update() -> None:
+        values, logp, entropy = policy.evaluate_actions(frames, actions)
+        assert entropy is not None  # a categorical policy's
+        loss = -logp.mean() - 0.01 * entropy.mean() + values.pow(2).mean()
+        policy.optimizer.zero_grad()
+        loss.backward()
+        policy.optimizer.step()
+
+    return batch / _best(update, repeats, device) / epochs
+
+
+def _budget_rows(steps: int, budgets: tuple[int, ...], config: Any, seconds: dict[str, float],
+                 rates: dict[str, float]) -> list[tuple[str, float, str, str]]:
+    """What the parts add up to for ``steps`` agent steps at each label budget, now and before
+    (pbrl a56112b: SB3's PPO defaults, fits in batches of 64 pairs on every label)."""
+    rows = []
+    for labels in budgets:
+        fits = fit_steps(labels, epochs=config.epochs, min_steps=config.min_steps, batch=config.batch_size,
+                         max_labels=config.max_labels)
+        # pbrl rates each VecEnv step as it comes (per_step): over a whole rollout it ran no faster
+        total = seconds["ppo"] + steps / rates["per_step"] + fits / rates["fit"]
+        rows.append((f"preference learning, {steps:,} steps and {labels:,} labels", steps / total, "agent steps",
+                     f"+ reward inference at each step + {fits:,} fit steps: {total / seconds['ppo']:.2f}x PPO's "
+                     "wall time"))
+    for labels in budgets:
+        fits = fit_steps(labels, epochs=config.epochs, min_steps=config.min_steps, batch=64, max_labels=0)
+        total = seconds["before"] + steps / rates["per_step"] + fits / rates["fit_before"]
+        rows.append((f"before: preference learning, {steps:,} steps and {labels:,} labels", steps / total,
+                     "agent steps", f"SB3's PPO defaults, {fits:,} fit steps of 64 pairs on every label: "
+                     f"{total / seconds['ppo']:.2f}x the Zoo PPO's wall time"))
+    return rows
+
+
 def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, budgets: tuple[int, ...] = (1000, 3300)
                   ) -> list[dict[str, Any]]:
     """The parts' speeds on this machine, and what they make of a run of ``steps`` agent steps
     at each label budget (rows of ``part``, ``per_second``, ``unit``, ``note``)."""
     import gymnasium as gym
-    from stable_baselines3.common.policies import ActorCriticPolicy
 
     from pbrl import rl
     from pbrl.family import family_for
@@ -125,25 +169,11 @@ def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, 
     def random_frames(n: int) -> np.ndarray:
         return rng.integers(0, 255, size=(n, *obs.shape[1:])).astype(np.uint8)
 
-    frames = torch.as_tensor(random_frames(256), device=device)
-    assert isinstance(venv.action_space, gym.spaces.Discrete)  # Atari's joystick
-    actions = torch.as_tensor(rng.integers(0, int(venv.action_space.n), size=256), device=device)
-    policy = agent.policy
-    assert isinstance(policy, ActorCriticPolicy)  # PPO's CnnPolicy
-
-    def update(batch: int) -> None:
-        values, logp, entropy = policy.evaluate_actions(frames[:batch], actions[:batch])
-        assert entropy is not None  # a categorical policy's
-        loss = -logp.mean() - 0.01 * entropy.mean() + values.pow(2).mean()
-        policy.optimizer.zero_grad()
-        loss.backward()
-        policy.optimizer.step()
-
     zoo_epochs, zoo_batch = kwargs["n_epochs"], kwargs["batch_size"]
     sb3_epochs, sb3_batch = 10, 64  # SB3's PPO defaults, which pbrl's Atari runs took before the Zoo's
-    zoo = zoo_batch / _best(lambda: update(zoo_batch), repeats, device) / zoo_epochs
+    zoo = _update_rate(agent, random_frames(256), rng, zoo_batch, zoo_epochs, repeats, device)
     row(f"PPO update ({zoo_epochs} epochs of {zoo_batch}, the Zoo's)", zoo, "agent steps")
-    before = sb3_batch / _best(lambda: update(sb3_batch), repeats, device) / sb3_epochs
+    before = _update_rate(agent, random_frames(256), rng, sb3_batch, sb3_epochs, repeats, device)
     row(f"PPO update ({sb3_epochs} epochs of {sb3_batch}, SB3's defaults)", before, "agent steps")
 
     env = gym.make(env_id)
@@ -167,25 +197,11 @@ def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, 
 
     ppo = 1 / (1 / rows[0]["per_second"] + 1 / rows[1]["per_second"] + 1 / zoo)
     row("true-reward PPO (emulators + policy + update)", ppo, "agent steps", "the parts above, one after the other")
-    # resolved: no field is None
-    assert config.epochs is not None and config.min_steps is not None and config.max_labels is not None
-    assert config.batch_size is not None
-    seconds_ppo = steps / ppo
-    for labels in budgets:
-        fits = fit_steps(labels, epochs=config.epochs, min_steps=config.min_steps, batch=config.batch_size,
-                         max_labels=config.max_labels)
-        # pbrl rates each VecEnv step as it comes (per_step): over a whole rollout it ran no faster
-        seconds_pbrl = seconds_ppo + steps / per_step + fits / fit_rate
-        row(f"preference learning, {steps:,} steps and {labels:,} labels", steps / seconds_pbrl, "agent steps",
-            f"+ reward inference at each step + {fits:,} fit steps: {seconds_pbrl / seconds_ppo:.2f}x PPO's wall time")
-    # before (pbrl a56112b): SB3's PPO defaults, fits in batches of 64 pairs on every label
-    seconds_before = steps / (1 / (1 / rows[0]["per_second"] + 1 / rows[1]["per_second"] + 1 / before))
-    for labels in budgets:
-        fits = fit_steps(labels, epochs=config.epochs, min_steps=config.min_steps, batch=64, max_labels=0)
-        total = seconds_before + steps / per_step + fits / fit_rate_before
-        row(f"before: preference learning, {steps:,} steps and {labels:,} labels", steps / total, "agent steps",
-            f"SB3's PPO defaults, {fits:,} fit steps of 64 pairs on every label: {total / seconds_ppo:.2f}x the "
-            "Zoo PPO's wall time")
+    emulate_and_act = 1 / rows[0]["per_second"] + 1 / rows[1]["per_second"]
+    seconds = {"ppo": steps / ppo, "before": steps * (emulate_and_act + 1 / before)}
+    rates = {"per_step": per_step, "fit": fit_rate, "fit_before": fit_rate_before}
+    for values in _budget_rows(steps, budgets, config, seconds, rates):
+        row(*values)
     venv.close()
     return rows
 
