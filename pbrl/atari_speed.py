@@ -180,10 +180,9 @@ def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, 
     config = RewardModelConfig().resolved(family.reward_defaults)
     model = RewardEnsemble(env.observation_space, env.action_space, config, env_id=env_id, kind=family.reward_kind,
                            device=family.device)
-    step_obs = obs
     rollout_obs = random_frames(n_envs * kwargs["n_steps"])
     no_actions = np.zeros(len(rollout_obs), np.int64)
-    per_step = n_envs / _best(lambda: model.predict_reward(step_obs, no_actions[:n_envs]), repeats * 5, device)
+    per_step = n_envs / _best(lambda: model.predict_reward(obs, no_actions[:n_envs]), repeats * 5, device)
     row(f"reward inference, each step ({n_envs} frames x {model.config.n_members} members)", per_step, "agent steps")
     whole = len(rollout_obs) / _best(lambda: model.predict_reward(rollout_obs, no_actions), repeats, device)
     row(f"reward inference, a whole rollout ({len(rollout_obs)} frames)", whole, "agent steps")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -313,13 +312,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _machine() -> str:
-    import platform
-
+    """bench's machine (cores, architecture, GPU), with the torch that timed it."""
     import torch
 
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return f"{platform.machine()}, {os.cpu_count()} cores{gpu}, torch threads: {torch.get_num_threads()}, " \
-           f"torch {torch.__version__}"
+    from pbrl.bench import machine
+
+    return f"{machine()}, torch threads: {torch.get_num_threads()}, torch {torch.__version__}"
 
 
 def _atari_speed(out: str, tasks: tuple[str, ...]) -> int:
