@@ -148,4 +148,6 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward", directory: 
     result = rl.final_result(model, config.env_id, config.eval_episodes, config.seed, rl.obs_normaliser(venv), seconds,
                              progress.curve)
     venv.close()
-    return {**result, "resumes": resumes} if directory is not None else result
+    if directory is None:
+        return result
+    return {**result, "resumes": resumes, "seconds_before": state["seconds"] if state else 0.0}

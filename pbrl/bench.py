@@ -251,7 +251,8 @@ def run_cell(cell: Cell, out: str, beside: tuple[str, ...] = ()) -> dict[str, An
     spec = runner_of(cell.task)
     if spec is None:
         result = run_rl_cell(cell, out)
-        wall = time.perf_counter() - start
+        # a resumed cell's wall time counts the training of its earlier parts too
+        wall = time.perf_counter() - start + float(result.get("seconds_before", 0.0))
     else:
         try:
             result = load_attr(spec)(cell, out)
@@ -313,8 +314,9 @@ def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
     resume = _resumable(run_path, config)
     if resume is None:
         RunDir.set_aside(run_path)  # an interrupted cell of other settings starts again; nothing of it is lost
-    elif resume == "finished":
-        return json.loads((run_path / "summary.json").read_text())
+    elif resume == "finished":  # all its training was before this call
+        summary = json.loads((run_path / "summary.json").read_text())
+        return {**summary, "seconds_before": summary["train_seconds"]}
     try:
         return train(config, run_path, resume=resume == "resume")
     except (RuntimeError, ValueError) as exc:  # e.g. B-Pref's skip teacher on negative returns

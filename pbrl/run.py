@@ -428,6 +428,8 @@ class Run:
             "steps": steps,
             "warmup_steps": self.recorder.total_steps - self.agent.num_timesteps if not self.resume else 0,
             "train_seconds": self.train_seconds,
+            "resumes": self.state.resumes,
+            "seconds_before": self._seconds_before,  # training time of the parts before a resume
             "val_accuracy": learner.last_fit.val_accuracy if learner.last_fit else None,
             "reward_corr": learner.reward_correlation(),
             # the last refit measured on the policy's unqueried clips (RUN/refits.csv has every one)

@@ -391,6 +391,7 @@ def test_a_stopped_true_reward_cell_goes_on_from_its_checkpoint(tmp_path, monkey
     result = run_baseline(config, directory=tmp_path, checkpoint_seconds=0)
     assert "resuming at step 512 of 1,024" in capsys.readouterr().out
     assert result["resumes"] == 1 and result["steps"] == 1024 and result["train_seconds"] > state["seconds"]
+    assert result["seconds_before"] == state["seconds"]  # what a bench cell adds to its wall time
     assert json.loads((tmp_path / "baseline.json").read_text())["steps"] == 1024
     with pytest.raises(ValueError, match="holds a baseline of other settings"):
         run_baseline(BaselineConfig("pbrl/CartPole-v1", "ppo", 2048, 0, 2), directory=tmp_path)
@@ -409,6 +410,8 @@ def test_a_preference_cell_resumes_its_run_and_a_finished_one_is_not_run_again(t
     assert _resumable(run_path, config) == "finished"
     again = run_cell(cell, str(tmp_path))  # the run's summary is its result: nothing trains again
     assert again["true_return_mean"] == row["true_return_mean"] and again["train_seconds"] == row["train_seconds"]
+    # its wall time is the run's, not the moment it took to read its summary
+    assert again["wall_seconds"] >= row["train_seconds"] and row["resumes"] == 0 and row["seconds_before"] == 0
     assert _resumable(run_path, replace(config, labels=12)) is None  # another grid's run is set aside, not resumed
     (run_path / "summary.json").unlink()
     assert _resumable(run_path, config) == "resume"

@@ -198,6 +198,7 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["labels"] == 40 and summary["steps"] >= 30000
     assert summary["train_seconds"] > seconds_before > 0  # the time of both parts
+    assert summary["seconds_before"] == seconds_before and summary["resumes"] == 1
     assert json.loads(progress.read_text())["model_version"] > version_before
     assert json.loads(progress.read_text())["resumes"] == 1
     rows = list(csv.DictReader(open(out / "curves.csv")))
