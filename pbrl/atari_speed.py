@@ -13,7 +13,6 @@ The measured end-to-end ratio is the benchmark cells' (``pbrl bench atari``).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,24 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from pbrl.bench import best_seconds
 from pbrl.bench_report import SPEED_FILE
 from pbrl.io import atomic_write
 
 GAME = "pbrl/Pong-v5"
-
-
-def _best(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def fit_steps(labels: int, initial_fraction: float = 0.1, growth: float = 1.5, epochs: float = 4.0,
@@ -82,7 +68,7 @@ def _fit_rate(model: Any, random_frames: Callable[[int], np.ndarray], repeats: i
         model.optimizer.step()
 
     model.net.train()
-    rate = 1 / _best(fit_step, repeats, model.device)
+    rate = 1 / best_seconds(fit_step, repeats, model.device)
     model.net.eval()
     return rate, batch
 
@@ -107,7 +93,7 @@ def _update_rate(agent: Any, frames_np: np.ndarray, rng: np.random.Generator, ba
         loss.backward()
         policy.optimizer.step()
 
-    return batch / _best(update, repeats, device) / epochs
+    return batch / best_seconds(update, repeats, device) / epochs
 
 
 def _budget_rows(steps: int, budgets: tuple[int, ...], config: Any, seconds: dict[str, float],
@@ -160,10 +146,11 @@ def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, 
         for _ in range(32):
             venv.step(np.array([venv.action_space.sample() for _ in range(n_envs)]))
 
-    row(f"emulators ({n_envs} envs, random actions)", 32 * n_envs / _best(step_envs, repeats, device), "agent steps")
+    emulators = 32 * n_envs / best_seconds(step_envs, repeats, device)
+    row(f"emulators ({n_envs} envs, random actions)", emulators, "agent steps")
     obs_t = torch.as_tensor(obs, device=device)
     with torch.no_grad():
-        rollout = _best(lambda: agent.policy(obs_t), repeats * 5, device)
+        rollout = best_seconds(lambda: agent.policy(obs_t), repeats * 5, device)
     row(f"policy forward in the rollout (batch {n_envs})", n_envs / rollout, "agent steps")
 
     def random_frames(n: int) -> np.ndarray:
@@ -182,9 +169,9 @@ def measure_speed(env_id: str = GAME, repeats: int = 3, steps: int = 1_000_000, 
                            device=family.device)
     rollout_obs = random_frames(n_envs * kwargs["n_steps"])
     no_actions = np.zeros(len(rollout_obs), np.int64)
-    per_step = n_envs / _best(lambda: model.predict_reward(obs, no_actions[:n_envs]), repeats * 5, device)
+    per_step = n_envs / best_seconds(lambda: model.predict_reward(obs, no_actions[:n_envs]), repeats * 5, device)
     row(f"reward inference, each step ({n_envs} frames x {model.config.n_members} members)", per_step, "agent steps")
-    whole = len(rollout_obs) / _best(lambda: model.predict_reward(rollout_obs, no_actions), repeats, device)
+    whole = len(rollout_obs) / best_seconds(lambda: model.predict_reward(rollout_obs, no_actions), repeats, device)
     row(f"reward inference, a whole rollout ({len(rollout_obs)} frames)", whole, "agent steps")
 
     fit_rate, batch = _fit_rate(model, random_frames, repeats)

@@ -341,6 +341,25 @@ def _resumable(run_path: Path, config: Any) -> str | None:
     return "resume" if (run_path / "progress.json").exists() else None
 
 
+def best_seconds(fn: Callable[[], Any], repeats: int, device: Any = "cpu") -> float:
+    """The fastest of ``repeats`` calls of ``fn`` after a warm-up call, in seconds; on a CUDA
+    ``device`` the GPU's queued work is waited for on both sides of each call."""
+    import torch
+
+    cuda = torch.device(device).type == "cuda"
+    fn()
+    times = []
+    for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def machine() -> str:
     """Cores and architecture, and the GPU when torch sees one ("16 cores, x86_64, GPU NVIDIA
     H200"); the report says "no GPU" of a machine that names none."""

@@ -33,13 +33,14 @@ import fcntl
 import json
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pbrl import plots
-from pbrl.bench import Cell
+from pbrl.bench import Cell, best_seconds
 from pbrl.bench_report import (
     SPEED_FILE,
     SuiteReport,
@@ -184,19 +185,6 @@ def measure_speed(sft: str | Path, task: str, batches: tuple[int, ...] = (32, 12
     policy = TextPolicy(env.observation_space, env.action_space, lambda _: 1e-4, lm_path=str(sft)).to(device)
     rng = np.random.default_rng(0)
 
-    def best(fn: Any, *args: Any) -> float:
-        fn(*args)
-        times = []
-        for _ in range(repeats):
-            if device != "cpu":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn(*args)
-            if device != "cpu":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     def update(obs: torch.Tensor, actions: torch.Tensor) -> None:
         values, logp, entropy = policy.evaluate_actions(obs, actions)
         loss = -(logp.mean() + 0.01 * entropy.mean()) + values.pow(2).mean()
@@ -210,9 +198,10 @@ def measure_speed(sft: str | Path, task: str, batches: tuple[int, ...] = (32, 12
                               device=device)
         with torch.no_grad():
             actions = policy(obs)[0]
-            rollout = best(policy, obs)
+            rollout = best_seconds(partial(policy, obs), repeats, device)
         rows.append({"task": task, "batch": batch, "device": device, "threads": torch.get_num_threads(),
-                     "rollout_per_second": batch / rollout, "update_per_second": batch / best(update, obs, actions)})
+                     "rollout_per_second": batch / rollout,
+                     "update_per_second": batch / best_seconds(partial(update, obs, actions), repeats, device)})
     return rows
 
 

@@ -14,3 +14,16 @@ def test_fit_steps_follow_pbrls_schedule_and_the_label_buffer(tmp_path):
                                    "note": ""}], "test machine", "pbrl bench atari --speed")
     text = path.read_text()
     assert "test machine" in text and "| reward fit step | 0.50 | gradient steps |  |" in text
+
+
+def test_the_atari_speed_table_times_every_part_and_adds_them_up(require):
+    require("pbrl/Pong-v5")
+    from pbrl.atari_speed import measure_speed
+
+    rows = measure_speed(repeats=1, steps=100_000, budgets=(200,))
+    rates = {r["part"]: r["per_second"] for r in rows}
+    assert all(rate > 0 for rate in rates.values()) and len(rows) == 9 + 2  # the parts, PPO, pbrl now and before
+    ppo = rates["true-reward PPO (emulators + policy + update)"]
+    pbrl = next(r for r in rows if r["part"].startswith("preference learning, 100,000 steps and 200 labels"))
+    assert pbrl["per_second"] < ppo  # the reward model's inference and fits come on top of PPO's parts
+    assert "x PPO's wall time" in pbrl["note"]
