@@ -23,9 +23,15 @@ class Progress(BaseCallback):
         super().__init__()
         self.total, self.offset, self.label, self.extra = total, offset, label, extra
         self.every = max(total // 10, 1)
-        self.next = self.every
+        self.next, self.begun = self.every, offset
         self.start = time.perf_counter()
         self.curve: list[dict[str, float]] = []  # (steps, mean true return of the last 100 episodes)
+
+    def _on_training_start(self) -> None:
+        # a resumed run: the next tenth after where it goes on from, its speed from there
+        self.begun = self.offset + self.model.num_timesteps
+        self.next = (self.begun // self.every + 1) * self.every
+        self.start = time.perf_counter()
 
     def _on_rollout_end(self) -> None:
         returns = [ep["r"] for ep in self.model.ep_info_buffer or ()]
@@ -37,7 +43,7 @@ class Progress(BaseCallback):
         done = self.offset + self.num_timesteps
         if done >= self.next:
             self.next += self.every
-            rate = self.num_timesteps / max(time.perf_counter() - self.start, 1e-9)
+            rate = (done - self.begun) / max(time.perf_counter() - self.start, 1e-9)
             returns = [ep["r"] for ep in self.model.ep_info_buffer or ()]
             mean = f"{np.mean(returns):.1f}" if returns else "-"
             more = f"  {self.extra()}" if self.extra else ""
