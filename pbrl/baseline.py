@@ -7,20 +7,18 @@ preference learning uses (same paper changes, same episode lengths, same hyperpa
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
 from pbrl import rl
 from pbrl.errors import InputError, check_numbers
 from pbrl.family import family_for, family_name
-from pbrl.io import atomic_write, write_json
+from pbrl.io import write_json
 from pbrl.progress import Progress
 
 
@@ -50,7 +48,7 @@ class BaselineConfig:
 
 
 CHECKPOINT_SECONDS = 600.0  # a checkpointed baseline saves its state at most this often (at a rollout's end)
-STATE_FILE, OPTIMIZER_FILE = "baseline.json", "optimizer.pt"
+STATE_FILE = "baseline.json"
 
 
 class _Checkpoints(BaseCallback):
@@ -78,7 +76,7 @@ class _Checkpoints(BaseCallback):
         self.last = time.perf_counter()
         model = self.model
         rl.save_policy(model, self.venv, self.directory, self.config.algo, self.config.env_id)
-        atomic_write(self.directory / OPTIMIZER_FILE, lambda f: torch.save(model.policy.optimizer.state_dict(), f))
+        rl.save_optimizers(model, self.directory)
         state = {"config": asdict(self.config), "steps": model.num_timesteps, "seconds": self.seconds(),
                  "resumes": self.resumes, "curve": self.progress.curve}
         write_json(self.directory / STATE_FILE, state)
@@ -122,11 +120,9 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward", directory: 
     if state is not None:
         assert directory is not None  # a state is only read from a directory
         rl.restore_policy(model, venv, directory)  # a damaged policy.pt: a clear error from rl
-        try:
-            model.policy.optimizer.load_state_dict(torch.load(directory / OPTIMIZER_FILE, weights_only=True))
-        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-            raise InputError(f"{directory / OPTIMIZER_FILE} is damaged or missing ({type(exc).__name__}); delete "
-                             f"{directory} to start the baseline again") from None
+        if not rl.restore_optimizers(model, directory):
+            raise InputError(f"{directory / rl.OPTIMIZER_FILE} is missing; delete {directory} to start the baseline "
+                             "again")
         model.num_timesteps, progress.curve = int(state["steps"]), list(state["curve"])
         print(f"  [{label}] resuming at step {model.num_timesteps:,} of {config.steps:,}", flush=True)
     resumes = state["resumes"] + 1 if state else 0

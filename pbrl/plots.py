@@ -61,7 +61,9 @@ def _save(plt: Any, fig: Any, path: Path, title: str) -> None:
 def run_curves(rows: Sequence[dict[str, Any]], path: str | Path, title: str,
                baseline: Sequence[dict[str, Any]] | None = None) -> None:
     """A run's curves.png: true return vs env steps (and ``baseline``'s, true-reward RL) on the
-    left; labels and the reward model's validation accuracy on the right."""
+    left, with the learned reward's return on its own axis (a learned return that climbs while
+    the true one does not is the agent exploiting the reward model); labels and the reward
+    model's validation accuracy on the right."""
     plt = _pyplot()
     steps = np.array([r["steps"] for r in rows])
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -69,7 +71,13 @@ def run_curves(rows: Sequence[dict[str, Any]], path: str | Path, title: str,
     if baseline:
         ax.plot([r["steps"] for r in baseline], [r["true_return"] for r in baseline], label="true-reward RL", alpha=0.8)
     _axes(ax, "env steps", RETURN_LABEL)
-    _legend(ax)
+    _legend(ax, "upper left")
+    learned = np.array([r.get("learned_return", np.nan) for r in rows], dtype=float)
+    if np.isfinite(learned).any():
+        twin = ax.twinx()
+        twin.plot(steps, learned, color="tab:purple", linestyle="--", alpha=0.7, label="preferences: learned return")
+        twin.set_ylabel("return of the learned reward", color="tab:purple")
+        _legend(twin, "lower right")
     ax2.plot(steps, [r["labels"] for r in rows], color="tab:green", label="labels")
     ax2.set_xlabel("env steps")
     ax2.set_ylabel("labels", color="tab:green")

@@ -20,6 +20,7 @@ from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.save_util import recursive_getattr
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import pbrl  # noqa: F401  (registers the ids)
@@ -33,6 +34,7 @@ from pbrl.io import atomic_write
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "td3": TD3,
                                          "rloo": RLOO, "grpo": GRPO}  # the last two: group baselines (text)
 POLICY_FILE, POLICY_META, NORM_FILE = "policy.pt", "policy.json", "vecnormalize.npz"
+OPTIMIZER_FILE = "optimizer.pt"  # the optimisers' state and learned variables such as SAC's entropy weight
 
 
 def check_algo(algo: str, action_space: gym.Space | None = None, env_id: str = "") -> None:
@@ -179,6 +181,43 @@ def load_weights(model: BaseAlgorithm, directory: Path) -> None:
         raise InputError(
             f"{path} does not fit the policy config.json and policy.json describe (was one of them edited, or "
             f"policy.pt copied from another run?): {detail}; nothing was changed") from None
+
+
+def _training_state(model: BaseAlgorithm) -> tuple[list[str], list[str]]:
+    """The names (as SB3 saves them) of ``model``'s optimisers and of its learned tensors
+    outside the policy's state_dict (SAC's entropy weight)."""
+    state_dicts, variables = model._get_torch_save_params()
+    return [n for n in state_dicts if n.endswith("optimizer")], list(variables)
+
+
+def save_optimizers(model: BaseAlgorithm, directory: Path) -> None:
+    """``optimizer.pt``: what a resumed run needs beside the weights to go on as it was going
+    (Adam's moments; a fresh Adam takes full-size steps at first), tensors only."""
+    optimizers, variables = _training_state(model)
+    state = {"optimizers": {n: recursive_getattr(model, n).state_dict() for n in optimizers},
+             "variables": {n: recursive_getattr(model, n).detach().cpu() for n in variables}}
+    atomic_write(directory / OPTIMIZER_FILE, lambda f: torch.save(state, f))
+
+
+def restore_optimizers(model: BaseAlgorithm, directory: Path) -> bool:
+    """Load :func:`save_optimizers`' file into ``model``; False when there is none (a run
+    checkpointed before pbrl kept it: its optimisers start afresh)."""
+    path = directory / OPTIMIZER_FILE
+    if not path.exists():
+        return False
+    optimizers, variables = _training_state(model)
+    try:
+        state = torch.load(path, weights_only=True, map_location=model.device)
+        if "optimizers" not in state:  # the first baselines' file: the policy's optimiser alone
+            state = {"optimizers": {"policy.optimizer": state}, "variables": {}}
+        for name in optimizers:
+            recursive_getattr(model, name).load_state_dict(state["optimizers"][name])
+        for name in variables:
+            recursive_getattr(model, name).data.copy_(state["variables"][name])
+    except (OSError, RuntimeError, ValueError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+        raise InputError(f"{path} is damaged or not this run's ({type(exc).__name__}); delete it to go on with fresh "
+                         "optimisers, or restore it from a copy") from None
+    return True
 
 
 def _read_normalisation(directory: Path) -> dict[str, np.ndarray]:

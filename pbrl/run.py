@@ -93,6 +93,10 @@ class RunProgress:
     model_version: int = 0
     label_rows: int = 0  # the store's last label id at the checkpoint (a resume checks the store has it)
     seconds: float = 0.0  # training time up to the checkpoint, over every part of a resumed run
+    # env steps the agent's own count leaves out (its warm-up): a resumed agent goes on counting
+    # from env_steps - warmup_steps, so that its schedules (learning rate, clip range) go on too
+    # (-1: a checkpoint from before pbrl kept it: the schedules start again)
+    warmup_steps: int = -1
 
     @classmethod
     def read(cls, run_dir: Path) -> RunProgress:
@@ -102,7 +106,7 @@ class RunProgress:
     def write(self, run_dir: Path) -> None:
         write_json(run_dir / PROGRESS_FILE, {"env_steps": self.env_steps, "resumes": self.resumes,
                                              "model_version": self.model_version, "label_rows": self.label_rows,
-                                             "seconds": self.seconds})
+                                             "seconds": self.seconds, "warmup_steps": self.warmup_steps})
 
 
 def resolved(config: TrainConfig) -> TrainConfig:
@@ -232,6 +236,7 @@ class Run:
         self.family.attach(self.agent, self.venv)
         if (self.out / rl.POLICY_FILE).exists():
             rl.restore_policy(self.agent, self.venv, self.out)
+            rl.restore_optimizers(self.agent, self.out)
         self.agent.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
         self._closers.append(self.agent.logger)
 
@@ -278,6 +283,9 @@ class Run:
         self.offset = self.state.env_steps
         self._obs = self.venv.reset()
         if self.model.fitted:
+            if self.state.warmup_steps >= 0:  # the agent goes on counting its own steps
+                self.offset = self.state.warmup_steps
+                self.agent.num_timesteps = self.state.env_steps - self.offset
             return
         warm = warmup_steps(self.config, self.schedule, self.clip_length)
         target, waited_since, told = warm, time.time(), 0.0
@@ -329,8 +337,10 @@ class Run:
         labels = LabelCallback(self.learner, self.learned, self.offset, self.curves, self.family, self._after_rollout,
                                pace=self._keep_pace if paced else None)
         progress = Progress(self.config.steps, offset=self.offset, label="preferences", extra=self._status_line)
-        if self.config.steps > self.offset:
-            self.agent.learn(self.config.steps - self.offset, callback=CallbackList([labels, progress]))
+        done = self.offset + self.agent.num_timesteps
+        if self.config.steps > done:
+            self.agent.learn(self.config.steps - done, callback=CallbackList([labels, progress]),
+                             reset_num_timesteps=self.agent.num_timesteps == 0)
         if paced:  # the run ends after the last label, and fits on it
             self._keep_pace(self.offset + self.agent.num_timesteps, final=True)
         self.learner.finish()
@@ -391,11 +401,12 @@ class Run:
         self.store.checkpoint()
         self.learner.model.save(self.out / "reward_model")
         rl.save_policy(self.agent, self.venv, self.out, self.config.algo, self.config.env_id)
+        rl.save_optimizers(self.agent, self.out)
         self.run_dir.write_curves(self.curves, plot=False)
         self.run_dir.write_refits(self.learner.refits)
         self.state.env_steps, self.state.model_version = env_steps, self.learner.model_version
         self.state.label_rows = self.store.last_label_id()
-        self.state.seconds = self._seconds()
+        self.state.seconds, self.state.warmup_steps = self._seconds(), self.offset
         self.state.write(self.out)
         self._last_checkpoint = time.perf_counter()
         self._saved_version = self.learner.model_version

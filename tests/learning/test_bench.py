@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from pbrl.bench import SUITES, Cell, cells, run_cell
 from pbrl.imitation_pc import available as imitation_available
@@ -389,6 +390,9 @@ def test_a_stopped_true_reward_cell_goes_on_from_its_checkpoint(tmp_path, monkey
     state = json.loads((tmp_path / "baseline.json").read_text())
     assert saves == [256, 512] and state["steps"] == 512 and state["seconds"] > 0
     monkeypatch.setattr(baseline._Checkpoints, "save", original)
+    saved = torch.load(tmp_path / "optimizer.pt", weights_only=True)
+    assert list(saved["optimizers"]) == ["policy.optimizer"] and saved["optimizers"]["policy.optimizer"]["state"]
+    torch.save(saved["optimizers"]["policy.optimizer"], tmp_path / "optimizer.pt")  # as the first baselines kept it
     result = run_baseline(config, directory=tmp_path, checkpoint_seconds=0)
     out = capsys.readouterr().out
     assert "resuming at step 512 of 1,024" in out

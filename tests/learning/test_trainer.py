@@ -185,7 +185,9 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
     before = PreferenceStore(out / "labels.sqlite").labels()
     queries_before = PreferenceStore(out / "labels.sqlite").count_queries()
     assert 0 < len(before) < 40 and (out / "reward_model" / "reward_model.pt").exists()
-    version_before, seconds_before = (json.loads(progress.read_text())[k] for k in ("model_version", "seconds"))
+    version_before, seconds_before, steps_before, warmup = (json.loads(progress.read_text())[k] for k in (
+        "model_version", "seconds", "env_steps", "warmup_steps"))
+    assert 0 < warmup < steps_before and (out / "optimizer.pt").exists()  # Adam's moments travel with the weights
 
     result = subprocess.run([PBRL, "train", "--resume", str(out)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -199,6 +201,11 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
     assert summary["labels"] == 40 and summary["steps"] >= 30000
     assert summary["train_seconds"] > seconds_before > 0  # the time of both parts
     assert summary["seconds_before"] == seconds_before and summary["resumes"] == 1
+    # the agent's learning-rate schedule (the Zoo's linear 1e-3 for CartPole) goes on from where it stopped,
+    # not from its start: the resumed part's first update uses what the uninterrupted run would have
+    updates = list(csv.DictReader(open(out / "logs" / "progress.csv")))
+    first = next(float(r["train/learning_rate"]) for r in updates if r["train/learning_rate"])
+    assert first == pytest.approx(1e-3 * (1 - (steps_before - warmup) / (30000 - warmup)), rel=0.05)
     assert json.loads(progress.read_text())["model_version"] > version_before
     assert json.loads(progress.read_text())["resumes"] == 1
     rows = list(csv.DictReader(open(out / "curves.csv")))

@@ -123,6 +123,13 @@ def test_a_reward_model_json_missing_a_key_is_named(run, capsys):
     assert _snapshot(run) == before
 
 
+def test_a_damaged_optimizer_file_is_named_and_changes_nothing(run, capsys):
+    (run / "optimizer.pt").write_bytes(b"\x00" * 50)
+    before = _snapshot(run)
+    _fails(capsys, ["train", "--resume", str(run)], "optimizer.pt is damaged", "fresh optimisers")
+    assert _snapshot(run) == before
+
+
 def test_config_json_edited_to_another_env_is_named(run, capsys):
     for name in ("config.json", "policy.json"):
         path = run / name
