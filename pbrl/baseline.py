@@ -121,8 +121,8 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward", directory: 
         assert directory is not None  # a state is only read from a directory
         rl.restore_policy(model, venv, directory)  # a damaged policy.pt: a clear error from rl
         if not rl.restore_optimizers(model, directory):
-            raise InputError(f"{directory / rl.OPTIMIZER_FILE} is missing; delete {directory} to start the baseline "
-                             "again")
+            print(f"  [{label}] no {rl.OPTIMIZER_FILE} in {directory}: going on with fresh optimisers", flush=True)
+        rl.hold_updates_until_refilled(model)
         model.num_timesteps, progress.curve = int(state["steps"]), list(state["curve"])
         print(f"  [{label}] resuming at step {model.num_timesteps:,} of {config.steps:,}", flush=True)
     resumes = state["resumes"] + 1 if state else 0

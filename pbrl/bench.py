@@ -232,6 +232,9 @@ def compare_cells(config: TrainConfig, seeds: tuple[int, ...]) -> list[Cell]:
     return grid
 
 
+READ_BACK = "_read_back"  # run_rl_cell's mark on a finished run's summary read back (run_cell pops it)
+
+
 def _failed(error: str, start: float) -> dict[str, Any]:
     """The result of a cell that could not work: recorded with its error, the suite goes on."""
     return {"error": error, "true_return_mean": float("nan"), "labels": 0, "curve": [],
@@ -251,8 +254,10 @@ def run_cell(cell: Cell, out: str, beside: tuple[str, ...] = ()) -> dict[str, An
     spec = runner_of(cell.task)
     if spec is None:
         result = run_rl_cell(cell, out)
-        # a resumed cell's wall time counts the training of its earlier parts too
-        wall = time.perf_counter() - start + float(result.get("seconds_before", 0.0))
+        if result.pop(READ_BACK, False):  # a finished run's summary: all its training was before this call
+            wall = float(result["train_seconds"])
+        else:  # a resumed cell's wall time counts the training of its earlier parts too
+            wall = time.perf_counter() - start + float(result.get("seconds_before", 0.0))
     else:
         try:
             result = load_attr(spec)(cell, out)
@@ -314,9 +319,8 @@ def run_rl_cell(cell: Cell, out: str) -> dict[str, Any]:
     resume = _resumable(run_path, config)
     if resume is None:
         RunDir.set_aside(run_path)  # an interrupted cell of other settings starts again; nothing of it is lost
-    elif resume == "finished":  # all its training was before this call
-        summary = json.loads((run_path / "summary.json").read_text())
-        return {**summary, "seconds_before": summary["train_seconds"]}
+    elif resume == "finished":
+        return {**json.loads((run_path / "summary.json").read_text()), READ_BACK: True}
     try:
         return train(config, run_path, resume=resume == "resume")
     except (RuntimeError, ValueError) as exc:  # e.g. B-Pref's skip teacher on negative returns

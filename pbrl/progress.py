@@ -23,12 +23,16 @@ class Progress(BaseCallback):
         super().__init__()
         self.total, self.offset, self.label, self.extra = total, offset, label, extra
         self.every = max(total // 10, 1)
-        self.next, self.begun = self.every, offset
+        self.next, self.begun, self.based = self.every, offset, False
         self.start = time.perf_counter()
         self.curve: list[dict[str, float]] = []  # (steps, mean true return of the last 100 episodes)
 
     def _on_training_start(self) -> None:
-        # a resumed run: the next tenth after where it goes on from, its speed from there
+        # a resumed run: the next tenth after where it goes on from, its speed from there (once:
+        # a caller that calls learn() round after round keeps one speed over the whole run)
+        if self.based:
+            return
+        self.based = True
         self.begun = self.offset + self.model.num_timesteps
         self.next = (self.begun // self.every + 1) * self.every
         self.start = time.perf_counter()

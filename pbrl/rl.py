@@ -19,6 +19,7 @@ import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.save_util import recursive_getattr
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
@@ -207,7 +208,9 @@ def restore_optimizers(model: BaseAlgorithm, directory: Path) -> bool:
         return False
     optimizers, variables = _training_state(model)
     try:
-        state = torch.load(path, weights_only=True, map_location=model.device)
+        # on the CPU: load_state_dict moves the moments to each parameter's device (and keeps
+        # Adam's step count on the CPU, where it reads without a GPU sync)
+        state = torch.load(path, weights_only=True, map_location="cpu")
         if "optimizers" not in state:  # the first baselines' file: the policy's optimiser alone
             state = {"optimizers": {"policy.optimizer": state}, "variables": {}}
         for name in optimizers:
@@ -218,6 +221,23 @@ def restore_optimizers(model: BaseAlgorithm, directory: Path) -> bool:
         raise InputError(f"{path} is damaged or not this run's ({type(exc).__name__}); delete it to go on with fresh "
                          "optimisers, or restore it from a copy") from None
     return True
+
+
+def hold_updates_until_refilled(model: BaseAlgorithm) -> None:
+    """A resumed off-policy agent (its replay buffer is not kept) takes no gradient step until
+    its buffer holds more than ``learning_starts`` transitions again, as a fresh agent waits:
+    its step count is past ``learning_starts`` already, and it acts with its policy meanwhile,
+    not at random."""
+    if not isinstance(model, OffPolicyAlgorithm):
+        return
+    train = model.train
+
+    def held(gradient_steps: int, batch_size: int = 100) -> None:
+        assert isinstance(model, OffPolicyAlgorithm)  # for the type checker, inside the closure
+        if model.replay_buffer is not None and model.replay_buffer.size() * model.n_envs > model.learning_starts:
+            train(gradient_steps=gradient_steps, batch_size=batch_size)
+
+    setattr(model, "train", held)  # noqa: B010 (an instance's method replaced on purpose)
 
 
 def _read_normalisation(directory: Path) -> dict[str, np.ndarray]:

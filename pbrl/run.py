@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -172,6 +173,7 @@ class Run:
             self._closers.append(lock)
         self.state = RunProgress.read(self.out) if self.resume else RunProgress()
         self._seconds_before = self.state.seconds
+        self._warmup_known = True  # False: resumed from a checkpoint that did not record its warm-up
         self.store = self.run_dir.open_store(config.store, create=True)
         self._closers.append(self.store)
         if self.resume:
@@ -236,8 +238,14 @@ class Run:
         self.family.attach(self.agent, self.venv)
         if (self.out / rl.POLICY_FILE).exists():
             rl.restore_policy(self.agent, self.venv, self.out)
-            rl.restore_optimizers(self.agent, self.out)
-        self.agent.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
+            if not rl.restore_optimizers(self.agent, self.out):
+                print(f"  no {rl.OPTIMIZER_FILE} in {self.out} (checkpointed before pbrl kept it): going on with fresh "
+                      "optimisers", flush=True)
+            rl.hold_updates_until_refilled(self.agent)
+        logs = self.out / "logs"
+        if self.resume and (logs / "progress.csv").exists():  # SB3 starts its CSV afresh: the earlier parts' kept
+            os.replace(logs / "progress.csv", logs / f"progress-part{self.state.resumes}.csv")
+        self.agent.set_logger(configure(str(logs), ["csv", "tensorboard"]))
         self._closers.append(self.agent.logger)
 
     def _build_learner(self) -> None:
@@ -286,6 +294,8 @@ class Run:
             if self.state.warmup_steps >= 0:  # the agent goes on counting its own steps
                 self.offset = self.state.warmup_steps
                 self.agent.num_timesteps = self.state.env_steps - self.offset
+            else:
+                self._warmup_known = False
             return
         warm = warmup_steps(self.config, self.schedule, self.clip_length)
         target, waited_since, told = warm, time.time(), 0.0
@@ -437,7 +447,7 @@ class Run:
             "labels_late": late,  # answered after the trainer's last read (a resumed run uses them)
             "queries_withdrawn": withdrawn,
             "steps": steps,
-            "warmup_steps": self.recorder.total_steps - self.agent.num_timesteps if not self.resume else 0,
+            "warmup_steps": self.offset if self._warmup_known else None,
             "train_seconds": self.train_seconds,
             "resumes": self.state.resumes,
             "seconds_before": self._seconds_before,  # training time of the parts before a resume

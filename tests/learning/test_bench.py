@@ -421,6 +421,7 @@ def test_a_preference_cell_resumes_its_run_and_a_finished_one_is_not_run_again(t
     assert again["true_return_mean"] == row["true_return_mean"] and again["train_seconds"] == row["train_seconds"]
     # its wall time is the run's, not the moment it took to read its summary
     assert again["wall_seconds"] >= row["train_seconds"] and row["resumes"] == 0 and row["seconds_before"] == 0
+    assert again["seconds_before"] == 0 and not any(k.startswith("_") for k in again)  # the summary's own fields
     assert _resumable(run_path, replace(config, labels=12)) is None  # another grid's run is set aside, not resumed
     (run_path / "summary.json").unlink()
     assert _resumable(run_path, config) == "resume"

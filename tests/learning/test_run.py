@@ -105,3 +105,20 @@ def test_atari_agents_take_the_zoos_atari_settings_and_the_cnn_family_runs_on_cu
     assert family.device == "auto" and family_for("pbrl/CartPole-v1").device == "cpu"
     assert agent.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     venv.close()
+
+
+def test_a_resumed_off_policy_agent_takes_no_update_until_its_replay_buffer_refills(tmp_path):
+    venv = rl.make_env("pbrl/Pendulum-v1", 0, 1)
+    agent = rl.make_algo("sac", venv, "pbrl/Pendulum-v1", 0)
+    agent.learn(150)  # past learning_starts (100): updates, a learned entropy weight, Adam's moments
+    rl.save_optimizers(agent, tmp_path)
+    again = rl.make_algo("sac", venv, "pbrl/Pendulum-v1", 0)
+    assert rl.restore_optimizers(again, tmp_path)
+    assert float(again.log_ent_coef) == pytest.approx(float(agent.log_ent_coef))
+    again.num_timesteps = 150  # its count goes on; its replay buffer (not kept) starts empty
+    rl.hold_updates_until_refilled(again)
+    again.learn(60, reset_num_timesteps=False)
+    assert again._n_updates == 0  # without the hold: ~60 updates on a handful of transitions
+    again.learn(60, reset_num_timesteps=False)
+    assert again._n_updates > 0
+    venv.close()

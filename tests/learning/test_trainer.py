@@ -203,6 +203,7 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
     assert summary["seconds_before"] == seconds_before and summary["resumes"] == 1
     # the agent's learning-rate schedule (the Zoo's linear 1e-3 for CartPole) goes on from where it stopped,
     # not from its start: the resumed part's first update uses what the uninterrupted run would have
+    assert (out / "logs" / "progress-part1.csv").exists()  # the first part's SB3 log, kept
     updates = list(csv.DictReader(open(out / "logs" / "progress.csv")))
     first = next(float(r["train/learning_rate"]) for r in updates if r["train/learning_rate"])
     assert first == pytest.approx(1e-3 * (1 - (steps_before - warmup) / (30000 - warmup)), rel=0.05)
