@@ -50,13 +50,14 @@ class MujocoFamily(ControlFamily):
 class AtariFamily(ControlFamily):
     """Atari: the paper's CNN reward model on stacked frames, trained on the most recent
     3,000 labels (the paper's buffer) in batches of 8 pairs (faster per frame on a CPU than
-    64: BENCHMARKS.md), SB3's CnnPolicy with the RL Zoo's Atari settings, both
+    64: BENCHMARKS.md), its reward given to the agent at the paper's standard deviation of
+    0.05, SB3's CnnPolicy with the RL Zoo's Atari settings, both
     on CUDA when there is a GPU; 25-step clips shown to people from their own observations at
     15 frames a second."""
 
     name = "atari"
     reward_kind = "cnn"
-    reward_defaults = {"use_actions": False, "max_labels": 3000, "batch_size": 8}
+    reward_defaults = {"use_actions": False, "max_labels": 3000, "batch_size": 8, "scale": 0.05}
     device = "auto"
 
     def hyperparameters(self, algo: str, env_id: str) -> tuple[int, dict[str, Any]]:

@@ -16,7 +16,7 @@ COMBINE = ("mean", "pessimistic", "optimistic")
 # user nor the family sets them
 BASE_REWARD_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {"lr": 3e-4, "l2": 1e-3, "epochs": 4.0, "min_steps": 50, "use_actions": False, "max_labels": 0,
-     "batch_size": 64})
+     "batch_size": 64, "scale": 1.0})
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,11 @@ class RewardModelConfig:
     """mean, pessimistic (mean - k*std) or optimistic (mean + k*std)"""
     k: float = 1.0
     """the k of pessimistic / optimistic"""
+    scale: float | None = None
+    """the agent's reward is the normalised prediction (unit standard deviation over recent
+    behaviour) times this (None: the family's default, e.g. 1; 0.05 for Atari, the paper's:
+    the policy and value share the CNN, and a dense reward of unit scale gives value targets
+    that swamp the policy's gradient; true Atari rewards are sparse and clipped to +-1)"""
     learn_absorbing: bool = False
     """where episodes can end early: rate the state after termination with the model too (the
     terminal observation stands for every padded step of a clip cut short) instead of fixing
@@ -105,7 +110,7 @@ class RewardModelConfig:
             raise InputError(f"--hidden widths must be >= 1, got {self.hidden}")
         check_numbers(self, {"k": "--reward-k (--std-k)", "n_members": "--members"}, lr="> 0", l2=">= 0",
                       epochs="> 0", min_steps=">= 0", max_labels=">= 0", batch_size=">= 1", max_batch_steps=">= 1",
-                      max_eval=">= 1",
+                      max_eval=">= 1", scale="> 0",
                       k=">= 0")
 
     def resolved(self, defaults: Mapping[str, Any] = MappingProxyType({})) -> RewardModelConfig:

@@ -348,11 +348,12 @@ class RewardEnsemble:
                 raise InputError("this reward model rates the observation an action led to: pass next_obs")
             obs = next_obs
         z = self.normalised_member_rewards(obs, actions)
+        scale = 1.0 if self.config.scale is None else self.config.scale  # None: a checkpoint from before it
         mean = z.mean(0)
         if self.config.combine == "mean" or len(z) == 1:
-            return mean.astype(np.float32)
+            return (scale * mean).astype(np.float32)
         sign = -1.0 if self.config.combine == "pessimistic" else 1.0
-        return (mean + sign * self.config.k * z.std(0)).astype(np.float32)
+        return (scale * (mean + sign * self.config.k * z.std(0))).astype(np.float32)
 
     def clip_returns(self, clips: list[Clip]) -> np.ndarray:
         """Normalised predicted returns of each clip for every member, ``[M, len(clips)]``."""

@@ -207,6 +207,32 @@ def test_the_papers_cnn_for_atari_frames_trains_saves_and_loads(tmp_path, requir
                                model.predict_reward(bright.obs, bright.actions), rtol=1e-5)
 
 
+def test_the_agent_gets_an_atari_reward_at_the_papers_scale(require):
+    # the paper normalises an Atari reward predictor to a standard deviation of 0.05 (its policy and
+    # value share a CNN; a dense reward of unit scale gives value targets that swamp the policy's gradient)
+    require("pbrl/Pong-v5")
+    from pbrl.family import family_for
+    from pbrl.types import Clip, Label, Outcome
+
+    atari = RewardModelConfig(n_members=2, min_steps=5).resolved(family_for("pbrl/Pong-v5").reward_defaults)
+    classic = RewardModelConfig().resolved(family_for("pbrl/CartPole-v1").reward_defaults)
+    assert atari.scale == 0.05 and classic.scale == 1
+    env = gym.make("pbrl/Pong-v5")
+    rng = np.random.default_rng(0)
+    clips = {str(i): Clip(str(i), "pbrl/Pong-v5", rng.integers(0, 255, size=(6, 4, 84, 84), dtype=np.uint8),
+                          np.zeros(6, np.int64), np.zeros(6), 6) for i in range(4)}
+    data = PreferenceDataset(seed=0, validation_fraction=0.0)
+    for i in (0, 2):
+        query = Query(f"q{i}", (str(i), str(i + 1)))
+        data.add(query, Label(query.query_id, Outcome.RIGHT), clips)
+    model = RewardEnsemble(env.observation_space, env.action_space, atari, env_id="pbrl/Pong-v5", seed=0, kind="cnn")
+    model.fit(data, list(clips.values()))
+    frames = np.concatenate([c.obs for c in clips.values()])
+    unit = model.normalised_member_rewards(frames, np.zeros(len(frames), np.int64)).mean(0)
+    np.testing.assert_allclose(model.predict_reward(frames, np.zeros(len(frames), np.int64)), 0.05 * unit, rtol=1e-5)
+    assert unit.std() > 0.3  # the members' normalised mean: unit scale before the 0.05
+
+
 def test_terminal_states_are_rated_and_worth_zero_to_the_agent():
     """Where episodes end early, a clip cut short is padded with its terminal observation,
     the model prices it, and the agent's reward is shifted so that ending is worth 0."""
