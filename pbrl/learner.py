@@ -210,6 +210,16 @@ class PreferenceLearner:
         self.last_fit_at = time.time()
         self._diagnose(env_steps)
 
+    def restore_refits(self, refits: list[dict[str, float]]) -> None:
+        """A resumed run's refits.csv rows; the last stands for the last fit until the next one
+        (its validation accuracy and time: the losses are not kept)."""
+        self.refits = refits
+        if refits:
+            last = refits[-1]
+            accuracy = None if np.isnan(last["val_accuracy"]) else float(last["val_accuracy"])
+            self.last_fit = FitReport(labels=int(last["labels"]), train_loss=float("nan"), val_loss=None,
+                                      val_accuracy=accuracy, l2=list(self.model.l2), seconds=last["fit_seconds"])
+
     def restore(self) -> tuple[int, int]:
         """Read a resumed run's queries and labels back from the store; returns the row ids
         of the last label and the last retraction read (a people's source goes on after them)."""

@@ -265,7 +265,8 @@ class Run:
             self.learner.model_version = self.state.model_version
         self._saved_version = self.learner.model_version
         self.curves = self.run_dir.read_curves() if self.resume else []
-        self.learner.refits = self.run_dir.read_refits() if self.resume else []
+        if self.resume:  # the last fit's figures stand until the next refit (status line, curves)
+            self.learner.restore_refits(self.run_dir.read_refits())
 
     def _source(self) -> PreferenceSource:
         config = self.config

@@ -211,6 +211,9 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
     assert json.loads(progress.read_text())["resumes"] == 1
     rows = list(csv.DictReader(open(out / "curves.csv")))
     assert float(rows[0]["steps"]) < 3000 < float(rows[-1]["steps"])  # the curve goes on from before the kill
+    # the last fit's validation accuracy stands from the resume on (not a gap until the next refit)
+    resumed = [r for r in rows if float(r["steps"]) > steps_before]
+    assert resumed and not math.isnan(float(resumed[0]["val_accuracy"]))
 
 
 def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
