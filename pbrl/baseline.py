@@ -75,8 +75,7 @@ class _Checkpoints(BaseCallback):
     def save(self) -> None:
         self.last = time.perf_counter()
         model = self.model
-        rl.save_policy(model, self.venv, self.directory, self.config.algo, self.config.env_id)
-        rl.save_optimizers(model, self.directory)
+        rl.checkpoint_agent(model, self.venv, self.directory, self.config.algo, self.config.env_id)
         state = {"config": asdict(self.config), "steps": model.num_timesteps, "seconds": self.seconds(),
                  "resumes": self.resumes, "curve": self.progress.curve}
         write_json(self.directory / STATE_FILE, state)
@@ -119,10 +118,7 @@ def run_baseline(config: BaselineConfig, label: str = "true-reward", directory: 
     progress = Progress(config.steps, label=label)
     if state is not None:
         assert directory is not None  # a state is only read from a directory
-        rl.restore_policy(model, venv, directory)  # a damaged policy.pt: a clear error from rl
-        if not rl.restore_optimizers(model, directory):
-            print(f"  [{label}] no {rl.OPTIMIZER_FILE} in {directory}: going on with fresh optimisers", flush=True)
-        rl.hold_updates_until_refilled(model)
+        rl.resume_agent(model, venv, directory, tag=f"[{label}] ")
         model.num_timesteps, progress.curve = int(state["steps"]), list(state["curve"])
         print(f"  [{label}] resuming at step {model.num_timesteps:,} of {config.steps:,}", flush=True)
     resumes = state["resumes"] + 1 if state else 0

@@ -240,6 +240,24 @@ def hold_updates_until_refilled(model: BaseAlgorithm) -> None:
     setattr(model, "train", held)  # noqa: B010 (an instance's method replaced on purpose)
 
 
+def checkpoint_agent(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, env_id: str) -> None:
+    """What :func:`resume_agent` goes on from: the policy (:func:`save_policy`) and its
+    optimisers' state (:func:`save_optimizers`)."""
+    save_policy(model, venv, directory, algo, env_id)
+    save_optimizers(model, directory)
+
+
+def resume_agent(model: BaseAlgorithm, venv: VecEnv, directory: Path, tag: str = "") -> None:
+    """Put a checkpoint of :func:`checkpoint_agent` into a freshly built ``model`` to go on
+    training: weights and VecNormalize state, optimisers (fresh ones, said so, where the
+    checkpoint predates them), and an off-policy agent's updates held until its buffer refills."""
+    restore_policy(model, venv, directory)  # a damaged policy.pt: a clear error
+    if not restore_optimizers(model, directory):
+        print(f"  {tag}no {OPTIMIZER_FILE} in {directory} (checkpointed before pbrl kept it): going on with fresh "
+              "optimisers", flush=True)
+    hold_updates_until_refilled(model)
+
+
 def _read_normalisation(directory: Path) -> dict[str, np.ndarray]:
     path = directory / NORM_FILE
     try:

@@ -237,11 +237,7 @@ class Run:
                                                  self.family.policy_kwargs(config))
         self.family.attach(self.agent, self.venv)
         if (self.out / rl.POLICY_FILE).exists():
-            rl.restore_policy(self.agent, self.venv, self.out)
-            if not rl.restore_optimizers(self.agent, self.out):
-                print(f"  no {rl.OPTIMIZER_FILE} in {self.out} (checkpointed before pbrl kept it): going on with fresh "
-                      "optimisers", flush=True)
-            rl.hold_updates_until_refilled(self.agent)
+            rl.resume_agent(self.agent, self.venv, self.out)
         logs = self.out / "logs"
         if self.resume and (logs / "progress.csv").exists():  # SB3 starts its CSV afresh: the earlier parts' kept
             os.replace(logs / "progress.csv", logs / f"progress-part{self.state.resumes}.csv")
@@ -411,8 +407,7 @@ class Run:
         family's artefacts and progress on disk, so that a stopped run can resume."""
         self.store.checkpoint()
         self.learner.model.save(self.out / "reward_model")
-        rl.save_policy(self.agent, self.venv, self.out, self.config.algo, self.config.env_id)
-        rl.save_optimizers(self.agent, self.out)
+        rl.checkpoint_agent(self.agent, self.venv, self.out, self.config.algo, self.config.env_id)
         self.run_dir.write_curves(self.curves, plot=False)
         self.run_dir.write_refits(self.learner.refits)
         self.state.env_steps, self.state.model_version = env_steps, self.learner.model_version
