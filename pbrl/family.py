@@ -177,6 +177,14 @@ class Family:
     def attach(self, agent: BaseAlgorithm, venv: VecEnv) -> None:
         """Connect what :meth:`wrap_agent_env` added to the built agent."""
 
+    def agent_env_state(self, venv: VecEnv) -> dict[str, float]:
+        """What :meth:`wrap_agent_env`'s wrappers learned while training, kept in progress.json
+        so that a resumed run goes on from it (text: the adaptive KL beta)."""
+        return {}
+
+    def restore_agent_env_state(self, venv: VecEnv, state: dict[str, float]) -> None:
+        """Put :meth:`agent_env_state`'s ``state`` back into a resumed run's wrappers."""
+
     def save_artifacts(self, agent: BaseAlgorithm, run_dir: Path, config: Any, env: EnvInfo) -> None:
         """Files beside policy.pt that other tools read (text: the policy's language model)."""
 

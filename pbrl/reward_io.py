@@ -2,6 +2,8 @@
 ``weights_only=True``, so loading runs no pickled code) plus JSON metadata with a format
 version (``reward_model.json``): the spaces, the settings, the member kind (``mlp``, ``cnn``,
 ``text`` or one registered with :func:`pbrl.reward_nets.register_members`) and the L2 weights.
+Beside them, ``fit_state.pt`` holds what a resumed run needs to go on fitting as it was going
+(Adam's moments, tensors only); a checkpoint without it loads with a fresh optimiser.
 
 This module is the format: what a checkpoint holds, written and read. It sits below
 :mod:`pbrl.reward_model` (which it never imports, so the two form no cycle):
@@ -29,6 +31,7 @@ from pbrl.io import atomic_write
 FORMAT_VERSION = 1
 CHECKPOINT = "reward_model.pt"
 METADATA = "reward_model.json"
+FIT_STATE = "fit_state.pt"
 
 
 def describe_space(space: gym.Space) -> dict[str, Any]:
@@ -58,12 +61,15 @@ def _space_from(desc: dict[str, Any]) -> gym.Space:
     return gym.spaces.Box(low, high, tuple(desc["shape"]), dtype)
 
 
-def write(directory: str | os.PathLike[str], state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
-    """Write ``state`` (``reward_model.pt``) and ``meta`` with the format version and the time
-    (``reward_model.json``) atomically into ``directory``."""
+def write(directory: str | os.PathLike[str], state: dict[str, torch.Tensor], meta: dict[str, Any],
+          fit_state: dict[str, Any] | None = None) -> Path:
+    """Write ``state`` (``reward_model.pt``), ``meta`` with the format version and the time
+    (``reward_model.json``) and ``fit_state`` (``fit_state.pt``, first) atomically into ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     meta = {"format_version": FORMAT_VERSION, **meta, "saved_at": time.time()}
+    if fit_state is not None:
+        atomic_write(directory / FIT_STATE, lambda f: torch.save(fit_state, f))
     atomic_write(directory / CHECKPOINT, lambda f: torch.save(state, f))
     atomic_write(directory / METADATA, lambda f: f.write(json.dumps(meta, indent=2).encode()))
     return directory
@@ -128,3 +134,16 @@ def read(path: str | os.PathLike[str]) -> Checkpoint:
         raise InputError(f"{meta_path} lacks {', '.join(missing) or 'config.hidden'}: the file is damaged or was "
                          "edited; restore it from a copy of the run, or retrain")
     return Checkpoint(directory, meta, state)
+
+
+def read_fit_state(directory: Path) -> dict[str, Any] | None:
+    """``fit_state.pt`` in a checkpoint's directory (tensors only, on the CPU); None where the
+    checkpoint has none (written before pbrl kept it)."""
+    path = directory / FIT_STATE
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        raise InputError(f"{path} is damaged or not this model's ({type(exc).__name__}); delete it to go on fitting "
+                         "with a fresh optimiser, or restore it from a copy") from None

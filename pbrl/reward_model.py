@@ -391,8 +391,9 @@ class RewardEnsemble:
         state.update({name: torch.from_numpy(value.copy()) for name, value in arrays.items()})
         meta = {"kind": self.kind, "env_id": self.env_id, "observation_space": self.obs_desc,
                 "action_space": self.act_desc, "config": asdict(self.config), "center": self.center,
-                "absorbing": self.absorbing, "l2": self.l2, "labels_seen": self.labels_seen}
-        return reward_io.write(directory, state, meta)
+                "absorbing": self.absorbing, "l2": self.l2, "labels_seen": self.labels_seen,
+                "rng": self.rng.bit_generator.state}  # bootstraps and batches go on where they were
+        return reward_io.write(directory, state, meta, {"optimizer": self.optimizer.state_dict()})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> RewardEnsemble:
@@ -429,6 +430,16 @@ class RewardEnsemble:
         self.l2 = list(meta["l2"])
         self.labels_seen = meta["labels_seen"]
         self.fitted = True
+        fit_state = reward_io.read_fit_state(saved.directory)
+        try:
+            if "rng" in meta:
+                self.rng.bit_generator.state = meta["rng"]
+            if fit_state is not None:
+                self.optimizer.load_state_dict(fit_state["optimizer"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise InputError(f"{saved.directory}: its fit state ({reward_io.FIT_STATE}, the rng in "
+                             f"{reward_io.METADATA}) does not fit this model ({type(exc).__name__}: {exc}); delete "
+                             f"{reward_io.FIT_STATE} to go on with a fresh optimiser") from None
 
     def check_spaces(self, observation_space: gym.Space, action_space: gym.Space, where: str = "") -> None:
         """Raise a clear error when the env's spaces differ from the ones this model learned on."""

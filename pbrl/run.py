@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,8 @@ class RunProgress:
     # from env_steps - warmup_steps, so that its schedules (learning rate, clip range) go on too
     # (-1: a checkpoint from before pbrl kept it: the schedules start again)
     warmup_steps: int = -1
+    # what the family's agent-env wrappers learned (Family.agent_env_state: text's KL beta)
+    family_state: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def read(cls, run_dir: Path) -> RunProgress:
@@ -107,7 +109,8 @@ class RunProgress:
     def write(self, run_dir: Path) -> None:
         write_json(run_dir / PROGRESS_FILE, {"env_steps": self.env_steps, "resumes": self.resumes,
                                              "model_version": self.model_version, "label_rows": self.label_rows,
-                                             "seconds": self.seconds, "warmup_steps": self.warmup_steps})
+                                             "seconds": self.seconds, "warmup_steps": self.warmup_steps,
+                                             "family_state": self.family_state})
 
 
 def resolved(config: TrainConfig) -> TrainConfig:
@@ -238,6 +241,7 @@ class Run:
         self.family.attach(self.agent, self.venv)
         if (self.out / rl.POLICY_FILE).exists():
             rl.resume_agent(self.agent, self.venv, self.out)
+            self.family.restore_agent_env_state(self.venv, self.state.family_state)
         logs = self.out / "logs"
         if self.resume and (logs / "progress.csv").exists():  # SB3 starts its CSV afresh: the earlier parts' kept
             os.replace(logs / "progress.csv", logs / f"progress-part{self.state.resumes}.csv")
@@ -413,6 +417,7 @@ class Run:
         self.state.env_steps, self.state.model_version = env_steps, self.learner.model_version
         self.state.label_rows = self.store.last_label_id()
         self.state.seconds, self.state.warmup_steps = self._seconds(), self.offset
+        self.state.family_state = self.family.agent_env_state(self.venv)
         self.state.write(self.out)
         self._last_checkpoint = time.perf_counter()
         self._saved_version = self.learner.model_version

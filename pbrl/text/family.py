@@ -89,6 +89,15 @@ class TextFamily(Family):
         assert isinstance(venv, KLPenalty) and isinstance(agent.policy, TextPolicy)  # wrap_agent_env's, policy_class's
         venv.policy = agent.policy  # the KL penalty reads the policy's log-probabilities
 
+    def agent_env_state(self, venv: VecEnv) -> dict[str, float]:
+        assert isinstance(venv, KLPenalty)  # wrap_agent_env's
+        return {"kl_beta": venv.controller.beta}
+
+    def restore_agent_env_state(self, venv: VecEnv, state: dict[str, float]) -> None:
+        assert isinstance(venv, KLPenalty)
+        if "kl_beta" in state:  # where the adaptive beta had gone, not kl_coef again
+            venv.controller.beta = float(state["kl_beta"])
+
     def save_artifacts(self, agent: BaseAlgorithm, run_dir: Path, config: Any, env: EnvInfo) -> None:
         assert isinstance(agent.policy, TextPolicy)
         assert isinstance(env.observation_space, gym.spaces.Box)  # the response game's spaces

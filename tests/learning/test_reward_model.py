@@ -123,6 +123,24 @@ def test_save_load_round_trip_and_the_gym_make_hook(pendulum_clips, tmp_path):
     assert reward == pytest.approx(float(model.predict_reward(o[None], np.array([[0.5]], np.float32))[0]), rel=1e-5)
 
 
+def test_a_loaded_checkpoint_goes_on_fitting_as_the_saved_model_would(pendulum_clips, tmp_path):
+    """A resumed run's next refit: Adam's moments and the bootstrap rng travel with the weights."""
+    model = make_model()
+    first, more = labelled(pendulum_clips, 30), labelled(pendulum_clips, 40, seed=1)
+    model.fit(first, pendulum_clips)
+    model.save(tmp_path)
+    loaded = RewardEnsemble.load(tmp_path)
+    model.fit(more, pendulum_clips)
+    loaded.fit(more, pendulum_clips)
+    obs, acts = pendulum_clips[0].obs, pendulum_clips[0].actions
+    np.testing.assert_array_equal(loaded.predict_reward(obs, acts), model.predict_reward(obs, acts))
+    (tmp_path / "fit_state.pt").write_bytes(b"damaged")
+    with pytest.raises(ValueError, match="fit_state.pt is damaged.*delete it"):
+        RewardEnsemble.load(tmp_path)
+    (tmp_path / "fit_state.pt").unlink()  # a checkpoint from before: a fresh optimiser
+    assert not RewardEnsemble.load(tmp_path).optimizer.state
+
+
 def test_mismatched_env_and_corrupt_checkpoints_are_clear_errors(pendulum_clips, tmp_path):
     model = make_model()
     model.fit(labelled(pendulum_clips, 20), pendulum_clips)

@@ -190,6 +190,14 @@ def test_preference_learning_runs_on_the_response_game_with_the_text_policy(sft_
     # the policy's LM is written once, at the end (not at every refit's checkpoint)
     lm_files = list((tmp_path / "run" / "text_policy").iterdir())
     assert lm_files and max(f.stat().st_mtime for f in lm_files) >= (tmp_path / "run" / "progress.json").stat().st_mtime
+    # the adaptive KL beta is kept with the checkpoint: a resumed run goes on from it, not from kl_coef
+    from pbrl.run import Run
+
+    beta = json.loads((tmp_path / "run" / "progress.json").read_text())["family_state"]["kl_beta"]
+    assert beta != config.kl_coef
+    with Run(config, tmp_path / "run", resume=True) as run:
+        run.build()
+        assert run.venv.controller.beta == beta
 
 
 def test_reward_options_given_for_text_keep_the_family_defaults(sft_dir, tmp_path):
