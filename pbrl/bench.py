@@ -23,7 +23,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from pathlib import Path
@@ -249,7 +249,7 @@ def runner_of(task: str) -> str | None:
 
 def run_cell(cell: Cell, out: str, beside: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run one cell and write its result file; returns the result. ``beside``: the names of
-    the cells started with it (its round), kept in the file as ``ran_beside``."""
+    the cells running when it started, kept in the file as ``ran_beside``."""
     start = time.perf_counter()
     spec = runner_of(cell.task)
     if spec is None:
@@ -418,12 +418,11 @@ LIGHT = ("random",)  # cells of a few seconds: run together, before the timed on
 
 
 def rounds(todo: list[Cell], workers: int) -> list[list[Cell]]:
-    """The cells in rounds of at most ``workers`` that run side by side, the next round after
-    the last of them: true-reward PPO beside the preference-learning cell of its task, seed
-    and steps (plain pbrl first), so that the wall-time ratio of the two compares runs that
-    shared the machine alike; the other timed cells beside each other, in order, and the
-    cells that read another's output (DPO) in rounds of their own after them; the light
-    cells (the random policy) first. A round waits for its slowest cell: a core may idle."""
+    """The order cells start in, as rounds of at most ``workers`` that start side by side:
+    true-reward PPO with the preference-learning cell of its task, seed and steps (plain pbrl
+    first), so that the two start together; the other timed cells after them, in order, and the
+    cells that read another's output (DPO) in rounds of their own after those; the light cells
+    (the random policy) first. :func:`_run_parallel` starts each cell as a worker frees."""
     dependent = {m for suite in SUITES.values() for m in suite.dependent}
 
     def chunks(cells: list[Cell]) -> list[list[Cell]]:
@@ -466,22 +465,42 @@ def sigterm_exits() -> Iterator[None]:
 
 
 def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
-    """The cells in ``workers`` spawned processes. Stopped (Ctrl-C, or SIGTERM from ``kill`` or a
-    scheduler), it takes the running cells with it: orphaned workers would go on writing result
-    files; a finished cell's file is already written, and an interrupted one starts again."""
+    """The cells in ``workers`` spawned processes, started in :func:`rounds`' order, a freed
+    worker taking the next cell at once (so every timed cell shares the machine with the same
+    number of others until the grid's tail; the light cells run before the timed ones, and a
+    cell that reads another's output after every other). A cell's file names each cell whose run overlapped its own
+    (``ran_beside``). Stopped (Ctrl-C, or SIGTERM from ``kill`` or a scheduler), it takes the
+    running cells with it: orphaned workers would go on writing result files; a finished cell's
+    file is already written, and an interrupted one starts again."""
     import multiprocessing as mp
 
+    dependent = {m for suite in SUITES.values() for m in suite.dependent}
+    order = [cell for batch in rounds(todo, workers) for cell in batch]
+    # the light cells (seconds) first, then the timed ones, then those that read another's output
+    phases = [[c for c in order if c.method in LIGHT],
+              [c for c in order if c.method not in LIGHT and c.method not in dependent],
+              [c for c in order if c.method in dependent]]
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
     with sigterm_exits():
         try:
             finished = 0
-            for batch in rounds(todo, workers):  # each round's cells side by side; the next round after them
-                futures = {pool.submit(run_cell, cell, out, tuple(c.name for c in batch if c != cell)): cell
-                           for cell in batch}
-                for future in as_completed(futures):
-                    future.result()
-                    finished += 1
-                    print(f"== [{finished}/{len(todo)}] finished {futures[future].name}", flush=True)
+            for queue in phases:
+                running: dict[Future[dict[str, Any]], Cell] = {}
+                beside: dict[str, set[str]] = {}  # each running cell: the cells whose runs overlapped it
+                while queue or running:
+                    while queue and len(running) < workers:
+                        cell = queue.pop(0)
+                        beside[cell.name] = {c.name for c in running.values()}
+                        for other in running.values():
+                            beside[other.name].add(cell.name)
+                        running[pool.submit(run_cell, cell, out, tuple(sorted(beside[cell.name])))] = cell
+                    for future in wait(running, return_when=FIRST_COMPLETED).done:
+                        cell = running.pop(future)
+                        row = future.result()
+                        if set(row["ran_beside"]) != beside[cell.name]:  # cells started after it
+                            write_row(out, cell, {**row, "ran_beside": sorted(beside[cell.name])})
+                        finished += 1
+                        print(f"== [{finished}/{len(todo)}] finished {cell.name}", flush=True)
         except (KeyboardInterrupt, SystemExit):
             for process in list((getattr(pool, "_processes", None) or {}).values()):
                 process.terminate()

@@ -52,8 +52,10 @@ EXPLAINED = (
     "mean +- std over seeds. Normalised score: (R - R_random) / (R_PPO - R_random) per seed, with that "
     "seed's true-reward PPO and uniformly random policy (1 = PPO, 0 = random). Wall time: the whole cell "
     "(training, queries, labels, refits, evaluation); its ratio to PPO's is per seed, then the median. With two "
-    "workers or more, each seed's true-reward PPO cell runs beside that seed's pbrl cell, so that both share the "
-    "machine alike (a cell's file names the cells it ran beside, `ran_beside`; older cells ran in no set order).")
+    "workers or more, each seed's true-reward PPO cell starts with that seed's pbrl cell and a freed worker takes "
+    "the next cell at once, so that every timed cell shares the machine alike (a cell's file names the cells whose "
+    "runs overlapped it, `ran_beside`; cells before 2026-11-30 ran in rounds, a round waiting for its slowest "
+    "cell, and older ones in no set order).")
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,15 @@
 # .whlatari (4 MB; make it once here, see below). One call, with carry [".whlatari"]:
 #   bash scripts/device/atari_gpu.sh
 # 1. `pbrl bench atari --speed` on CUDA: each part's steps/s and the wall-time ratio to true-reward
-#    PPO they make (the GPU target: <= 1.2x), into $OUT/speed.md.
+#    PPO they make (the GPU target: <= 1.2x), into $OUT/speed.md (commit it as
+#    benchmarks/atari/speed-gpu.md: the report shows it beside the CPU's table).
 # 2. Pong, true-reward PPO beside pbrl at LABELS labels, STEPS agent steps each, one seed, both
 #    cells at once on the GPU (--workers 2), stopped at BUDGET seconds: ordinary bench cells,
-#    their curves and summaries in $OUT/results.tgz. The paper's scale (10M frames = 2.5M agent steps, 3,300
-#    labels) is STEPS=2500000; at FACTS.md's 1,454 agent steps/s for PPO on this GPU it needs
-#    ~30 minutes, twice a session's device time, so the default is the run that fits one command.
+#    their curves and summaries in $OUT/results.tgz (unpack it into benchmarks/atari/gpu/, not
+#    the CPU grid's cells/: a cell's name does not carry its steps; NOTES.md names the machine).
+#    The paper's scale (10M frames = 2.5M agent steps, 3,300 labels) is STEPS=2500000; at
+#    FACTS.md's 1,454 agent steps/s for PPO on this GPU it needs ~30 minutes, twice a session's
+#    device time, so the default is the run that fits one command.
 # Making .whlatari here (x86-64 wheels for the machine's Python 3.12):
 #   echo /.whlatari/ >> .git/info/exclude; mkdir -p .whlatari
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

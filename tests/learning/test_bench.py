@@ -47,8 +47,12 @@ def test_cells_write_results_and_a_rerun_skips_them(tmp_path):
                      "Pendulum-v1__random__0__s0.json"]
     row = json.loads((tmp_path / "cells" / files[0]).read_text())
     assert 1 <= row["labels"] <= 8 and row["curve"] and row["true_return_mean"] < 0
-    ppo = json.loads((tmp_path / "cells" / files[3]).read_text())  # timed beside a preference cell of its seed
-    assert len(ppo["ran_beside"]) == 1 and ppo["ran_beside"][0].startswith("Pendulum-v1__pbrl-query-")
+    rows = {f[:-5]: json.loads((tmp_path / "cells" / f).read_text()) for f in files}
+    ppo = rows[files[3][:-5]]  # started with the first preference cell of its seed, and shared the machine after
+    assert ppo["ran_beside"][0].startswith("Pendulum-v1__pbrl-query-")
+    assert rows[files[4][:-5]]["ran_beside"] == []  # the light random cell ran before the timed ones
+    overlaps = {(name, other) for name, row in rows.items() for other in row["ran_beside"]}
+    assert overlaps and overlaps == {(b, a) for a, b in overlaps}  # each overlap named by both cells
     (tmp_path / "cells" / files[1]).unlink()  # as if that cell had been interrupted
     again = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "4 already done, 1 to run" in again.stdout
