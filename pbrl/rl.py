@@ -9,6 +9,7 @@ import os
 import pickle
 import warnings
 import zipfile
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,7 +29,7 @@ import pbrl  # noqa: F401  (registers the ids)
 from pbrl.errors import InputError, MissingFileError
 from pbrl.family import family_for
 from pbrl.group_ppo import GRPO, RLOO
-from pbrl.io import atomic_write
+from pbrl.io import atomic_write, write_json
 
 # PPO and A2C carry tuned per-env defaults; the off-policy algorithms run with SB3's defaults
 # (the learned reward is a VecEnv wrapper, so any SB3 algorithm trains on it).
@@ -241,20 +242,49 @@ def hold_updates_until_refilled(model: BaseAlgorithm) -> None:
 
 
 def checkpoint_agent(model: BaseAlgorithm, venv: VecEnv, directory: Path, algo: str, env_id: str) -> None:
-    """What :func:`resume_agent` goes on from: the policy (:func:`save_policy`) and its
-    optimisers' state (:func:`save_optimizers`)."""
+    """What :func:`resume_agent` goes on from: the policy (:func:`save_policy`), its
+    optimisers' state (:func:`save_optimizers`) and its last episodes (:func:`save_episodes`)."""
     save_policy(model, venv, directory, algo, env_id)
     save_optimizers(model, directory)
+    save_episodes(model, directory)
+
+
+EPISODES_FILE = "episodes.json"
+
+
+def save_episodes(model: BaseAlgorithm, directory: Path) -> None:
+    """``episodes.json``: the agent's last episodes (SB3's ``ep_info_buffer``: return, length,
+    time), so that a resumed run's mean over them (curves, status lines, SB3's ep_rew_mean)
+    goes on rather than starting again from its first few episodes."""
+    episodes = [{"r": float(ep["r"]), "l": int(ep["l"]), "t": float(ep["t"])} for ep in model.ep_info_buffer or ()]
+    write_json(directory / EPISODES_FILE, {"episodes": episodes})
+
+
+def restore_episodes(model: BaseAlgorithm, directory: Path) -> None:
+    """Put :func:`save_episodes`' episodes back (a checkpoint from before pbrl kept them: none);
+    SB3 keeps them when the resumed agent learns with ``reset_num_timesteps=False``."""
+    path = directory / EPISODES_FILE
+    if not path.exists():
+        return
+    try:
+        episodes = [{"r": float(ep["r"]), "l": int(ep["l"]), "t": float(ep["t"])}
+                    for ep in _read_json(path, ("episodes",))["episodes"]]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
+    model.ep_info_buffer = deque(episodes, maxlen=model._stats_window_size)
+    model.ep_success_buffer = deque(maxlen=model._stats_window_size)
 
 
 def resume_agent(model: BaseAlgorithm, venv: VecEnv, directory: Path, tag: str = "") -> None:
     """Put a checkpoint of :func:`checkpoint_agent` into a freshly built ``model`` to go on
     training: weights and VecNormalize state, optimisers (fresh ones, said so, where the
-    checkpoint predates them), and an off-policy agent's updates held until its buffer refills."""
+    checkpoint predates them), the last episodes, and an off-policy agent's updates held until
+    its buffer refills."""
     restore_policy(model, venv, directory)  # a damaged policy.pt: a clear error
     if not restore_optimizers(model, directory):
         print(f"  {tag}no {OPTIMIZER_FILE} in {directory} (checkpointed before pbrl kept it): going on with fresh "
               "optimisers", flush=True)
+    restore_episodes(model, directory)
     hold_updates_until_refilled(model)
 
 

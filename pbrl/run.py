@@ -100,6 +100,8 @@ class RunProgress:
     warmup_steps: int = -1
     # what the family's agent-env wrappers learned (Family.agent_env_state: text's KL beta)
     family_state: dict[str, float] = field(default_factory=dict)
+    # the learned reward's last 100 episode returns (the curves' learned_return goes on from them)
+    learned_returns: list[float] = field(default_factory=list)
 
     @classmethod
     def read(cls, run_dir: Path) -> RunProgress:
@@ -110,7 +112,8 @@ class RunProgress:
         write_json(run_dir / PROGRESS_FILE, {"env_steps": self.env_steps, "resumes": self.resumes,
                                              "model_version": self.model_version, "label_rows": self.label_rows,
                                              "seconds": self.seconds, "warmup_steps": self.warmup_steps,
-                                             "family_state": self.family_state})
+                                             "family_state": self.family_state,
+                                             "learned_returns": self.learned_returns})
 
 
 def resolved(config: TrainConfig) -> TrainConfig:
@@ -222,6 +225,7 @@ class Run:
         self.recorder = ClipRecorder(base, config.env_id, self.clip_length, pool_size=config.pool_size,
                                      id_prefix=f"r{resumes}-" if resumes else "")
         self.learned = LearnedReward(self.recorder, self._reward_model())
+        self.learned.episode_returns.extend(self.state.learned_returns)  # a resumed run's, from before
         self.venv: VecEnv = self.family.wrap_agent_env(rl.wrap_normalize(self.learned, config.env_id, self.algo_kwargs),
                                                        config)
 
@@ -418,6 +422,7 @@ class Run:
         self.state.label_rows = self.store.last_label_id()
         self.state.seconds, self.state.warmup_steps = self._seconds(), self.offset
         self.state.family_state = self.family.agent_env_state(self.venv)
+        self.state.learned_returns = [float(r) for r in self.learned.episode_returns[-100:]]
         self.state.write(self.out)
         self._last_checkpoint = time.perf_counter()
         self._saved_version = self.learner.model_version

@@ -122,3 +122,23 @@ def test_a_resumed_off_policy_agent_takes_no_update_until_its_replay_buffer_refi
     again.learn(60, reset_num_timesteps=False)
     assert again._n_updates > 0
     venv.close()
+
+
+def test_a_resumed_agent_goes_on_from_its_last_episodes(tmp_path):
+    """The mean of the last 100 episodes (curves, status lines) does not start again from a few."""
+    env_id = "pbrl/CartPole-v1"
+    venv = rl.make_env(env_id, 0, 2)
+    agent = rl.make_algo("ppo", venv, env_id, 0)
+    agent.learn(600)
+    rl.checkpoint_agent(agent, venv, tmp_path, "ppo", env_id)
+    saved = [ep["r"] for ep in agent.ep_info_buffer]
+    again = rl.make_algo("ppo", venv, env_id, 0)
+    rl.resume_agent(again, venv, tmp_path)
+    again.num_timesteps = agent.num_timesteps
+    again.learn(200, reset_num_timesteps=False)  # SB3 keeps them and adds the new ones
+    returns = [ep["r"] for ep in again.ep_info_buffer]
+    assert 0 < len(saved) < len(returns) <= 100 and returns[: len(saved)] == saved
+    (tmp_path / rl.EPISODES_FILE).write_text('{"episodes": [{"r": "many"}]}')
+    with pytest.raises(ValueError, match="episodes.json is corrupt"):
+        rl.resume_agent(rl.make_algo("ppo", venv, env_id, 0), venv, tmp_path)
+    venv.close()

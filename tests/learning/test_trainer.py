@@ -189,6 +189,8 @@ def test_a_killed_run_resumes_with_its_labels_queries_and_reward_model(tmp_path)
         "model_version", "seconds", "env_steps", "warmup_steps"))
     assert 0 < warmup < steps_before and (out / "optimizer.pt").exists()  # Adam's moments travel with the weights
     assert (out / "reward_model" / "fit_state.pt").exists()  # and the reward model's
+    learned_before = json.loads(progress.read_text())["learned_returns"]
+    assert learned_before and (out / "episodes.json").exists()  # the last episodes: the curves' means go on
 
     result = subprocess.run([PBRL, "train", "--resume", str(out)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
