@@ -417,13 +417,18 @@ def record_command(out: str | Path, command: str) -> None:
 LIGHT = ("random",)  # cells of a few seconds: run together, before the timed ones
 
 
+def dependent_methods() -> set[str]:
+    """The methods whose cells read another cell's output (DPO reads the pbrl cell's labels)."""
+    return {m for suite in SUITES.values() for m in suite.dependent}
+
+
 def rounds(todo: list[Cell], workers: int) -> list[list[Cell]]:
     """The order cells start in, as rounds of at most ``workers`` that start side by side:
     true-reward PPO with the preference-learning cell of its task, seed and steps (plain pbrl
     first), so that the two start together; the other timed cells after them, in order, and the
     cells that read another's output (DPO) in rounds of their own after those; the light cells
     (the random policy) first. :func:`_run_parallel` starts each cell as a worker frees."""
-    dependent = {m for suite in SUITES.values() for m in suite.dependent}
+    dependent = dependent_methods()
 
     def chunks(cells: list[Cell]) -> list[list[Cell]]:
         return [cells[i:i + workers] for i in range(0, len(cells), max(1, workers))]
@@ -468,13 +473,13 @@ def _run_parallel(todo: list[Cell], out: str, workers: int) -> None:
     """The cells in ``workers`` spawned processes, started in :func:`rounds`' order, a freed
     worker taking the next cell at once (so every timed cell shares the machine with the same
     number of others until the grid's tail; the light cells run before the timed ones, and a
-    cell that reads another's output after every other). A cell's file names each cell whose run overlapped its own
-    (``ran_beside``). Stopped (Ctrl-C, or SIGTERM from ``kill`` or a scheduler), it takes the
+    cell that reads another's output after every other). A cell's file names each cell whose
+    run overlapped its own (``ran_beside``). Stopped (Ctrl-C, or SIGTERM from ``kill`` or a scheduler), it takes the
     running cells with it: orphaned workers would go on writing result files; a finished cell's
     file is already written, and an interrupted one starts again."""
     import multiprocessing as mp
 
-    dependent = {m for suite in SUITES.values() for m in suite.dependent}
+    dependent = dependent_methods()
     order = [cell for batch in rounds(todo, workers) for cell in batch]
     # the light cells (seconds) first, then the timed ones, then those that read another's output
     phases = [[c for c in order if c.method in LIGHT],
@@ -525,7 +530,7 @@ def run_suite(grid: list[Cell], out: str, workers: int = 1, command: str | None 
                          "to rerun them")
     # a cell that reads another's output (DPO reads the pbrl cell's labels) waits for it: those
     # go last, so that parallel workers do not sit on a lock
-    dependent = {m for suite in SUITES.values() for m in suite.dependent}
+    dependent = dependent_methods()
     todo = sorted((c for c in grid if c.name not in finished), key=lambda c: c.method in dependent)
     where = where or f"with {workers} worker(s)"
     print(f"{len(grid)} cells, {len(grid) - len(todo)} already done, {len(todo)} to run {where} -> {out}", flush=True)

@@ -256,8 +256,12 @@ def save_episodes(model: BaseAlgorithm, directory: Path) -> None:
     """``episodes.json``: the agent's last episodes (SB3's ``ep_info_buffer``: return, length,
     time), so that a resumed run's mean over them (curves, status lines, SB3's ep_rew_mean)
     goes on rather than starting again from its first few episodes."""
-    episodes = [{"r": float(ep["r"]), "l": int(ep["l"]), "t": float(ep["t"])} for ep in model.ep_info_buffer or ()]
-    write_json(directory / EPISODES_FILE, {"episodes": episodes})
+    write_json(directory / EPISODES_FILE, {"episodes": [_episode(ep) for ep in model.ep_info_buffer or ()]})
+
+
+def _episode(ep: Mapping[str, Any]) -> dict[str, float | int]:
+    """One of SB3's episode records (Monitor's return, length, time) as plain numbers."""
+    return {"r": float(ep["r"]), "l": int(ep["l"]), "t": float(ep["t"])}
 
 
 def restore_episodes(model: BaseAlgorithm, directory: Path) -> None:
@@ -267,8 +271,7 @@ def restore_episodes(model: BaseAlgorithm, directory: Path) -> None:
     if not path.exists():
         return
     try:
-        episodes = [{"r": float(ep["r"]), "l": int(ep["l"]), "t": float(ep["t"])}
-                    for ep in _read_json(path, ("episodes",))["episodes"]]
+        episodes = [_episode(ep) for ep in _read_json(path, ("episodes",))["episodes"]]
     except (TypeError, KeyError, ValueError) as exc:
         raise _unreadable(path, exc) from None
     model.ep_info_buffer = deque(episodes, maxlen=model._stats_window_size)
