@@ -16,24 +16,45 @@ class LearnedReward(VecEnvWrapper):
 
     The true reward stays in ``info["true_reward"]``; the learned one is copied to
     ``info["learned_reward"]``, and the learned return of finished episodes is kept in
-    ``episode_returns`` for logging.
+    ``episode_returns`` for logging: only episodes rated from start to end by the current
+    reward, since the returns of two reward models are on different scales and levels (a mean
+    over the last 100 episodes that spanned a refit would drift from the old model's level to
+    the new one's for as long as 100 episodes take, with the agent doing nothing).
 
     :param venv: the env (its reward is ignored).
     :param model: anything with ``predict_reward(obs[N, ...], actions[N, ...]) -> [N]``;
-        it may be replaced later (``wrapper.model = new_model``).
+        it may be replaced later (``wrapper.model = new_model``; after a fit in place, call
+        :meth:`reward_changed`).
     """
 
     def __init__(self, venv: VecEnv, model: Any) -> None:
         super().__init__(venv)
-        self.model = model
+        self._model = model
         self._obs: VecEnvObs | None = None
         self._actions: np.ndarray | None = None
         self._running = np.zeros(self.num_envs)
+        self._mixed = np.zeros(self.num_envs, dtype=bool)  # episodes begun under an earlier reward
         self.episode_returns: list[float] = []
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        self._model = model
+        self.reward_changed()
+
+    def reward_changed(self) -> None:
+        """The reward is another from now on: forget the learned returns of finished episodes
+        and leave out those of the running ones."""
+        self.episode_returns.clear()
+        self._mixed[:] = True
 
     def reset(self) -> VecEnvObs:
         self._obs = self.venv.reset()
         self._running[:] = 0.0
+        self._mixed[:] = False
         return self._obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -55,7 +76,8 @@ class LearnedReward(VecEnvWrapper):
         for i, info in enumerate(infos):
             info["learned_reward"] = float(rewards[i])
             if dones[i]:
-                self.episode_returns.append(float(self._running[i]))
-                self._running[i] = 0.0
+                if not self._mixed[i]:
+                    self.episode_returns.append(float(self._running[i]))
+                self._running[i], self._mixed[i] = 0.0, False
         self._obs = obs
         return obs, rewards, dones, infos

@@ -113,7 +113,7 @@ class PreferenceLearner:
         self.last_disagreement = 0.0
         self.model_version = 1 if model.fitted else 0  # fits so far; stored with each query
         self.last_fit_at: float | None = None
-        # called with the new model when a background fit lands
+        # called with the model after every fit (in place, or a background fit swapped in)
         self.on_new_model: Callable[[RewardEnsemble], None] | None = None
         self._fit_labels = 0  # labels in the last fit started
         self._env_steps = 0  # at the last step()
@@ -202,13 +202,14 @@ class PreferenceLearner:
             return
         self.model, self.last_fit = landed
         self._fitted(env_steps)
-        if self.on_new_model is not None:
-            self.on_new_model(self.model)
 
     def _fitted(self, env_steps: int) -> None:
+        """A fit has landed (in place, or a background fit's model swapped in)."""
         self.model_version += 1
         self.last_fit_at = time.time()
         self._diagnose(env_steps)
+        if self.on_new_model is not None:
+            self.on_new_model(self.model)
 
     def restore_refits(self, refits: list[dict[str, float]]) -> None:
         """A resumed run's refits.csv rows; the last stands for the last fit until the next one
