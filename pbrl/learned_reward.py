@@ -33,6 +33,7 @@ class LearnedReward(VecEnvWrapper):
         self._obs: VecEnvObs | None = None
         self._actions: np.ndarray | None = None
         self._running = np.zeros(self.num_envs)
+        self._steps = np.zeros(self.num_envs, dtype=np.int64)  # rated steps of each running episode
         self._mixed = np.zeros(self.num_envs, dtype=bool)  # episodes begun under an earlier reward
         self.episode_returns: list[float] = []
 
@@ -47,13 +48,15 @@ class LearnedReward(VecEnvWrapper):
 
     def reward_changed(self) -> None:
         """The reward is another from now on: forget the learned returns of finished episodes
-        and leave out those of the running ones."""
+        and leave out those of the running ones (an episode that has not stepped yet is rated by
+        the new reward alone)."""
         self.episode_returns.clear()
-        self._mixed[:] = True
+        self._mixed |= self._steps > 0
 
     def reset(self) -> VecEnvObs:
         self._obs = self.venv.reset()
         self._running[:] = 0.0
+        self._steps[:] = 0
         self._mixed[:] = False
         return self._obs
 
@@ -73,11 +76,12 @@ class LearnedReward(VecEnvWrapper):
         if not np.all(np.isfinite(rewards)):
             raise InputError("the reward model predicted a non-finite reward; its checkpoint or inputs are broken")
         self._running += rewards
+        self._steps += 1
         for i, info in enumerate(infos):
             info["learned_reward"] = float(rewards[i])
             if dones[i]:
                 if not self._mixed[i]:
                     self.episode_returns.append(float(self._running[i]))
-                self._running[i], self._mixed[i] = 0.0, False
+                self._running[i], self._steps[i], self._mixed[i] = 0.0, 0, False
         self._obs = obs
         return obs, rewards, dones, infos

@@ -44,3 +44,13 @@ def test_the_agent_gets_the_models_reward_and_episodes_spanning_a_new_model_are_
     assert wrapper.episode_returns == []
     run(wrapper, 200)
     assert wrapper.episode_returns == [600.0, 600.0]
+
+
+def test_an_episode_that_has_not_stepped_when_the_reward_changes_is_the_new_rewards_alone():
+    wrapper = LearnedReward(make_vec_env("pbrl/Pendulum-v1", n_envs=2, seed=0), Constant(1.0))
+    wrapper.reset()
+    run(wrapper, 200)  # both episodes end on this step; the next ones have not stepped yet
+    assert wrapper.episode_returns == [200.0, 200.0]
+    wrapper.model = Constant(2.0)  # a fit on the very step the episodes began
+    run(wrapper, 200)
+    assert wrapper.episode_returns == [400.0, 400.0]

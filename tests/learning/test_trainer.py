@@ -12,6 +12,7 @@ import sys
 import gymnasium as gym
 import pytest
 
+from pbrl.learned_reward import LearnedReward
 from pbrl.run_dir import CURVE_GAP
 from pbrl.store import PreferenceStore
 from pbrl.trainer import TrainConfig, train
@@ -88,6 +89,23 @@ def test_background_fits_are_reproducible(tmp_path):
     train(config, tmp_path / "b")
     assert first["labels"] == 20
     assert curves_without_time(tmp_path / "a" / "curves.csv") == curves_without_time(tmp_path / "b" / "curves.csv")
+
+
+@pytest.mark.parametrize("fit_lag", [0, 512])
+def test_the_agents_reward_changes_with_every_fit_in_place_or_in_the_background(tmp_path, monkeypatch, fit_lag):
+    changes = []
+    changed = LearnedReward.reward_changed
+
+    def counted(wrapper):
+        changes.append(wrapper.model)
+        changed(wrapper)
+
+    monkeypatch.setattr(LearnedReward, "reward_changed", counted)
+    out = tmp_path / "run"
+    train(TrainConfig(env_id="pbrl/CartPole-v1", labels=20, steps=4000, seed=1, fit_lag=fit_lag, video=False), out)
+    fits = json.loads((out / "progress.json").read_text())["model_version"]
+    assert fits >= 3  # the first fit and refits
+    assert len(changes) == fits  # the wrapper heard of each one (in place: the learner tells it)
 
 
 def test_k_wise_queries_and_a2c(tmp_path):
