@@ -215,12 +215,17 @@ def across_tasks(stats: Statistics, out: Path, images: str = "") -> list[str]:
     return parts
 
 
-def time_ratios(group: list[dict[str, Any]], ppo: list[dict[str, Any]]) -> list[float]:
-    """Per seed, the cell's wall time over true-reward PPO's with the same seed, where both ran
+def seed_time_ratios(group: list[dict[str, Any]], ppo: list[dict[str, Any]]) -> dict[int, float]:
+    """Seed -> the cell's wall time over true-reward PPO's with the same seed, where both ran
     on the same kind of machine (a ratio across machines would time the machines)."""
     p = _by_seed(ppo, "seconds")
     theirs, mine = ({r["seed"]: r.get("machine") for r in rows} for rows in (ppo, group))
-    return [t / p[s] for s, t in _by_seed(group, "seconds").items() if s in p and p[s] > 0 and theirs[s] == mine[s]]
+    return {s: t / p[s] for s, t in _by_seed(group, "seconds").items() if s in p and p[s] > 0 and theirs[s] == mine[s]}
+
+
+def time_ratios(group: list[dict[str, Any]], ppo: list[dict[str, Any]]) -> list[float]:
+    """The :func:`seed_time_ratios`, in seed order."""
+    return list(seed_time_ratios(group, ppo).values())
 
 
 def summary_table(rows: list[dict[str, Any]], target: tuple[float, int] | None = None, digits: int = 1) -> str:
@@ -297,19 +302,36 @@ def imitation_table(rows: list[dict[str, Any]]) -> str:
 
 
 def per_seed(rows: list[dict[str, Any]], digits: int = 1) -> str:
-    """One line per task: every method's final true return, seed by seed."""
+    """One line per task: every method's final true return, seed by seed; a learning
+    method's normalised score and wall-time ratio to the same seed's true-reward PPO beside it."""
     lines = []
     for task in sorted({r["task"] for r in rows}):
         parts = []
-        for group in method_groups(rows, task).values():
+        groups = method_groups(rows, task)
+        ppo, random = _yardsticks(groups)
+        for group in groups.values():
             values = ", ".join("failed" if r.get("error") else f"{r['true_return_mean']:.{digits}f}" for r in group)
             part = f"{label(group[0])} ({'/'.join(str(r['seed']) for r in group)}): {values}"
+            if group is not ppo and group is not random:
+                part += _against_ppo(group, ppo, random)
             if any(r.get("fresh_accuracy") is not None for r in group):
                 part += " (last refit on the final policy's unqueried clips, accuracy/correlation: " + ", ".join(
                     _fresh(r) for r in group) + ")"
             parts.append(part)
         lines.append(f"- {short_name(task)}: " + "; ".join(parts))
     return "\n".join(lines)
+
+
+def _against_ppo(group: list[dict[str, Any]], ppo: list[dict[str, Any]], random: list[dict[str, Any]]) -> str:
+    """`` (normalised: a, b; wall time over PPO's: x, y)`` seed by seed, '-' where a seed has
+    no yardstick; empty without any."""
+    shown = []
+    for name, by_seed, unit in (("normalised", seed_scores(group, ppo, random), ""),
+                                ("wall time over PPO's", seed_time_ratios(group, ppo), "x")):
+        if by_seed:
+            shown.append(f"{name}: " + ", ".join(f"{by_seed[r['seed']]:.2f}{unit}" if r["seed"] in by_seed else "-"
+                                                 for r in group))
+    return f" ({'; '.join(shown)})" if shown else ""
 
 
 def _fresh(row: dict[str, Any]) -> str:

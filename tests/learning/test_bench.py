@@ -302,16 +302,18 @@ def test_true_reward_ppo_runs_beside_the_preference_cell_of_its_seed():
     assert [len(r) for r in rounds([grid[0], grid[4], grid[0]], 2)] == [2, 1]  # light cells: rounds of `workers`
 
 
-def test_every_seed_line_carries_the_last_refits_diagnostics():
+def test_every_seed_line_carries_scores_wall_time_ratios_and_the_last_refits_diagnostics():
     from pbrl.bench_report import per_seed
 
-    rows = [_row("pbrl/Walker2d-v5", "pbrl", 700, 0, 2669.7, 1.0, fresh_accuracy=0.956, fresh_corr=0.82),
-            _row("pbrl/Walker2d-v5", "pbrl", 700, 1, 37.8, 1.0, fresh_accuracy=float("nan"), fresh_corr=0.91),
-            _row("pbrl/Walker2d-v5", "ppo", 0, 0, 455.4, 1.0)]
+    rows = [_row("pbrl/Walker2d-v5", "pbrl", 700, 0, 2669.7, 150.0, fresh_accuracy=0.956, fresh_corr=0.82),
+            _row("pbrl/Walker2d-v5", "pbrl", 700, 1, 37.8, 120.0, fresh_accuracy=float("nan"), fresh_corr=0.91),
+            _row("pbrl/Walker2d-v5", "ppo", 0, 0, 455.4, 100.0), _row("pbrl/Walker2d-v5", "random", 0, 0, 5.4, 1.0)]
     line = per_seed(rows)
-    assert "pbrl 700 labels (0/1): 2669.7, 37.8 (last refit on the final policy's unqueried clips, " \
-           "accuracy/correlation: 0.96/0.82, -/0.91)" in line
-    assert "true-reward PPO (0): 455.4;" in line or line.endswith("true-reward PPO (0): 455.4")
+    # seed 1 has no true-reward PPO to measure it by
+    assert "pbrl 700 labels (0/1): 2669.7, 37.8 (normalised: 5.92, -; wall time over PPO's: 1.50x, -) " \
+           "(last refit on the final policy's unqueried clips, accuracy/correlation: 0.96/0.82, -/0.91)" in line
+    assert "true-reward PPO (0): 455.4;" in line  # the yardsticks are not measured by themselves
+    assert "random policy (0): 5.4;" in line
 
 
 def test_targets_are_checked_against_the_cells_and_say_by_how_much_they_are_missed():
